@@ -1,0 +1,68 @@
+# redisguard: every target the project needs, self-documented (`make help`).
+
+GO            ?= go
+GOLANGCI_LINT_VERSION ?= v2.15.0
+FUZZTIME      ?= 60s
+# Fuzz targets run by `make fuzz`, as package:FuzzName.
+FUZZ_TARGETS  ?= ./hooks:FuzzClassify ./profiles:FuzzFromEnv
+BENCH_PKGS    ?= ./hooks/... ./batch/...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install redis-server and redis-cli (Debian packages) when missing.
+	@if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then \
+		echo "deps: $$(redis-server --version | cut -d' ' -f1-3)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "deps: installing redis-server and redis-cli with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null && \
+		redis-server --version; \
+	else \
+		echo "deps: redis-server and redis-cli are missing."; \
+		echo "      Install them as root with: apt-get update && apt-get install -y redis-server"; \
+		echo "      (or your platform's redis package), then run make again."; \
+		exit 1; \
+	fi
+
+.PHONY: test
+test: deps ## go vet, then every test with -race against real redis-server processes.
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+.PHONY: cover
+cover: deps ## Tests with a coverage profile (coverage.out) and a per-function summary.
+	$(GO) test -race -count=1 -timeout 15m -coverprofile=coverage.out -covermode=atomic ./...
+	$(GO) tool cover -func=coverage.out | tail -1
+
+.PHONY: bench
+bench: deps ## Microbenchmarks (-benchmem) and, where present, the load scenarios.
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCH_PKGS)
+	@if [ -d internal/loadtest ]; then $(GO) run ./internal/loadtest; fi
+
+.PHONY: fuzz
+fuzz: deps ## Run each fuzz target for FUZZTIME (default 60s).
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		if $(GO) test -list "^$$name$$" $$pkg 2>/dev/null | grep -qx "$$name"; then \
+			echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+		else \
+			echo "fuzz: $$name not found in $$pkg"; exit 1; \
+		fi; \
+	done
+
+.PHONY: lint
+lint: ## gofmt check, go vet, and golangci-lint (installed at a pinned version when missing).
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	@command -v golangci-lint >/dev/null 2>&1 || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	golangci-lint run ./...
+
+.PHONY: tidy
+tidy: ## go mod tidy.
+	$(GO) mod tidy

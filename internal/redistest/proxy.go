@@ -1,0 +1,135 @@
+package redistest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/rs/zerolog"
+)
+
+func init() {
+	// toxiproxy logs every accepted connection through zerolog; tests only
+	// want to hear about real trouble.
+	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
+}
+
+var proxySeq atomic.Int64
+
+// Proxy is an in-process toxiproxy listening on a free loopback port and
+// forwarding to one upstream address. It is stopped in t.Cleanup.
+//
+// Directions follow toxiproxy: "upstream" is client to server (commands),
+// "downstream" is server to client (replies).
+type Proxy struct {
+	t     testing.TB
+	p     *toxiproxy.Proxy
+	addr  string
+	seq   atomic.Int64
+	upstr string
+}
+
+// NewProxy starts a proxy in front of upstream.
+func NewProxy(t testing.TB, upstream string) *Proxy {
+	t.Helper()
+	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	name := fmt.Sprintf("redistest-%d", proxySeq.Add(1))
+	p := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstream)
+	if err := p.Start(); err != nil {
+		t.Fatalf("redistest: starting proxy: %v", err)
+	}
+	px := &Proxy{t: t, p: p, addr: p.Listen, upstr: upstream}
+	t.Cleanup(func() {
+		px.p.Toxics.ResetToxics(context.Background())
+		px.p.Stop()
+	})
+	return px
+}
+
+// Addr is the proxy's listening address; clients connect here.
+func (p *Proxy) Addr() string { return p.addr }
+
+// Upstream is the address the proxy forwards to.
+func (p *Proxy) Upstream() string { return p.upstr }
+
+func (p *Proxy) add(typ, direction string, attrs map[string]any) string {
+	p.t.Helper()
+	if direction != "upstream" && direction != "downstream" {
+		p.t.Fatalf("redistest: toxic direction %q: want \"upstream\" or \"downstream\"", direction)
+	}
+	name := fmt.Sprintf("%s_%s_%d", typ, direction, p.seq.Add(1))
+	body, err := json.Marshal(map[string]any{
+		"name":       name,
+		"type":       typ,
+		"stream":     direction,
+		"toxicity":   1.0,
+		"attributes": attrs,
+	})
+	if err != nil {
+		p.t.Fatalf("redistest: %v", err)
+	}
+	if _, err := p.p.Toxics.AddToxicJson(strings.NewReader(string(body))); err != nil {
+		p.t.Fatalf("redistest: adding %s toxic: %v", typ, err)
+	}
+	return name
+}
+
+// Latency delays data in direction by latency plus or minus jitter. It
+// returns the toxic's name for RemoveToxic.
+func (p *Proxy) Latency(direction string, latency, jitter time.Duration) string {
+	p.t.Helper()
+	return p.add("latency", direction, map[string]any{
+		"latency": latency.Milliseconds(),
+		"jitter":  jitter.Milliseconds(),
+	})
+}
+
+// Blackhole drops all data in direction while keeping connections open (a
+// toxiproxy timeout toxic with timeout 0): the peer sees silence, not a
+// reset, until the toxic is removed.
+func (p *Proxy) Blackhole(direction string) string {
+	p.t.Helper()
+	return p.add("timeout", direction, map[string]any{"timeout": 0})
+}
+
+// ResetPeer closes connections with a TCP RST after the given delay.
+func (p *Proxy) ResetPeer(direction string, after time.Duration) string {
+	p.t.Helper()
+	return p.add("reset_peer", direction, map[string]any{"timeout": after.Milliseconds()})
+}
+
+// Bandwidth limits direction to kbps kilobytes per second.
+func (p *Proxy) Bandwidth(direction string, kbps int64) string {
+	p.t.Helper()
+	return p.add("bandwidth", direction, map[string]any{"rate": kbps})
+}
+
+// RemoveToxic removes one toxic by the name an adding call returned.
+func (p *Proxy) RemoveToxic(name string) {
+	p.t.Helper()
+	if err := p.p.Toxics.RemoveToxic(context.Background(), name); err != nil {
+		p.t.Fatalf("redistest: removing toxic %s: %v", name, err)
+	}
+}
+
+// RemoveToxics removes every toxic; data flows normally again.
+func (p *Proxy) RemoveToxics() {
+	p.p.Toxics.ResetToxics(context.Background())
+}
+
+// Disable stops listening and closes every proxied connection, as if the
+// network path went away.
+func (p *Proxy) Disable() { p.p.Stop() }
+
+// Enable listens again on the same address.
+func (p *Proxy) Enable() {
+	p.t.Helper()
+	if err := p.p.Start(); err != nil {
+		p.t.Fatalf("redistest: re-enabling proxy: %v", err)
+	}
+}

@@ -1,0 +1,340 @@
+// Package redistest starts real redis-server processes for tests: single
+// servers on free loopback ports, 3-master clusters, and an in-process
+// toxiproxy in front of a server for latency, blackholes, resets and
+// bandwidth limits.
+//
+// Every server lives in its own temporary directory and is stopped and
+// reaped in t.Cleanup. When redis-server is not on PATH, tests that need it
+// are skipped with an install hint, or fail with it when the CI environment
+// variable is set.
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// InstallHint says how to get the binaries the harness needs.
+const InstallHint = "redis-server and redis-cli are needed: run `make deps` " +
+	"(as root it runs `apt-get update && apt-get install -y redis-server`), " +
+	"or install Debian's redis-server package yourself"
+
+// readyTimeout bounds how long a started server may take to answer PING.
+const readyTimeout = 15 * time.Second
+
+// RequireServer skips t (or fails it when CI is set) when redis-server or
+// redis-cli is not on PATH.
+func RequireServer(t testing.TB) {
+	t.Helper()
+	for _, bin := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			msg := fmt.Sprintf("redistest: %s not found on PATH; %s", bin, InstallHint)
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	t    testing.TB
+	port int
+	dir  string
+	args []string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when cmd has been waited for
+	paused bool
+}
+
+// Start runs redis-server on a free 127.0.0.1 port in a temporary directory
+// with persistence off (`--save "" --appendonly no`); args are appended and
+// may override those. It returns once the server answers PING, and stops the
+// server in t.Cleanup.
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	RequireServer(t)
+	s := &Server{t: t, dir: t.TempDir(), args: append([]string(nil), args...)}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		s.port, err = FreePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Addr is the server's "127.0.0.1:PORT".
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Port is the server's TCP port.
+func (s *Server) Port() int { return s.port }
+
+// Dir is the server's working directory (its AOF, RDB and log live there).
+func (s *Server) Dir() string { return s.dir }
+
+// LogPath is the file the server's output goes to.
+func (s *Server) LogPath() string { return filepath.Join(s.dir, "redis.log") }
+
+func (s *Server) commandLine() []string {
+	a := []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--dir", s.dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--protected-mode", "no",
+		"--logfile", "",
+	}
+	return append(a, s.args...)
+}
+
+func (s *Server) start() error {
+	logf, err := os.OpenFile(s.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("redis-server", s.commandLine()...)
+	cmd.Dir = s.dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	s.mu.Lock()
+	s.cmd, s.done, s.paused = cmd, done, false
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(readyTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server on port %d exited at start: %s", s.port, s.logTail())
+		default:
+		}
+		if reply, err := Do(s.Addr(), time.Second, "PING"); err == nil && reply == "PONG" {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.kill()
+	return fmt.Errorf("redis-server on port %d did not answer PING within %s: %s", s.port, readyTimeout, s.logTail())
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(s.LogPath())
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// kill sends SIGKILL and waits for the process to be reaped.
+func (s *Server) kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+func (s *Server) stop() { s.kill() }
+
+// Kill stops the server with SIGKILL (no shutdown, no final save) and waits
+// for it to be reaped. Connections to it see resets or EOF.
+func (s *Server) Kill() {
+	s.t.Helper()
+	s.kill()
+}
+
+// Restart starts the server again on the same port with the same arguments
+// and working directory (so an AOF written before a Kill is replayed), and
+// returns once it answers PING. A running server is killed first.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.kill()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.start(); err == nil {
+			return
+		}
+		// The port may still be held for a moment by the old process' socket.
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: restart: %v", err)
+}
+
+// Pause stops the server process with SIGSTOP: connections stay open and
+// nothing is answered until Resume.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.signal(syscall.SIGSTOP)
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.signal(syscall.SIGCONT)
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
+}
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		s.t.Fatalf("redistest: signal %v: server not running", sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("redistest: signal %v: %v", sig, err)
+	}
+}
+
+// Client returns a go-redis client for the server, closed in t.Cleanup. opt
+// may be nil; its Addr is filled in.
+func (s *Server) Client(t testing.TB, opt *redis.Options) *redis.Client {
+	t.Helper()
+	var o redis.Options
+	if opt != nil {
+		o = *opt
+	}
+	o.Addr = s.Addr()
+	c := redis.NewClient(&o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Do sends one command to addr on a fresh connection and returns the reply
+// flattened to a string (arrays joined by newlines). A Redis error reply is
+// returned as an error. It is the harness' own tiny client, so readiness
+// checks start no go-redis goroutines.
+func Do(addr string, timeout time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write(b.Bytes()); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(conn))
+}
+
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("redistest: empty reply line")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", errors.New(line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		if n < 0 {
+			return "", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := ioReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		parts := make([]string, 0, max(n, 0))
+		for i := 0; i < n; i++ {
+			p, err := readReply(r)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, "\n"), nil
+	default:
+		return "", fmt.Errorf("redistest: unexpected reply %q", line)
+	}
+}
+
+func ioReadFull(r *bufio.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
