@@ -27,7 +27,8 @@ var proxySeq atomic.Int64
 // Directions follow toxiproxy: "upstream" is client to server (commands),
 // "downstream" is server to client (replies).
 type Proxy struct {
-	t     testing.TB
+	fail  func(format string, args ...any)
+	help  func()
 	p     *toxiproxy.Proxy
 	addr  string
 	seq   atomic.Int64
@@ -37,18 +38,37 @@ type Proxy struct {
 // NewProxy starts a proxy in front of upstream.
 func NewProxy(t testing.TB, upstream string) *Proxy {
 	t.Helper()
+	px, err := StartProxy(upstream)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	px.fail, px.help = t.Fatalf, t.Helper
+	t.Cleanup(px.Close)
+	return px
+}
+
+// StartProxy is NewProxy for programs without a testing.TB; the caller must
+// Close it. Methods that fail panic with the reason.
+func StartProxy(upstream string) (*Proxy, error) {
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	name := fmt.Sprintf("redistest-%d", proxySeq.Add(1))
 	p := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {
-		t.Fatalf("redistest: starting proxy: %v", err)
+		return nil, fmt.Errorf("starting proxy: %w", err)
 	}
-	px := &Proxy{t: t, p: p, addr: p.Listen, upstr: upstream}
-	t.Cleanup(func() {
-		px.p.Toxics.ResetToxics(context.Background())
-		px.p.Stop()
-	})
-	return px
+	return &Proxy{
+		fail:  func(format string, a ...any) { panic(fmt.Sprintf(format, a...)) },
+		help:  func() {},
+		p:     p,
+		addr:  p.Listen,
+		upstr: upstream,
+	}, nil
+}
+
+// Close removes every toxic and stops the proxy, closing its connections.
+func (p *Proxy) Close() {
+	p.p.Toxics.ResetToxics(context.Background())
+	p.p.Stop()
 }
 
 // Addr is the proxy's listening address; clients connect here.
@@ -58,9 +78,9 @@ func (p *Proxy) Addr() string { return p.addr }
 func (p *Proxy) Upstream() string { return p.upstr }
 
 func (p *Proxy) add(typ, direction string, attrs map[string]any) string {
-	p.t.Helper()
+	p.help()
 	if direction != "upstream" && direction != "downstream" {
-		p.t.Fatalf("redistest: toxic direction %q: want \"upstream\" or \"downstream\"", direction)
+		p.fail("redistest: toxic direction %q: want \"upstream\" or \"downstream\"", direction)
 	}
 	name := fmt.Sprintf("%s_%s_%d", typ, direction, p.seq.Add(1))
 	body, err := json.Marshal(map[string]any{
@@ -71,10 +91,10 @@ func (p *Proxy) add(typ, direction string, attrs map[string]any) string {
 		"attributes": attrs,
 	})
 	if err != nil {
-		p.t.Fatalf("redistest: %v", err)
+		p.fail("redistest: %v", err)
 	}
 	if _, err := p.p.Toxics.AddToxicJson(strings.NewReader(string(body))); err != nil {
-		p.t.Fatalf("redistest: adding %s toxic: %v", typ, err)
+		p.fail("redistest: adding %s toxic: %v", typ, err)
 	}
 	return name
 }
@@ -82,7 +102,7 @@ func (p *Proxy) add(typ, direction string, attrs map[string]any) string {
 // Latency delays data in direction by latency plus or minus jitter. It
 // returns the toxic's name for RemoveToxic.
 func (p *Proxy) Latency(direction string, latency, jitter time.Duration) string {
-	p.t.Helper()
+	p.help()
 	return p.add("latency", direction, map[string]any{
 		"latency": latency.Milliseconds(),
 		"jitter":  jitter.Milliseconds(),
@@ -93,27 +113,27 @@ func (p *Proxy) Latency(direction string, latency, jitter time.Duration) string 
 // toxiproxy timeout toxic with timeout 0): the peer sees silence, not a
 // reset, until the toxic is removed.
 func (p *Proxy) Blackhole(direction string) string {
-	p.t.Helper()
+	p.help()
 	return p.add("timeout", direction, map[string]any{"timeout": 0})
 }
 
 // ResetPeer closes connections with a TCP RST after the given delay.
 func (p *Proxy) ResetPeer(direction string, after time.Duration) string {
-	p.t.Helper()
+	p.help()
 	return p.add("reset_peer", direction, map[string]any{"timeout": after.Milliseconds()})
 }
 
 // Bandwidth limits direction to kbps kilobytes per second.
 func (p *Proxy) Bandwidth(direction string, kbps int64) string {
-	p.t.Helper()
+	p.help()
 	return p.add("bandwidth", direction, map[string]any{"rate": kbps})
 }
 
 // RemoveToxic removes one toxic by the name an adding call returned.
 func (p *Proxy) RemoveToxic(name string) {
-	p.t.Helper()
+	p.help()
 	if err := p.p.Toxics.RemoveToxic(context.Background(), name); err != nil {
-		p.t.Fatalf("redistest: removing toxic %s: %v", name, err)
+		p.fail("redistest: removing toxic %s: %v", name, err)
 	}
 }
 
@@ -128,8 +148,8 @@ func (p *Proxy) Disable() { p.p.Stop() }
 
 // Enable listens again on the same address.
 func (p *Proxy) Enable() {
-	p.t.Helper()
+	p.help()
 	if err := p.p.Start(); err != nil {
-		p.t.Fatalf("redistest: re-enabling proxy: %v", err)
+		p.fail("redistest: re-enabling proxy: %v", err)
 	}
 }

@@ -209,3 +209,22 @@ func TestProxyBandwidthSlowsLargeReplies(t *testing.T) {
 		t.Fatalf("GET after RemoveToxics: %d bytes, %v", len(v), err)
 	}
 }
+
+func TestStartServerForProgramsCloses(t *testing.T) {
+	RequireServer(t)
+	s, err := StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Do(s.Addr(), time.Second, "PING"); err != nil || r != "PONG" {
+		t.Fatalf("PING: %q %v", r, err)
+	}
+	dir := s.Dir()
+	s.Close()
+	if _, err := Do(s.Addr(), 200*time.Millisecond, "PING"); err == nil {
+		t.Fatal("closed server still answers")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("server dir %s not removed: %v", dir, err)
+	}
+}

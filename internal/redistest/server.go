@@ -54,10 +54,13 @@ func RequireServer(t testing.TB) {
 
 // Server is one redis-server process owned by a test.
 type Server struct {
-	t    testing.TB
+	fail func(format string, args ...any) // t.Fatalf in tests; returns an error elsewhere
+	help func()
 	port int
 	dir  string
 	args []string
+
+	ownDir bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -72,22 +75,59 @@ type Server struct {
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	RequireServer(t)
-	s := &Server{t: t, dir: t.TempDir(), args: append([]string(nil), args...)}
+	s, err := startIn(t.TempDir(), args)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	s.fail, s.help = t.Fatalf, t.Helper
+	t.Cleanup(s.stop)
+	return s
+}
+
+// StartServer is Start for programs (benchmarks, load scenarios) that have
+// no testing.TB: the server runs in a new temporary directory and the
+// caller must Close it. Methods that fail panic with the reason.
+func StartServer(args ...string) (*Server, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, fmt.Errorf("redistest: redis-server not found on PATH; %s", InstallHint)
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	s, err := startIn(dir, args)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.ownDir = true
+	return s, nil
+}
+
+// Close stops a server made by StartServer and removes its directory. On a
+// server made by Start it only stops the server (t.Cleanup does the rest).
+func (s *Server) Close() {
+	s.stop()
+	if s.ownDir {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func startIn(dir string, args []string) (*Server, error) {
+	s := &Server{dir: dir, args: append([]string(nil), args...)}
+	s.fail = func(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
+	s.help = func() {}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		s.port, err = FreePort()
 		if err != nil {
-			t.Fatalf("redistest: %v", err)
+			return nil, err
 		}
 		if err = s.start(); err == nil {
-			break
+			return s, nil
 		}
 	}
-	if err != nil {
-		t.Fatalf("redistest: %v", err)
-	}
-	t.Cleanup(s.stop)
-	return s
+	return nil, err
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -190,7 +230,7 @@ func (s *Server) stop() { s.kill() }
 // Kill stops the server with SIGKILL (no shutdown, no final save) and waits
 // for it to be reaped. Connections to it see resets or EOF.
 func (s *Server) Kill() {
-	s.t.Helper()
+	s.help()
 	s.kill()
 }
 
@@ -198,7 +238,7 @@ func (s *Server) Kill() {
 // and working directory (so an AOF written before a Kill is replayed), and
 // returns once it answers PING. A running server is killed first.
 func (s *Server) Restart() {
-	s.t.Helper()
+	s.help()
 	s.kill()
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {
@@ -208,13 +248,13 @@ func (s *Server) Restart() {
 		// The port may still be held for a moment by the old process' socket.
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("redistest: restart: %v", err)
+	s.fail("redistest: restart: %v", err)
 }
 
 // Pause stops the server process with SIGSTOP: connections stay open and
 // nothing is answered until Resume.
 func (s *Server) Pause() {
-	s.t.Helper()
+	s.help()
 	s.signal(syscall.SIGSTOP)
 	s.mu.Lock()
 	s.paused = true
@@ -223,7 +263,7 @@ func (s *Server) Pause() {
 
 // Resume continues a paused server with SIGCONT.
 func (s *Server) Resume() {
-	s.t.Helper()
+	s.help()
 	s.signal(syscall.SIGCONT)
 	s.mu.Lock()
 	s.paused = false
@@ -235,10 +275,10 @@ func (s *Server) signal(sig syscall.Signal) {
 	cmd := s.cmd
 	s.mu.Unlock()
 	if cmd == nil {
-		s.t.Fatalf("redistest: signal %v: server not running", sig)
+		s.fail("redistest: signal %v: server not running", sig)
 	}
 	if err := cmd.Process.Signal(sig); err != nil {
-		s.t.Fatalf("redistest: signal %v: %v", sig, err)
+		s.fail("redistest: signal %v: %v", sig, err)
 	}
 }
 
