@@ -1,0 +1,726 @@
+package profiles
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Preset names. Config.Name holds one of them; the empty name means NameAPI.
+const (
+	// NameAPI names the API preset: request/response services that need
+	// short, predictable waits.
+	NameAPI = "api"
+	// NameWorker names the Worker preset: background consumers that run
+	// blocking pops, long scripts and large batches.
+	NameWorker = "worker"
+)
+
+// Defaults of the API preset. Pool, limiter, socket timeout, blocking cap,
+// health interval and keepalive are the values the product was specified
+// with; the blocking budget and the retry policy are this package's choices,
+// explained on the constants.
+const (
+	// DefaultAPIPoolSize is the API preset's go-redis pool size per node.
+	DefaultAPIPoolSize = 50
+	// DefaultAPIMaxConcurrentOps is the API preset's limiter bound: 40 of 50
+	// connections, so a burst waits in the limiter (bounded, with ErrLimited)
+	// instead of in go-redis's pool queue, and the rest of the pool stays for
+	// health checks and pipelines spilling from the pipeline pool.
+	DefaultAPIMaxConcurrentOps = 40
+	// DefaultAPIMaxBlocking is the API preset's budget for blocking commands
+	// inside the limiter. An API rarely blocks; 10 of 40 lets a few
+	// long-polling endpoints (BLPOP, XREAD BLOCK) run while at least 30 slots
+	// always remain for GET/SET and friends, whatever the blocking callers do.
+	DefaultAPIMaxBlocking = 10
+	// DefaultAPISocketTimeout is the API preset's go-redis Read/WriteTimeout.
+	DefaultAPISocketTimeout = 30 * time.Second
+	// DefaultAPIBlockingTimeout is the API preset's cap on how long one
+	// blocking command may wait (BLPOP 0 included).
+	DefaultAPIBlockingTimeout = 120 * time.Second
+	// DefaultAPIHealthCheckInterval is how often the API preset's monitor PINGs.
+	DefaultAPIHealthCheckInterval = 30 * time.Second
+)
+
+// Defaults of the Worker preset (see the API defaults for where each comes from).
+const (
+	// DefaultWorkerPoolSize is the Worker preset's go-redis pool size per node.
+	DefaultWorkerPoolSize = 200
+	// DefaultWorkerMaxConcurrentOps is the Worker preset's limiter bound.
+	DefaultWorkerMaxConcurrentOps = 100
+	// DefaultWorkerMaxBlocking is the Worker preset's budget for blocking
+	// commands inside the limiter. Workers are where BLPOP/BRPOP/XREADGROUP
+	// consumers live, so the budget is larger than the API's, but it stays a
+	// quarter of the limiter: however many consumers are started, 75 slots
+	// remain for the short commands those consumers issue when a job arrives
+	// (measured with bare go-redis and a pool of 20: 20 BLPOP waiters made a
+	// SET take 2 s).
+	DefaultWorkerMaxBlocking = 25
+	// DefaultWorkerSocketTimeout is the Worker preset's go-redis Read/WriteTimeout.
+	DefaultWorkerSocketTimeout = 60 * time.Second
+	// DefaultWorkerBlockingTimeout is the Worker preset's cap on one blocking wait.
+	DefaultWorkerBlockingTimeout = 300 * time.Second
+	// DefaultWorkerHealthCheckInterval is how often the Worker preset's monitor PINGs.
+	DefaultWorkerHealthCheckInterval = 60 * time.Second
+)
+
+// TCP keepalive defaults, the same for both presets (as specified): probe
+// after 10 minutes idle, every minute, give up after 3 unanswered probes.
+const (
+	DefaultKeepAliveIdle     = 600 * time.Second // TCP_KEEPIDLE
+	DefaultKeepAliveInterval = 60 * time.Second  // TCP_KEEPINTVL
+	DefaultKeepAliveCount    = 3                 // TCP_KEEPCNT
+)
+
+// Limits the kernel (Linux) puts on keepalive settings; larger values make
+// setsockopt fail at dial time, so Validate rejects them up front.
+const (
+	maxKeepAliveSeconds = 32767
+	maxKeepAliveCount   = 127
+)
+
+// DefaultAddr is the address used when a Config names no server at all
+// (the same default go-redis uses).
+const DefaultAddr = "localhost:6379"
+
+// Retry is the policy of the Retry hook. A zero field means the preset's
+// default. The hook retries only what its retry table allows
+// (per error and per command); these fields bound how often and how long.
+type Retry struct {
+	// MaxAttempts is the total number of tries of one command, the first
+	// included: 1 means no retry. Default: API 3, Worker 5.
+	MaxAttempts int
+	// InitialInterval is the backoff before the first retry; later waits
+	// grow exponentially with jitter. Default: API 50ms, Worker 100ms.
+	InitialInterval time.Duration
+	// MaxInterval caps a single backoff wait. Default: API 1s, Worker 5s.
+	MaxInterval time.Duration
+	// MaxElapsed caps the time spent on one command across all its attempts
+	// and waits; the caller's context deadline, when shorter, wins.
+	// Default: API 5s, Worker 30s.
+	MaxElapsed time.Duration
+}
+
+// Retry defaults. go-redis's own loop (3 retries, 10ms..1s) is switched off
+// by the profiles (MaxRetries -1); these replace it. The API policy gives up
+// within a request's usual budget; the Worker policy rides out a failover or
+// a restart (typically 5-30 s).
+var (
+	DefaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second}
+	DefaultWorkerRetry = Retry{MaxAttempts: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 5 * time.Second, MaxElapsed: 30 * time.Second}
+)
+
+// Config is everything needed to build a guarded go-redis client: where the
+// server is, how to authenticate, and the sizes and timeouts of the pool and
+// of the hooks. Every field is optional: a zero field means the default of
+// the preset named by Name (see API and Worker). Negative values are errors.
+//
+// A Config is a plain value: copy it, change fields, pass it around. Build one
+// with API or Worker, change what you need in code, or read overrides from the
+// environment with FromEnv. Validate reports the first problem; the options
+// builders (ClientOptions, ClusterOptions, FailoverOptions) call it.
+//
+// Which server: URL, or Addr, or ClusterAddrs, or SentinelAddrs with
+// SentinelMaster — one of them, or none for DefaultAddr. See Mode.
+//
+// A Config never prints its passwords: String, GoString and LogValue show
+// "xxxxx" instead, and the password part of URL is redacted likewise.
+type Config struct {
+	// Name is the preset this Config derives its defaults and environment
+	// variable names from: NameAPI or NameWorker. Empty means NameAPI.
+	Name string
+
+	// URL is a redis://, rediss:// or unix:// URL for a single server, parsed
+	// with go-redis's ParseURL: user, password, database and go-redis query
+	// options (dial_timeout, pool_timeout, client_name, protocol,
+	// skip_verify, min_idle_conns, ...). The options this Config owns are
+	// rejected in the query with a pointer to the field to use instead:
+	// pool_size (PoolSize), read_timeout and write_timeout (SocketTimeout),
+	// max_retries, min_retry_backoff and max_retry_backoff (Retry).
+	// When URL is set, Addr, Username, Password, DB and TLS may still be set
+	// but must agree with what the URL says; what the URL leaves out
+	// (username, password, database) is taken from those fields. rediss://
+	// turns TLS on. URL cannot be combined with ClusterAddrs or SentinelAddrs.
+	URL string
+
+	// Addr is "host:port" of a single server, or the path of a unix socket
+	// (starting with "/"). Default: DefaultAddr when no other target is set.
+	Addr string
+
+	// Username is the ACL user (Redis 6+). Empty means the default user.
+	Username string
+	// Password authenticates Username (or the default user).
+	// It is never printed.
+	Password string
+	// DB is the database selected on every connection of a single or
+	// Sentinel-managed server. Must be 0 for a cluster.
+	DB int
+
+	// TLS turns on TLS with the system roots and a ServerName taken from the
+	// address dialed. Set TLSConfig for custom roots, client certificates or
+	// a fixed ServerName; a non-nil TLSConfig turns TLS on by itself.
+	TLS bool
+	// TLSConfig is the TLS configuration used for every connection (cloned
+	// per dial). If its ServerName is empty, the host of the address dialed
+	// is used. It wins over the TLS settings a rediss:// URL carries.
+	TLSConfig *tls.Config
+
+	// ClusterAddrs are seed "host:port" addresses of a Redis Cluster; setting
+	// them selects ModeCluster. PoolSize, MaxConcurrentOps and MaxBlocking then
+	// apply per node.
+	ClusterAddrs []string
+
+	// SentinelAddrs are "host:port" addresses of Sentinels; setting them
+	// selects ModeSentinel, and SentinelMaster is then required.
+	SentinelAddrs []string
+	// SentinelMaster is the name of the master set the Sentinels monitor.
+	SentinelMaster string
+	// SentinelUsername authenticates to the Sentinels themselves (not to the
+	// master, which uses Username).
+	SentinelUsername string
+	// SentinelPassword authenticates to the Sentinels. It is never printed.
+	SentinelPassword string
+
+	// PoolSize is go-redis's PoolSize: connections per server (per node in
+	// a cluster). Default: API 50, Worker 200.
+	PoolSize int
+
+	// MaxConcurrentOps is the Limiter hook's MaxInFlight: commands in flight
+	// per node, at most PoolSize. Default: API 40, Worker 100.
+	MaxConcurrentOps int
+
+	// MaxBlocking is the part of MaxConcurrentOps that blocking commands
+	// (BLPOP, XREAD BLOCK, WAIT, ...) may hold at once; it must be smaller
+	// than MaxConcurrentOps, so MaxConcurrentOps-MaxBlocking slots always stay
+	// free for short commands. Default: API 10, Worker 25.
+	MaxBlocking int
+
+	// SocketTimeout is go-redis's ReadTimeout and WriteTimeout: how long one
+	// read or write on a connection may take when the command's context has
+	// no earlier deadline. Default: API 30s, Worker 60s.
+	SocketTimeout time.Duration
+
+	// BlockingTimeout caps how long one blocking command may wait; the
+	// Timeouts hook uses it for BLOCK 0 / timeout 0 and for longer requested
+	// waits. Default: API 120s, Worker 300s.
+	BlockingTimeout time.Duration
+
+	// HealthCheckInterval is how often the health monitor PINGs.
+	// Default: API 30s, Worker 60s.
+	HealthCheckInterval time.Duration
+
+	// KeepAliveIdle is the idle time before the first TCP keepalive probe
+	// (TCP_KEEPIDLE). Default 600s; at most 32767s.
+	KeepAliveIdle time.Duration
+	// KeepAliveInterval is the time between keepalive probes
+	// (TCP_KEEPINTVL). Default 60s; at most 32767s.
+	KeepAliveInterval time.Duration
+	// KeepAliveCount is how many unanswered probes close the connection
+	// (TCP_KEEPCNT). Default 3; at most 127.
+	KeepAliveCount int
+
+	// Retry is the Retry hook's policy; zero fields take the preset's values.
+	Retry Retry
+}
+
+// API returns the API preset: pool 50, limiter 40 with 10 for blocking
+// commands, socket timeout 30s, blocking cap 120s, health check every 30s,
+// keepalive 600s/60s/3, retry DefaultAPIRetry, server DefaultAddr.
+func API() Config {
+	return Config{
+		Name:                NameAPI,
+		PoolSize:            DefaultAPIPoolSize,
+		MaxConcurrentOps:    DefaultAPIMaxConcurrentOps,
+		MaxBlocking:         DefaultAPIMaxBlocking,
+		SocketTimeout:       DefaultAPISocketTimeout,
+		BlockingTimeout:     DefaultAPIBlockingTimeout,
+		HealthCheckInterval: DefaultAPIHealthCheckInterval,
+		KeepAliveIdle:       DefaultKeepAliveIdle,
+		KeepAliveInterval:   DefaultKeepAliveInterval,
+		KeepAliveCount:      DefaultKeepAliveCount,
+		Retry:               DefaultAPIRetry,
+	}
+}
+
+// Worker returns the Worker preset: pool 200, limiter 100 with 25 for
+// blocking commands, socket timeout 60s, blocking cap 300s, health check
+// every 60s, keepalive 600s/60s/3, retry DefaultWorkerRetry, server DefaultAddr.
+func Worker() Config {
+	return Config{
+		Name:                NameWorker,
+		PoolSize:            DefaultWorkerPoolSize,
+		MaxConcurrentOps:    DefaultWorkerMaxConcurrentOps,
+		MaxBlocking:         DefaultWorkerMaxBlocking,
+		SocketTimeout:       DefaultWorkerSocketTimeout,
+		BlockingTimeout:     DefaultWorkerBlockingTimeout,
+		HealthCheckInterval: DefaultWorkerHealthCheckInterval,
+		KeepAliveIdle:       DefaultKeepAliveIdle,
+		KeepAliveInterval:   DefaultKeepAliveInterval,
+		KeepAliveCount:      DefaultKeepAliveCount,
+		Retry:               DefaultWorkerRetry,
+	}
+}
+
+// preset returns the preset c's Name selects, and false for an unknown name.
+func (c Config) preset() (Config, bool) {
+	switch c.Name {
+	case "", NameAPI:
+		return API(), true
+	case NameWorker:
+		return Worker(), true
+	}
+	return Config{}, false
+}
+
+// WithDefaults returns a copy of c whose zero sizes, timeouts, keepalive and
+// retry fields hold the values of the preset named by Name (an empty Name
+// becomes NameAPI). Connection fields are left as they are; an unknown Name
+// leaves c unchanged (Validate reports it).
+func (c Config) WithDefaults() Config {
+	p, ok := c.preset()
+	if !ok {
+		return c
+	}
+	c.Name = p.Name
+	setInt(&c.PoolSize, p.PoolSize)
+	setInt(&c.MaxConcurrentOps, p.MaxConcurrentOps)
+	setInt(&c.MaxBlocking, p.MaxBlocking)
+	setDur(&c.SocketTimeout, p.SocketTimeout)
+	setDur(&c.BlockingTimeout, p.BlockingTimeout)
+	setDur(&c.HealthCheckInterval, p.HealthCheckInterval)
+	setDur(&c.KeepAliveIdle, p.KeepAliveIdle)
+	setDur(&c.KeepAliveInterval, p.KeepAliveInterval)
+	setInt(&c.KeepAliveCount, p.KeepAliveCount)
+	setInt(&c.Retry.MaxAttempts, p.Retry.MaxAttempts)
+	setDur(&c.Retry.InitialInterval, p.Retry.InitialInterval)
+	setDur(&c.Retry.MaxInterval, p.Retry.MaxInterval)
+	setDur(&c.Retry.MaxElapsed, p.Retry.MaxElapsed)
+	return c
+}
+
+func setInt(v *int, def int) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+func setDur(v *time.Duration, def time.Duration) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Mode says which kind of go-redis client a Config describes.
+type Mode int
+
+const (
+	// ModeSingle is one server (Addr or URL): a *redis.Client.
+	ModeSingle Mode = iota
+	// ModeCluster is a Redis Cluster (ClusterAddrs): a *redis.ClusterClient.
+	ModeCluster
+	// ModeSentinel is a Sentinel-managed master (SentinelAddrs and
+	// SentinelMaster): a failover *redis.Client.
+	ModeSentinel
+)
+
+// String returns "single", "cluster" or "sentinel".
+func (m Mode) String() string {
+	switch m {
+	case ModeSingle:
+		return "single"
+	case ModeCluster:
+		return "cluster"
+	case ModeSentinel:
+		return "sentinel"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Mode reports the client kind c describes: ModeSentinel when SentinelAddrs
+// is set, ModeCluster when ClusterAddrs is set, ModeSingle otherwise.
+// Validate rejects a Config that sets both.
+func (c Config) Mode() Mode {
+	switch {
+	case len(c.SentinelAddrs) > 0:
+		return ModeSentinel
+	case len(c.ClusterAddrs) > 0:
+		return ModeCluster
+	}
+	return ModeSingle
+}
+
+// ConfigError reports a Config field Validate rejects. Reason never contains
+// a password.
+type ConfigError struct {
+	// Field is the Config field at fault, e.g. "MaxBlocking" or "Retry.MaxAttempts".
+	Field string
+	// Related is the other field involved in a rule between two fields
+	// (MaxBlocking < MaxConcurrentOps), or empty.
+	Related string
+	// Reason says what is wrong, with the values involved.
+	Reason string
+}
+
+// Error returns "profiles: <Field>: <Reason>".
+func (e *ConfigError) Error() string { return "profiles: " + e.Field + ": " + e.Reason }
+
+func fieldErr(field, related, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Related: related, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports the first setting that cannot work, as a *ConfigError:
+// an unknown Name; negative sizes or durations; MaxConcurrentOps larger than
+// PoolSize; MaxBlocking not smaller than MaxConcurrentOps; keepalive values
+// beyond what the kernel accepts; a malformed URL or address; more than one
+// kind of target (URL/Addr, ClusterAddrs, SentinelAddrs); Sentinels without a
+// master name; a URL that disagrees with Addr, Username, Password, DB or TLS;
+// a non-zero DB on a cluster. Zero fields are checked with the preset's
+// defaults in their place.
+func (c Config) Validate() error {
+	err := c.validate()
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		// A field echoed in a reason (an address, a user name) may hold a
+		// password by accident.
+		ce.Reason = redactAll(ce.Reason, c.secrets()...)
+	}
+	return err
+}
+
+// secrets lists the passwords c holds, in every form they may be printed.
+func (c Config) secrets() []string {
+	return append(urlSecrets(c.URL), c.Password, c.SentinelPassword)
+}
+
+func (c Config) validate() error {
+	if _, ok := c.preset(); !ok {
+		return fieldErr("Name", "", "unknown preset %q (want %q or %q)", c.Name, NameAPI, NameWorker)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"PoolSize", c.PoolSize}, {"MaxConcurrentOps", c.MaxConcurrentOps}, {"MaxBlocking", c.MaxBlocking},
+		{"KeepAliveCount", c.KeepAliveCount}, {"Retry.MaxAttempts", c.Retry.MaxAttempts}, {"DB", c.DB},
+	} {
+		if f.v < 0 {
+			return fieldErr(f.name, "", "%d is negative", f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"SocketTimeout", c.SocketTimeout}, {"BlockingTimeout", c.BlockingTimeout},
+		{"HealthCheckInterval", c.HealthCheckInterval}, {"KeepAliveIdle", c.KeepAliveIdle},
+		{"KeepAliveInterval", c.KeepAliveInterval}, {"Retry.InitialInterval", c.Retry.InitialInterval},
+		{"Retry.MaxInterval", c.Retry.MaxInterval}, {"Retry.MaxElapsed", c.Retry.MaxElapsed},
+	} {
+		if f.v < 0 {
+			return fieldErr(f.name, "", "%s is negative", f.v)
+		}
+	}
+
+	d := c.WithDefaults()
+	if d.PoolSize > math.MaxInt32 {
+		return fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
+	}
+	if d.MaxConcurrentOps > d.PoolSize {
+		return fieldErr("MaxConcurrentOps", "PoolSize",
+			"MaxConcurrentOps %d is larger than PoolSize %d: commands would queue in the pool instead of the limiter",
+			d.MaxConcurrentOps, d.PoolSize)
+	}
+	if d.MaxBlocking >= d.MaxConcurrentOps {
+		return fieldErr("MaxBlocking", "MaxConcurrentOps",
+			"MaxBlocking %d must be smaller than MaxConcurrentOps %d, or blocking commands could take every slot",
+			d.MaxBlocking, d.MaxConcurrentOps)
+	}
+	if d.KeepAliveIdle > maxKeepAliveSeconds*time.Second {
+		return fieldErr("KeepAliveIdle", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveIdle, maxKeepAliveSeconds)
+	}
+	if d.KeepAliveInterval > maxKeepAliveSeconds*time.Second {
+		return fieldErr("KeepAliveInterval", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveInterval, maxKeepAliveSeconds)
+	}
+	if d.KeepAliveCount > maxKeepAliveCount {
+		return fieldErr("KeepAliveCount", "", "%d is more than the kernel accepts (%d)", d.KeepAliveCount, maxKeepAliveCount)
+	}
+	if d.Retry.MaxInterval < d.Retry.InitialInterval {
+		return fieldErr("Retry.MaxInterval", "Retry.InitialInterval",
+			"Retry.MaxInterval %s is smaller than Retry.InitialInterval %s", d.Retry.MaxInterval, d.Retry.InitialInterval)
+	}
+	_, err := c.conn()
+	return err
+}
+
+// connInfo is the resolved connection part of a Config.
+type connInfo struct {
+	mode     Mode
+	network  string // "tcp" or "unix" (single mode)
+	addr     string // single mode
+	username string
+	password string
+	db       int
+	url      *urlInfo // nil without URL
+	tls      *tls.Config
+}
+
+// conn resolves and checks the connection fields.
+func (c Config) conn() (*connInfo, error) {
+	ci := &connInfo{mode: c.Mode(), username: c.Username, password: c.Password, db: c.DB}
+	if len(c.ClusterAddrs) > 0 && len(c.SentinelAddrs) > 0 {
+		return nil, fieldErr("ClusterAddrs", "SentinelAddrs", "ClusterAddrs and SentinelAddrs are both set; choose one")
+	}
+	if ci.mode != ModeSingle {
+		if c.URL != "" {
+			return nil, fieldErr("URL", "", "a URL names a single server and cannot be combined with %s; give credentials with Username/Password and TLS with TLS/TLSConfig", targetField(ci.mode))
+		}
+		if c.Addr != "" {
+			return nil, fieldErr("Addr", "", "Addr names a single server and cannot be combined with %s", targetField(ci.mode))
+		}
+	}
+	switch ci.mode {
+	case ModeCluster:
+		if err := checkAddrs("ClusterAddrs", c.ClusterAddrs); err != nil {
+			return nil, err
+		}
+		if c.DB != 0 {
+			return nil, fieldErr("DB", "", "a cluster has only database 0, got %d", c.DB)
+		}
+	case ModeSentinel:
+		if err := checkAddrs("SentinelAddrs", c.SentinelAddrs); err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(c.SentinelMaster) == "" {
+			return nil, fieldErr("SentinelMaster", "SentinelAddrs", "SentinelAddrs is set but SentinelMaster (the master name) is empty")
+		}
+	}
+	if ci.mode != ModeSentinel {
+		if c.SentinelMaster != "" {
+			return nil, fieldErr("SentinelMaster", "SentinelAddrs", "SentinelMaster is set without SentinelAddrs")
+		}
+		if c.SentinelUsername != "" || c.SentinelPassword != "" {
+			return nil, fieldErr("SentinelUsername", "SentinelAddrs", "Sentinel credentials are set without SentinelAddrs")
+		}
+	}
+
+	wantTLS := c.TLS || c.TLSConfig != nil
+	if ci.mode == ModeSingle {
+		switch {
+		case c.URL != "":
+			u, err := parseURL(c.URL)
+			if err != nil {
+				return nil, &ConfigError{Field: "URL", Reason: err.Error()}
+			}
+			ci.url = u
+			ci.network, ci.addr = u.opts.Network, u.opts.Addr
+			if c.Addr != "" && !sameAddr(c.Addr, u.opts.Addr) {
+				return nil, fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", c.Addr, u.opts.Addr)
+			}
+			if u.hasUser {
+				if c.Username != "" && c.Username != u.opts.Username {
+					return nil, fieldErr("Username", "URL", "Username %q disagrees with the URL's user %q", c.Username, u.opts.Username)
+				}
+				ci.username = u.opts.Username
+			}
+			if u.hasPassword {
+				if c.Password != "" && c.Password != u.opts.Password {
+					return nil, fieldErr("Password", "URL", "Password disagrees with the URL's password")
+				}
+				ci.password = u.opts.Password
+			}
+			if u.hasDB {
+				if c.DB != 0 && c.DB != u.opts.DB {
+					return nil, fieldErr("DB", "URL", "DB %d disagrees with the URL's database %d", c.DB, u.opts.DB)
+				}
+				ci.db = u.opts.DB
+			}
+			if u.opts.TLSConfig == nil && wantTLS {
+				return nil, fieldErr("TLS", "URL", "TLS is on but the URL's scheme is not rediss://")
+			}
+			wantTLS = wantTLS || u.opts.TLSConfig != nil
+		case c.Addr != "":
+			if err := checkAddr(c.Addr); err != nil {
+				return nil, fieldErr("Addr", "", "%q: %s", c.Addr, err)
+			}
+			ci.addr = c.Addr
+			ci.network = "tcp"
+			if strings.HasPrefix(c.Addr, "/") {
+				ci.network = "unix"
+			}
+		default:
+			ci.network, ci.addr = "tcp", DefaultAddr
+		}
+	}
+	if wantTLS {
+		ci.tls = c.tlsConfig(ci.url)
+	}
+	return ci, nil
+}
+
+// tlsConfig returns the TLS configuration to dial with (a fresh copy), given
+// the parsed URL if any: TLSConfig wins, then the URL's, then a default.
+func (c Config) tlsConfig(u *urlInfo) *tls.Config {
+	switch {
+	case c.TLSConfig != nil:
+		return c.TLSConfig.Clone()
+	case u != nil && u.opts.TLSConfig != nil:
+		return u.opts.TLSConfig.Clone()
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12}
+}
+
+func targetField(m Mode) string {
+	if m == ModeCluster {
+		return "ClusterAddrs"
+	}
+	return "SentinelAddrs"
+}
+
+func checkAddrs(field string, addrs []string) error {
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "/") {
+			return fieldErr(field, "", "%q: a unix socket cannot be used here; want host:port", a)
+		}
+		if err := checkAddr(a); err != nil {
+			return fieldErr(field, "", "%q: %s", a, err)
+		}
+	}
+	return nil
+}
+
+// checkAddr accepts "host:port" with a port in 1..65535, or a unix socket
+// path starting with "/".
+func checkAddr(a string) error {
+	if strings.HasPrefix(a, "/") {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("not host:port")
+	}
+	if host == "" {
+		return fmt.Errorf("empty host")
+	}
+	if strings.ContainsAny(host, " \t\r\n/@?#") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	if err := checkPort(port); err != nil {
+		return err
+	}
+	return nil
+}
+
+func checkPort(p string) error {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number in 1..65535", p)
+	}
+	return nil
+}
+
+// sameAddr compares two addresses, host names case-insensitively.
+func sameAddr(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	return err1 == nil && err2 == nil && pa == pb && strings.EqualFold(ha, hb)
+}
+
+// redacted is what a secret is printed as.
+const redacted = "xxxxx"
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// String describes c on one line with passwords redacted, e.g.
+// "profiles.Config{Name:api Mode:single Addr:localhost:6379 ...}".
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("profiles.Config{")
+	fmt.Fprintf(&b, "Name:%s Mode:%s", c.Name, c.Mode())
+	if c.URL != "" {
+		fmt.Fprintf(&b, " URL:%s", RedactURL(c.URL))
+	}
+	if c.Addr != "" {
+		fmt.Fprintf(&b, " Addr:%s", c.Addr)
+	}
+	if len(c.ClusterAddrs) > 0 {
+		fmt.Fprintf(&b, " ClusterAddrs:%s", strings.Join(c.ClusterAddrs, ","))
+	}
+	if len(c.SentinelAddrs) > 0 {
+		fmt.Fprintf(&b, " SentinelAddrs:%s SentinelMaster:%s", strings.Join(c.SentinelAddrs, ","), c.SentinelMaster)
+	}
+	if c.SentinelUsername != "" || c.SentinelPassword != "" {
+		fmt.Fprintf(&b, " SentinelUsername:%s SentinelPassword:%s", c.SentinelUsername, redact(c.SentinelPassword))
+	}
+	fmt.Fprintf(&b, " Username:%s Password:%s DB:%d TLS:%t", c.Username, redact(c.Password), c.DB, c.TLS || c.TLSConfig != nil)
+	fmt.Fprintf(&b, " PoolSize:%d MaxConcurrentOps:%d MaxBlocking:%d", c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking)
+	fmt.Fprintf(&b, " SocketTimeout:%s BlockingTimeout:%s HealthCheckInterval:%s", c.SocketTimeout, c.BlockingTimeout, c.HealthCheckInterval)
+	fmt.Fprintf(&b, " KeepAlive:%s/%s/%d", c.KeepAliveIdle, c.KeepAliveInterval, c.KeepAliveCount)
+	fmt.Fprintf(&b, " Retry:{MaxAttempts:%d InitialInterval:%s MaxInterval:%s MaxElapsed:%s}}",
+		c.Retry.MaxAttempts, c.Retry.InitialInterval, c.Retry.MaxInterval, c.Retry.MaxElapsed)
+	return b.String()
+}
+
+// GoString is String, so %#v does not print the passwords either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes slog log c as a group of its settings, passwords redacted.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("name", c.Name),
+		slog.String("mode", c.Mode().String()),
+	}
+	if c.URL != "" {
+		attrs = append(attrs, slog.String("url", RedactURL(c.URL)))
+	}
+	if c.Addr != "" {
+		attrs = append(attrs, slog.String("addr", c.Addr))
+	}
+	if len(c.ClusterAddrs) > 0 {
+		attrs = append(attrs, slog.String("cluster_addrs", strings.Join(c.ClusterAddrs, ",")))
+	}
+	if len(c.SentinelAddrs) > 0 {
+		attrs = append(attrs,
+			slog.String("sentinel_addrs", strings.Join(c.SentinelAddrs, ",")),
+			slog.String("sentinel_master", c.SentinelMaster))
+	}
+	if c.SentinelUsername != "" || c.SentinelPassword != "" {
+		attrs = append(attrs,
+			slog.String("sentinel_username", c.SentinelUsername),
+			slog.String("sentinel_password", redact(c.SentinelPassword)))
+	}
+	attrs = append(attrs,
+		slog.String("username", c.Username),
+		slog.String("password", redact(c.Password)),
+		slog.Int("db", c.DB),
+		slog.Bool("tls", c.TLS || c.TLSConfig != nil),
+		slog.Int("max_connections", c.PoolSize),
+		slog.Int("max_concurrent_ops", c.MaxConcurrentOps),
+		slog.Int("max_blocking", c.MaxBlocking),
+		slog.Duration("socket_timeout", c.SocketTimeout),
+		slog.Duration("blocking_timeout", c.BlockingTimeout),
+		slog.Duration("health_check_interval", c.HealthCheckInterval),
+		slog.Duration("keepalive_idle", c.KeepAliveIdle),
+		slog.Duration("keepalive_interval", c.KeepAliveInterval),
+		slog.Int("keepalive_count", c.KeepAliveCount),
+		slog.Group("retry",
+			slog.Int("max_attempts", c.Retry.MaxAttempts),
+			slog.Duration("initial_interval", c.Retry.InitialInterval),
+			slog.Duration("max_interval", c.Retry.MaxInterval),
+			slog.Duration("max_elapsed", c.Retry.MaxElapsed)),
+	)
+	return slog.GroupValue(attrs...)
+}

@@ -1,0 +1,654 @@
+package profiles
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvError reports an environment variable FromEnv cannot use. Value is what
+// the variable held, with secrets redacted ("xxxxx" for REDIS_PASSWORD and
+// REDIS_SENTINEL_PASSWORD, the password part of REDIS_URL likewise).
+type EnvError struct {
+	// Var is the variable at fault, e.g. "REDIS_MAX_CONNECTIONS".
+	Var string
+	// Value is the variable's value, secrets redacted.
+	Value string
+	// Reason says what is wrong; it never contains a password.
+	Reason string
+	// Err is the underlying error, if any (a *ConfigError for rules between
+	// settings); it never contains a password either.
+	Err error
+}
+
+// Error returns `profiles: VAR="value": reason`.
+func (e *EnvError) Error() string {
+	return fmt.Sprintf("profiles: %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// Unwrap returns Err.
+func (e *EnvError) Unwrap() error { return e.Err }
+
+// Environment variables shared by both presets.
+const (
+	EnvURL              = "REDIS_URL"               // redis://, rediss:// or unix:// URL of a single server
+	EnvHost             = "REDIS_HOST"              // host name, IP address, or unix socket path
+	EnvPort             = "REDIS_PORT"              // TCP port (default 6379)
+	EnvUsername         = "REDIS_USERNAME"          // ACL user
+	EnvPassword         = "REDIS_PASSWORD"          // password; never printed
+	EnvDB               = "REDIS_DB"                // database number
+	EnvTLS              = "REDIS_TLS"               // true to use TLS
+	EnvClusterAddrs     = "REDIS_CLUSTER_ADDRS"     // comma separated cluster seed addresses
+	EnvSentinelAddrs    = "REDIS_SENTINEL_ADDRS"    // comma separated Sentinel addresses
+	EnvSentinelMaster   = "REDIS_SENTINEL_MASTER"   // master name the Sentinels monitor
+	EnvSentinelUsername = "REDIS_SENTINEL_USERNAME" // ACL user on the Sentinels
+	EnvSentinelPassword = "REDIS_SENTINEL_PASSWORD" // password on the Sentinels; never printed
+	EnvKeepAliveIdle    = "REDIS_TCP_KEEPIDLE"      // seconds before the first keepalive probe
+	EnvKeepAliveIntvl   = "REDIS_TCP_KEEPINTVL"     // seconds between keepalive probes
+	EnvKeepAliveCount   = "REDIS_TCP_KEEPCNT"       // unanswered probes before the connection is dropped
+)
+
+// envNames are the per-preset variable names of the settings. Where a
+// setting has two names (aliases), both are read and must agree.
+type envNames struct {
+	PoolSize             []string
+	MaxConcurrentOps     []string
+	MaxBlocking          []string
+	SocketTimeout        []string
+	BlockingTimeout      []string
+	HealthCheckInterval  []string
+	RetryMaxAttempts     []string
+	RetryInitialInterval []string
+	RetryMaxInterval     []string
+	RetryMaxElapsed      []string
+}
+
+// apiEnv are the API preset's variables (listed in the package
+// documentation). MaxBlocking and the Retry fields have no name in the
+// specified list; these follow its pattern.
+var apiEnv = envNames{
+	PoolSize:             []string{"REDIS_MAX_CONNECTIONS"},
+	MaxConcurrentOps:     []string{"REDIS_MAX_CONCURRENT_OPS"},
+	MaxBlocking:          []string{"REDIS_MAX_BLOCKING_OPS"},
+	SocketTimeout:        []string{"REDIS_SOCKET_TIMEOUT"},
+	BlockingTimeout:      []string{"REDIS_BLOCKING_TIMEOUT"},
+	HealthCheckInterval:  []string{"REDIS_HEALTH_CHECK_INTERVAL"},
+	RetryMaxAttempts:     []string{"REDIS_RETRY_MAX_ATTEMPTS"},
+	RetryInitialInterval: []string{"REDIS_RETRY_INITIAL_INTERVAL"},
+	RetryMaxInterval:     []string{"REDIS_RETRY_MAX_INTERVAL"},
+	RetryMaxElapsed:      []string{"REDIS_RETRY_MAX_ELAPSED"},
+}
+
+// workerEnv are the Worker preset's variables. Two prefixes occur in the
+// specified list (WORKER_REDIS_ and REDIS_WORKER_); the pool size is read
+// under both.
+var workerEnv = envNames{
+	PoolSize:             []string{"WORKER_REDIS_MAX_CONNECTIONS", "REDIS_WORKER_MAX_CONNECTIONS"},
+	MaxConcurrentOps:     []string{"REDIS_WORKER_MAX_CONCURRENT_OPS"},
+	MaxBlocking:          []string{"REDIS_WORKER_MAX_BLOCKING_OPS"},
+	SocketTimeout:        []string{"WORKER_REDIS_SOCKET_TIMEOUT"},
+	BlockingTimeout:      []string{"WORKER_REDIS_BLOCKING_TIMEOUT"},
+	HealthCheckInterval:  []string{"WORKER_REDIS_HEALTH_CHECK_INTERVAL"},
+	RetryMaxAttempts:     []string{"WORKER_REDIS_RETRY_MAX_ATTEMPTS"},
+	RetryInitialInterval: []string{"WORKER_REDIS_RETRY_INITIAL_INTERVAL"},
+	RetryMaxInterval:     []string{"WORKER_REDIS_RETRY_MAX_INTERVAL"},
+	RetryMaxElapsed:      []string{"WORKER_REDIS_RETRY_MAX_ELAPSED"},
+}
+
+// FromEnv returns preset with the settings the process environment gives;
+// see FromEnvLookup.
+func FromEnv(preset Config) (Config, error) {
+	return FromEnvLookup(preset, os.LookupEnv)
+}
+
+// FromEnvLookup returns preset overridden by the variables lookup finds, with
+// the preset's defaults filled in (WithDefaults), validated. preset.Name
+// chooses the variable names (the table in the package documentation): the
+// API names for NameAPI or an empty Name, the Worker names for NameWorker;
+// the other preset's names are ignored. A variable that is unset or empty is
+// ignored.
+//
+// Sizes are whole numbers greater than zero. Durations are seconds, whole or
+// fractional ("30", "0.5"), or Go durations ("30s", "1m30s"), greater than
+// zero. REDIS_TLS is true/false, 1/0, yes/no or on/off. Address lists are
+// comma separated "host:port" entries.
+//
+// Connection: REDIS_URL, or REDIS_HOST and REDIS_PORT (REDIS_HOST may be a
+// unix socket path starting with "/"), or REDIS_CLUSTER_ADDRS, or
+// REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER (and optionally
+// REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD for the Sentinels
+// themselves). When one of them is set, the preset's own target (URL, Addr,
+// ClusterAddrs, Sentinel fields) is dropped; REDIS_URL also drops the
+// preset's Username, Password, DB and TLS. REDIS_USERNAME, REDIS_PASSWORD,
+// REDIS_DB and REDIS_TLS apply to every mode; alongside REDIS_URL they fill
+// in what the URL leaves out and must agree with what it says, as must
+// REDIS_HOST and REDIS_PORT. Naming two kinds of target is an error.
+//
+// Every problem found is reported, joined with errors.Join, each as an
+// *EnvError naming the variable and its value (secrets redacted); rules
+// between settings (the limiter larger than the pool, MaxBlocking not
+// smaller than the limiter) are reported against a variable that set one of
+// them. A nil error means the returned Config passes Validate.
+func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, error) {
+	var names envNames
+	switch preset.Name {
+	case "", NameAPI:
+		names = apiEnv
+	case NameWorker:
+		names = workerEnv
+	default:
+		return preset, preset.Validate()
+	}
+	r := &envReader{lookup: lookup, origin: map[string]*envVar{}}
+	c := preset
+
+	r.size(&c.PoolSize, "PoolSize", names.PoolSize...)
+	r.size(&c.MaxConcurrentOps, "MaxConcurrentOps", names.MaxConcurrentOps...)
+	r.size(&c.MaxBlocking, "MaxBlocking", names.MaxBlocking...)
+	r.duration(&c.SocketTimeout, "SocketTimeout", names.SocketTimeout...)
+	r.duration(&c.BlockingTimeout, "BlockingTimeout", names.BlockingTimeout...)
+	r.duration(&c.HealthCheckInterval, "HealthCheckInterval", names.HealthCheckInterval...)
+	r.duration(&c.KeepAliveIdle, "KeepAliveIdle", EnvKeepAliveIdle)
+	r.duration(&c.KeepAliveInterval, "KeepAliveInterval", EnvKeepAliveIntvl)
+	r.size(&c.KeepAliveCount, "KeepAliveCount", EnvKeepAliveCount)
+	r.size(&c.Retry.MaxAttempts, "Retry.MaxAttempts", names.RetryMaxAttempts...)
+	r.duration(&c.Retry.InitialInterval, "Retry.InitialInterval", names.RetryInitialInterval...)
+	r.duration(&c.Retry.MaxInterval, "Retry.MaxInterval", names.RetryMaxInterval...)
+	r.duration(&c.Retry.MaxElapsed, "Retry.MaxElapsed", names.RetryMaxElapsed...)
+
+	r.connection(&c)
+
+	if len(r.errs) == 0 {
+		c = c.WithDefaults()
+		if err := c.Validate(); err != nil {
+			r.errs = append(r.errs, r.blame(err))
+		}
+	}
+	if len(r.errs) == 0 {
+		return c, nil
+	}
+	// A value echoed in an error may still hold a password by accident
+	// (REDIS_HOST set to the password, a password copied into a query):
+	// redact every secret the environment or the preset holds.
+	secrets := append(preset.secrets(), urlSecrets(r.value(EnvURL))...)
+	secrets = append(secrets, r.value(EnvPassword), r.value(EnvSentinelPassword))
+	for _, err := range r.errs {
+		var ee *EnvError
+		if errors.As(err, &ee) {
+			ee.Value = redactAll(ee.Value, secrets...)
+			ee.Reason = redactAll(ee.Reason, secrets...)
+		}
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Reason = redactAll(ce.Reason, secrets...)
+		}
+	}
+	return preset, errors.Join(r.errs...)
+}
+
+// envVar is one variable that was set.
+type envVar struct {
+	name    string
+	display string // value as it may be shown (secrets redacted)
+}
+
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+	origin map[string]*envVar // Config field -> variable that set it
+}
+
+func (r *envReader) get(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	if !ok || v == "" {
+		return "", false
+	}
+	return v, true
+}
+
+func (r *envReader) value(name string) string {
+	v, _ := r.get(name)
+	return v
+}
+
+func (r *envReader) fail(name, value, format string, args ...any) {
+	r.errs = append(r.errs, &EnvError{Var: name, Value: value, Reason: fmt.Sprintf(format, args...)})
+}
+
+// aliases reads every name, parses each set one with parse, and returns the
+// first set variable and its value; aliases that disagree are an error.
+func aliases[T comparable](r *envReader, parse func(string) (T, string), names ...string) (v T, from *envVar, ok bool) {
+	for _, n := range names {
+		raw, set := r.get(n)
+		if !set {
+			continue
+		}
+		pv, why := parse(raw)
+		if why != "" {
+			r.fail(n, raw, "%s", why)
+			return v, nil, false
+		}
+		if from == nil {
+			v, from = pv, &envVar{name: n, display: raw}
+			continue
+		}
+		if pv != v {
+			r.fail(n, raw, "disagrees with %s=%q (the two names are aliases)", from.name, from.display)
+			return v, nil, false
+		}
+	}
+	return v, from, from != nil
+}
+
+func (r *envReader) size(dst *int, field string, names ...string) {
+	if v, from, ok := aliases(r, parseSize, names...); ok {
+		*dst = v
+		r.origin[field] = from
+	}
+}
+
+func (r *envReader) duration(dst *time.Duration, field string, names ...string) {
+	if v, from, ok := aliases(r, parseSeconds, names...); ok {
+		*dst = v
+		r.origin[field] = from
+	}
+}
+
+// parseWhole parses a whole number; the second result is the reason it is
+// not one.
+func parseWhole(s string) (int, string) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, "out of range"
+		}
+		return 0, "not a whole number"
+	}
+	return n, ""
+}
+
+func parseSize(s string) (int, string) {
+	n, why := parseWhole(s)
+	if why != "" {
+		return 0, why
+	}
+	if n <= 0 {
+		return 0, "must be greater than zero"
+	}
+	return n, ""
+}
+
+// parseSeconds reads "30", "0.5" (seconds) or a Go duration ("30s", "1m").
+func parseSeconds(s string) (time.Duration, string) {
+	t := strings.TrimSpace(s)
+	const bad = "not a number of seconds or a Go duration (30, 0.5, 30s, 1m)"
+	var d time.Duration
+	if strings.HasPrefix(t, "-") && isDecimal(t[1:]) {
+		return 0, "must be greater than zero"
+	}
+	if isDecimal(t) {
+		f, err := strconv.ParseFloat(t, 64)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return 0, "out of range"
+			}
+			return 0, bad
+		}
+		ns := f * float64(time.Second)
+		if ns >= math.MaxInt64 {
+			return 0, "out of range"
+		}
+		d = time.Duration(ns)
+	} else {
+		var err error
+		d, err = time.ParseDuration(t)
+		if err != nil {
+			if looksLikeDuration(t) {
+				return 0, "out of range"
+			}
+			return 0, bad
+		}
+	}
+	if d <= 0 {
+		return 0, "must be greater than zero"
+	}
+	return d, ""
+}
+
+// isDecimal reports whether s is digits with at most one '.', e.g. "30",
+// "0.5", ".5", "30." (a plain number of seconds).
+func isDecimal(s string) bool {
+	digits, dots := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dots <= 1
+}
+
+// looksLikeDuration reports whether s has the shape of a Go duration (an
+// optional sign, then numbers each followed by a unit), so a ParseDuration
+// failure on it means overflow.
+func looksLikeDuration(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for s != "" {
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+			i++
+		}
+		if !isDecimal(s[:i]) {
+			return false
+		}
+		s = s[i:]
+		j := 0
+		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			j++
+		}
+		switch s[:j] {
+		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
+		default:
+			return false
+		}
+		s = s[j:]
+	}
+	return true
+}
+
+func parseBool(s string) (bool, string) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "t", "true", "yes", "y", "on":
+		return true, ""
+	case "0", "f", "false", "no", "n", "off":
+		return false, ""
+	}
+	return false, "not a boolean (true/false, 1/0, yes/no, on/off)"
+}
+
+// parseAddrList splits a comma separated list of host:port entries; empty
+// entries (a trailing comma) are skipped.
+func parseAddrList(s string) ([]string, string) {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if strings.HasPrefix(a, "/") {
+			return nil, fmt.Sprintf("entry %q: a unix socket cannot be used here; want host:port", a)
+		}
+		if err := checkAddr(a); err != nil {
+			return nil, fmt.Sprintf("entry %q: %s", a, err)
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, "no host:port entries"
+	}
+	return out, ""
+}
+
+// connection applies the connection variables to c.
+func (r *envReader) connection(c *Config) {
+	rawURL, hasURL := r.get(EnvURL)
+	host, hasHost := r.get(EnvHost)
+	port, hasPort := r.get(EnvPort)
+	clusterRaw, hasCluster := r.get(EnvClusterAddrs)
+	sentinelRaw, hasSentinel := r.get(EnvSentinelAddrs)
+	master, hasMaster := r.get(EnvSentinelMaster)
+	sUser, hasSUser := r.get(EnvSentinelUsername)
+	sPass, hasSPass := r.get(EnvSentinelPassword)
+	user, hasUser := r.get(EnvUsername)
+	pass, hasPass := r.get(EnvPassword)
+	dbRaw, hasDB := r.get(EnvDB)
+	tlsRaw, hasTLS := r.get(EnvTLS)
+
+	// Parse the simple values first.
+	var db int
+	if hasDB {
+		n, why := parseWhole(dbRaw)
+		if why == "" && n < 0 {
+			why = "must not be negative"
+		}
+		if why != "" {
+			r.fail(EnvDB, dbRaw, "%s", why)
+			hasDB = false
+		}
+		db = n
+	}
+	var useTLS bool
+	if hasTLS {
+		var why string
+		if useTLS, why = parseBool(tlsRaw); why != "" {
+			r.fail(EnvTLS, tlsRaw, "%s", why)
+			hasTLS = false
+		}
+	}
+	if hasPort {
+		if err := checkPort(strings.TrimSpace(port)); err != nil {
+			r.fail(EnvPort, port, "not a port number (1..65535)")
+			hasPort = false
+		}
+		port = strings.TrimSpace(port)
+	}
+	if hasHost {
+		host = strings.TrimSpace(host)
+		switch {
+		case strings.Contains(host, "://"):
+			r.fail(EnvHost, host, "looks like a URL; put URLs in %s", EnvURL)
+			hasHost = false
+		case strings.HasPrefix(host, "/"):
+			if hasPort {
+				r.fail(EnvPort, port, "set together with a unix socket path in %s", EnvHost)
+				hasPort = false
+			}
+		default:
+			if _, _, err := net.SplitHostPort(host); err == nil {
+				r.fail(EnvHost, host, "includes a port; put it in %s", EnvPort)
+				hasHost = false
+			} else if host == "" || strings.ContainsAny(host, " \t\r\n/@?#") {
+				r.fail(EnvHost, host, "not a host name or address")
+				hasHost = false
+			}
+		}
+	}
+
+	// Which target? Exactly one kind.
+	kinds := []string{}
+	if hasURL {
+		kinds = append(kinds, EnvURL)
+	}
+	if hasHost || hasPort {
+		if hasHost {
+			kinds = append(kinds, EnvHost)
+		} else {
+			kinds = append(kinds, EnvPort)
+		}
+	}
+	if hasCluster {
+		kinds = append(kinds, EnvClusterAddrs)
+	}
+	if hasSentinel {
+		kinds = append(kinds, EnvSentinelAddrs)
+	}
+	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (below).
+	conflict := false
+	for i := 0; i < len(kinds); i++ {
+		for j := i + 1; j < len(kinds); j++ {
+			a, b := kinds[i], kinds[j]
+			if a == EnvURL && (b == EnvHost || b == EnvPort) {
+				continue
+			}
+			r.fail(b, r.display(b), "cannot be combined with %s: name one kind of server (single, cluster or sentinel)", a)
+			conflict = true
+		}
+	}
+	if hasMaster && !hasSentinel {
+		r.fail(EnvSentinelMaster, master, "set without %s", EnvSentinelAddrs)
+	}
+	if hasSentinel && !hasMaster {
+		r.fail(EnvSentinelAddrs, sentinelRaw, "set without %s (the master name)", EnvSentinelMaster)
+	}
+	if (hasSUser || hasSPass) && !hasSentinel {
+		if hasSUser {
+			r.fail(EnvSentinelUsername, sUser, "set without %s", EnvSentinelAddrs)
+		} else {
+			r.fail(EnvSentinelPassword, redact(sPass), "set without %s", EnvSentinelAddrs)
+		}
+	}
+	if conflict {
+		return
+	}
+
+	presetAddr := c.Addr
+	target := hasURL || hasHost || hasPort || hasCluster || hasSentinel
+	if target {
+		c.URL, c.Addr, c.ClusterAddrs = "", "", nil
+		c.SentinelAddrs, c.SentinelMaster, c.SentinelUsername, c.SentinelPassword = nil, "", "", ""
+	}
+
+	switch {
+	case hasURL:
+		u, err := parseURL(rawURL)
+		if err != nil {
+			var ue *urlError
+			if errors.As(err, &ue) {
+				r.errs = append(r.errs, &EnvError{Var: EnvURL, Value: ue.url, Reason: ue.reason})
+			}
+			return
+		}
+		c.URL = rawURL
+		r.origin["URL"] = &envVar{EnvURL, RedactURL(rawURL)}
+		c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
+		if hasHost {
+			urlHost := u.host
+			if u.opts.Network == "unix" {
+				urlHost = u.opts.Addr
+			}
+			if !strings.EqualFold(strings.Trim(host, "[]"), urlHost) {
+				r.fail(EnvHost, host, "disagrees with the host of %s (%q)", EnvURL, urlHost)
+			}
+		}
+		if hasPort && port != u.port {
+			if u.opts.Network == "unix" {
+				r.fail(EnvPort, port, "set with a unix:// %s", EnvURL)
+			} else {
+				r.fail(EnvPort, port, "disagrees with the port of %s (%s)", EnvURL, u.port)
+			}
+		}
+		if hasUser && u.hasUser && user != u.opts.Username {
+			r.fail(EnvUsername, user, "disagrees with the user in %s (%q)", EnvURL, u.opts.Username)
+			hasUser = false
+		}
+		if hasPass && u.hasPassword && pass != u.opts.Password {
+			r.fail(EnvPassword, redact(pass), "disagrees with the password in %s", EnvURL)
+			hasPass = false
+		}
+		if hasDB && u.hasDB && db != u.opts.DB {
+			r.fail(EnvDB, dbRaw, "disagrees with the database in %s (%d)", EnvURL, u.opts.DB)
+			hasDB = false
+		}
+		if hasTLS && useTLS != (u.opts.TLSConfig != nil) {
+			r.fail(EnvTLS, tlsRaw, "disagrees with the scheme of %s (TLS is %t)", EnvURL, u.opts.TLSConfig != nil)
+		}
+		hasTLS = false // the scheme decides
+	case hasHost || hasPort:
+		h, p := "localhost", "6379"
+		if ph, pp, err := net.SplitHostPort(presetAddr); err == nil {
+			h, p = ph, pp
+		}
+		if hasHost {
+			h = strings.Trim(host, "[]")
+		}
+		if hasPort {
+			p = port
+		}
+		if strings.HasPrefix(h, "/") {
+			c.Addr = h
+		} else {
+			c.Addr = net.JoinHostPort(h, p)
+		}
+		from := &envVar{EnvHost, host}
+		if !hasHost {
+			from = &envVar{EnvPort, port}
+		}
+		r.origin["Addr"] = from
+	case hasCluster:
+		addrs, why := parseAddrList(clusterRaw)
+		if why != "" {
+			r.fail(EnvClusterAddrs, clusterRaw, "%s", why)
+			return
+		}
+		c.ClusterAddrs = addrs
+		r.origin["ClusterAddrs"] = &envVar{EnvClusterAddrs, clusterRaw}
+	case hasSentinel:
+		addrs, why := parseAddrList(sentinelRaw)
+		if why != "" {
+			r.fail(EnvSentinelAddrs, sentinelRaw, "%s", why)
+			return
+		}
+		c.SentinelAddrs = addrs
+		c.SentinelMaster = strings.TrimSpace(master)
+		c.SentinelUsername, c.SentinelPassword = sUser, sPass
+		r.origin["SentinelAddrs"] = &envVar{EnvSentinelAddrs, sentinelRaw}
+		r.origin["SentinelMaster"] = &envVar{EnvSentinelMaster, master}
+	}
+
+	if hasUser {
+		c.Username = user
+		r.origin["Username"] = &envVar{EnvUsername, user}
+	}
+	if hasPass {
+		c.Password = pass
+		r.origin["Password"] = &envVar{EnvPassword, redacted}
+	}
+	if hasDB {
+		c.DB = db
+		r.origin["DB"] = &envVar{EnvDB, dbRaw}
+	}
+	if hasTLS {
+		c.TLS = useTLS
+		r.origin["TLS"] = &envVar{EnvTLS, tlsRaw}
+	}
+}
+
+// display returns the shown value of a variable (secrets redacted).
+func (r *envReader) display(name string) string {
+	v, _ := r.get(name)
+	switch name {
+	case EnvPassword, EnvSentinelPassword:
+		return redact(v)
+	case EnvURL:
+		return RedactURL(v)
+	}
+	return v
+}
+
+// blame turns a Validate error into an *EnvError against a variable that set
+// one of the fields involved; a rule the environment did not touch is
+// returned as is.
+func (r *envReader) blame(err error) error {
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for _, f := range []string{ce.Field, ce.Related} {
+		if v := r.origin[f]; f != "" && v != nil {
+			return &EnvError{Var: v.name, Value: v.display, Reason: ce.Reason, Err: ce}
+		}
+	}
+	return err
+}
