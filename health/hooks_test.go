@@ -1,0 +1,83 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/redistest"
+)
+
+// The monitor with the real hooks attached: their figures reach the report
+// and drive the status.
+func TestRealHooksDriveStatus(t *testing.T) {
+	s := redistest.Start(t)
+	rdb := s.Client(t, &redis.Options{MaxRetries: -1, PoolSize: 10})
+	lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 4, MaxBlocking: 1, MaxWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	brk, err := hooks.NewBreaker(hooks.BreakerOptions{ConsecutiveFailures: 2, OpenTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Attach(rdb, lim, brk); err != nil {
+		t.Fatal(err)
+	}
+	m := newMonitor(t, rdb, Options{Limiter: lim, Breaker: brk, PingTimeout: 5 * time.Second})
+	ctx := context.Background()
+
+	r := m.Check(ctx)
+	if r.Status != StatusHealthy {
+		t.Fatalf("first check: %q %q", r.Status, r.Reasons)
+	}
+	if l := r.Hooks.Limiter; l == nil || l.Admitted < 1 || l.MaxInFlight != 4 || l.MaxBlocking != 1 || l.Nodes[s.Addr()].Admitted < 1 {
+		t.Fatalf("limiter figures = %+v", r.Hooks.Limiter)
+	}
+	if st, ok := r.Hooks.Breakers[s.Addr()]; !ok || st != gobreaker.StateClosed {
+		t.Fatalf("breakers = %v", r.Hooks.Breakers)
+	}
+
+	// One BLPOP holds the only blocking permit; a second is rejected.
+	done := make(chan error, 1)
+	go func() { done <- rdb.BLPop(ctx, 10*time.Second, "queue").Err() }()
+	waitFor(t, "BLPOP holding the blocking permit", func() bool { return lim.Stats().InFlightBlocking == 1 })
+	if err := rdb.BLPop(ctx, time.Second, "queue").Err(); !errors.Is(err, hooks.ErrLimited) {
+		t.Fatalf("second BLPOP: %v, want ErrLimited", err)
+	}
+	if err := rdb.LPush(ctx, "queue", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r = m.Check(ctx)
+	if r.Status != StatusDegraded || len(r.Reasons) != 1 || r.Reasons[0] != "limiter rejected 1 commands since the last check" {
+		t.Fatalf("after a rejection: %q %q", r.Status, r.Reasons)
+	}
+
+	// The server dies: the breaker opens on the failed pings.
+	s.Kill()
+	waitFor(t, "the breaker to open", func() bool {
+		r = m.Check(ctx)
+		return r.Hooks.Breakers[s.Addr()] == gobreaker.StateOpen
+	})
+	if r.Status != StatusUnhealthy || !containsReason(r.Reasons, "breaker open for "+s.Addr()) {
+		t.Fatalf("breaker open: %q %q", r.Status, r.Reasons)
+	}
+}
+
+func containsReason(reasons []string, want string) bool {
+	for _, r := range reasons {
+		if strings.Contains(r, want) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,147 @@
+package health
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Handler serves the monitor's figures over HTTP:
+//
+//   - GET /health: 200 when the status is healthy or degraded, 503 when it
+//     is unhealthy, with the JSON object {name, status, reasons, latency_ms,
+//     avg_latency_ms, consecutive_failures, last_error, checked_at}.
+//   - GET /pool-stats: 200 with the whole Report as JSON: the above plus
+//     pool, server, info_error, nodes and hooks.
+//
+// Both serve the last report and send no command to Redis, so a probe
+// cannot add load; only before the first check do they run one, bounded by
+// the request's context. Neither carries a password or any client option.
+// Mount it under a prefix with http.StripPrefix.
+func (m *Monitor) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /health", m.HealthHandler())
+	mux.Handle("GET /pool-stats", m.PoolStatsHandler())
+	return mux
+}
+
+// HealthHandler serves /health's answer (see Handler) on any path and method.
+func (m *Monitor) HealthHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rep := m.current(r)
+		code := http.StatusOK
+		if rep.Status == StatusUnhealthy {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, healthJSON{
+			Name:                rep.Name,
+			Status:              rep.Status,
+			Reasons:             rep.Reasons,
+			LatencyMs:           ms(rep.Latency),
+			AvgLatencyMs:        ms(rep.AvgLatency),
+			ConsecutiveFailures: rep.ConsecutiveFailures,
+			LastError:           rep.LastError,
+			CheckedAt:           rep.CheckedAt,
+		})
+	})
+}
+
+// PoolStatsHandler serves /pool-stats's answer (see Handler) on any path and
+// method.
+func (m *Monitor) PoolStatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, m.current(r))
+	})
+}
+
+// current is the last report, or a fresh one when no check has run yet.
+func (m *Monitor) current(r *http.Request) Report {
+	rep := m.Report()
+	if rep.Status == "" {
+		rep = m.Check(r.Context())
+	}
+	if rep.Reasons == nil {
+		rep.Reasons = []string{}
+	}
+	return rep
+}
+
+type healthJSON struct {
+	Name                string    `json:"name,omitempty"`
+	Status              Status    `json:"status"`
+	Reasons             []string  `json:"reasons"`
+	LatencyMs           float64   `json:"latency_ms"`
+	AvgLatencyMs        float64   `json:"avg_latency_ms"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	LastError           string    `json:"last_error,omitempty"`
+	CheckedAt           time.Time `json:"checked_at"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "health: encoding JSON: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// MarshalJSON writes the report with durations in milliseconds (latency_ms,
+// avg_latency_ms) and hook figures as documented on HookFigures.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		plain
+		LatencyMs    float64 `json:"latency_ms"`
+		AvgLatencyMs float64 `json:"avg_latency_ms"`
+	}{plain(r), ms(r.Latency), ms(r.AvgLatency)})
+}
+
+// MarshalJSON adds wait_duration_ms.
+func (p PoolFigures) MarshalJSON() ([]byte, error) {
+	type plain PoolFigures
+	return json.Marshal(struct {
+		plain
+		WaitDurationMs float64 `json:"wait_duration_ms"`
+	}{plain(p), ms(p.WaitDuration)})
+}
+
+// MarshalJSON adds latency_ms.
+func (n NodeFigures) MarshalJSON() ([]byte, error) {
+	type plain NodeFigures
+	return json.Marshal(struct {
+		plain
+		LatencyMs float64 `json:"latency_ms"`
+	}{plain(n), ms(n.Latency)})
+}
+
+// MarshalJSON adds total_wait_ms and max_wait_seen_ms.
+func (l LimiterFigures) MarshalJSON() ([]byte, error) {
+	type plain LimiterFigures
+	return json.Marshal(struct {
+		plain
+		TotalWaitMs   float64 `json:"total_wait_ms"`
+		MaxWaitSeenMs float64 `json:"max_wait_seen_ms"`
+	}{plain(l), ms(l.TotalWait), ms(l.MaxWaitSeen)})
+}
+
+// MarshalJSON writes breaker states by name ("closed", "half-open",
+// "open") under "breakers".
+func (h HookFigures) MarshalJSON() ([]byte, error) {
+	type plain HookFigures
+	var names map[string]string
+	if h.Breakers != nil {
+		names = make(map[string]string, len(h.Breakers))
+		for addr, s := range h.Breakers {
+			names[addr] = s.String()
+		}
+	}
+	return json.Marshal(struct {
+		plain
+		Breakers map[string]string `json:"breakers,omitempty"`
+	}{plain(h), names})
+}

@@ -1,0 +1,562 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/redisguard/redisguard/hooks"
+)
+
+// Client is what a Monitor needs from a go-redis client. *redis.Client,
+// *redis.ClusterClient, *redis.Ring and any redis.UniversalClient satisfy it.
+type Client interface {
+	Ping(ctx context.Context) *redis.StatusCmd
+	PoolStats() *redis.PoolStats
+	Info(ctx context.Context, sections ...string) *redis.StringCmd
+}
+
+var (
+	_ Client = (*redis.Client)(nil)
+	_ Client = (*redis.ClusterClient)(nil)
+	_ Client = (*redis.Ring)(nil)
+	_ Client = redis.UniversalClient(nil)
+)
+
+// sharded is implemented by clients made of several nodes
+// (*redis.ClusterClient, *redis.Ring): the monitor then checks every node.
+type sharded interface {
+	ForEachShard(ctx context.Context, fn func(ctx context.Context, client *redis.Client) error) error
+}
+
+// optioned is implemented by *redis.Client; the monitor reads only PoolSize.
+type optioned interface {
+	Options() *redis.Options
+}
+
+// LimiterSource gives the limiter's figures; *hooks.Limiter is one.
+type LimiterSource interface {
+	Stats() hooks.LimiterStats
+	NodeStats() map[string]hooks.LimiterStats
+}
+
+// BreakerSource gives each node's breaker state; *hooks.Breaker is one.
+type BreakerSource interface {
+	States() map[string]gobreaker.State
+}
+
+// RetrySource gives the retry hook's counters; *hooks.Retry is one.
+type RetrySource interface {
+	Stats() hooks.RetryStats
+}
+
+var (
+	_ LimiterSource = (*hooks.Limiter)(nil)
+	_ BreakerSource = (*hooks.Breaker)(nil)
+	_ RetrySource   = (*hooks.Retry)(nil)
+)
+
+// Defaults for the zero Options fields.
+const (
+	DefaultInterval    = 30 * time.Second
+	DefaultPingTimeout = 2 * time.Second
+)
+
+// ewmaWeight is the weight of the newest ping in the moving average.
+const ewmaWeight = 0.2
+
+// Options configure a Monitor. The zero value is usable: a check every 30 s,
+// a 2 s ping timeout, DefaultRules, no hook figures, slog.Default().
+type Options struct {
+	// Name tells monitors apart in logs and JSON ("api", "worker").
+	Name string
+	// Interval is the time between checks. 0 means DefaultInterval.
+	Interval time.Duration
+	// PingTimeout bounds the PING, and separately the INFO and per-node
+	// round, of one check. The monitor enforces it itself, whatever the
+	// client's ContextTimeoutEnabled says. 0 means DefaultPingTimeout.
+	PingTimeout time.Duration
+	// MaxConnections is the pool size reported as max_connections
+	// (go-redis's PoolStats does not carry it). 0 means read it from the
+	// client: Options().PoolSize on a *redis.Client, the sum of the nodes'
+	// PoolSize on a cluster or ring. On a cluster or ring a non-zero value
+	// is the total; each node still reports its own PoolSize.
+	MaxConnections int
+	// Limiter, when set, adds the limiter's figures to the report, and its
+	// rejections to the rules.
+	Limiter LimiterSource
+	// Breaker, when set, adds each node's breaker state to the report and
+	// to the rules.
+	Breaker BreakerSource
+	// Retry, when set, adds the retry counters to the report.
+	Retry RetrySource
+	// Rules decide the status; the zero Rules is DefaultRules.
+	Rules Rules
+	// OnStatusChange, when set, is called after a check whose status differs
+	// from the previous one's (the first check's previous status is ""). It
+	// runs on the checking goroutine with no lock held; keep it short.
+	OnStatusChange func(old, new Status, reasons []string)
+	// Logger receives the monitor's lines. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Monitor checks one client on an interval and keeps the last Report. Its
+// methods are safe for concurrent use.
+type Monitor struct {
+	c     Client
+	opt   Options // defaults applied
+	rules Rules   // defaults applied
+	log   *slog.Logger
+
+	checkMu sync.Mutex // serializes checks, so counters compare in order
+	// Guarded by checkMu: the state carried from check to check.
+	failures     int
+	avg          time.Duration
+	prevTimeouts uint64
+	prevRejected uint64
+	haveCounters bool
+	maxConns     int // the last known pool size from the client
+
+	mu   sync.Mutex // guards last
+	last Report
+
+	probeMu   sync.Mutex
+	probeDone chan struct{} // closed when the running probe ends; nil if none ran
+
+	runMu   sync.Mutex
+	cancel  context.CancelFunc // non-nil while started
+	runDone chan struct{}      // closed when the loop goroutine ends
+}
+
+// NewMonitor returns a monitor for c. It does not start it: call Start for
+// periodic checks, or Check for one.
+func NewMonitor(c Client, opt Options) (*Monitor, error) {
+	if c == nil {
+		return nil, errors.New("health: nil client")
+	}
+	if opt.Interval < 0 {
+		return nil, fmt.Errorf("health: negative Interval %s", opt.Interval)
+	}
+	if opt.PingTimeout < 0 {
+		return nil, fmt.Errorf("health: negative PingTimeout %s", opt.PingTimeout)
+	}
+	if opt.MaxConnections < 0 {
+		return nil, fmt.Errorf("health: negative MaxConnections %d", opt.MaxConnections)
+	}
+	if opt.Interval == 0 {
+		opt.Interval = DefaultInterval
+	}
+	if opt.PingTimeout == 0 {
+		opt.PingTimeout = DefaultPingTimeout
+	}
+	rules, err := opt.Rules.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opt.Rules = rules
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opt.Name != "" {
+		log = log.With(slog.String("name", opt.Name))
+	}
+	return &Monitor{c: c, opt: opt, rules: rules, log: log}, nil
+}
+
+// Start begins checking: the first check runs at once, then one every
+// Interval. It does nothing if the monitor is already running; after Stop it
+// starts again.
+func (m *Monitor) Start() {
+	m.runMu.Lock()
+	defer m.runMu.Unlock()
+	if m.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m.cancel, m.runDone = cancel, done
+	go m.loop(ctx, done)
+}
+
+// Stop ends the checks and waits for the checking goroutine and for a PING
+// still in flight. A client without ContextTimeoutEnabled does not cut a
+// read at the context's deadline, so that wait can last until the client's
+// own ReadTimeout ends the PING. Stop does nothing if the monitor is not
+// running.
+func (m *Monitor) Stop() {
+	m.runMu.Lock()
+	cancel, done := m.cancel, m.runDone
+	m.cancel, m.runDone = nil, nil
+	m.runMu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+	m.waitProbe()
+}
+
+func (m *Monitor) waitProbe() {
+	m.probeMu.Lock()
+	ch := m.probeDone
+	m.probeMu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+func (m *Monitor) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	r := m.Check(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "Redis connection pool initialized",
+		slog.Int("max_connections", r.Pool.MaxConnections),
+		slog.Duration("health_check_interval", m.opt.Interval),
+		slog.String("status", string(r.Status)),
+	)
+	t := time.NewTicker(m.opt.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.Check(ctx)
+		}
+	}
+}
+
+// Report returns the last check's report; its Status is "" before the first
+// check.
+func (m *Monitor) Report() Report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last.clone()
+}
+
+// pingResult and infoResult travel from the probe goroutine to Check.
+type pingResult struct {
+	latency time.Duration
+	err     error
+}
+
+type infoResult struct {
+	server  *ServerFigures
+	infoErr error
+	nodes   []NodeFigures // nil when the client is not sharded
+	nodeErr error         // listing the nodes failed
+}
+
+// Check runs one check now and returns its report, which also becomes the
+// monitor's last report. It returns when the check is done or ctx ends,
+// whichever comes first: a PING that does not answer within PingTimeout is
+// a failure even if the client would wait longer. If ctx ends first, the
+// check is abandoned: it changes nothing and Check returns the last report.
+// Checks run one at a time; OnStatusChange runs after the check's locks are
+// released, so concurrent Check calls may see their callbacks interleave.
+func (m *Monitor) Check(ctx context.Context) Report {
+	m.checkMu.Lock()
+	start := time.Now()
+	ping, info := m.probe(ctx)
+	if ctx.Err() != nil {
+		// Abandoned (Stop, or the caller gave up): a cancelled PING says
+		// nothing about Redis, so the state is left as it was.
+		m.checkMu.Unlock()
+		return m.Report()
+	}
+
+	// Hook figures and pool figures need no I/O.
+	var r Report
+	r.Name = m.opt.Name
+	r.CheckedAt = start
+	r.Pool = poolFigures(m.c.PoolStats())
+	m.hookFigures(&r)
+
+	r.Latency = ping.latency
+	if ping.err != nil {
+		m.failures++
+		r.LastError = ping.err.Error()
+	} else {
+		m.failures = 0
+		if m.avg == 0 {
+			m.avg = ping.latency
+		} else {
+			m.avg = time.Duration(ewmaWeight*float64(ping.latency) + (1-ewmaWeight)*float64(m.avg))
+		}
+	}
+	r.ConsecutiveFailures = m.failures
+	r.AvgLatency = m.avg
+
+	in := inputs{pingErr: ping.err, failures: m.failures, latency: ping.latency}
+	if info != nil {
+		r.Server = info.server
+		if info.infoErr != nil {
+			r.InfoError = info.infoErr.Error()
+		}
+		if info.nodeErr != nil && r.InfoError == "" {
+			r.InfoError = info.nodeErr.Error()
+		}
+		if info.nodes != nil {
+			r.Nodes = info.nodes
+			var sum PoolFigures
+			for _, n := range info.nodes {
+				sum.add(n.Pool)
+				if n.Error != "" {
+					in.nodeErrs = append(in.nodeErrs, nodeErr{n.Addr, errors.New(n.Error)})
+				}
+			}
+			r.Pool = sum
+			m.maxConns = sum.MaxConnections
+		}
+	}
+	switch {
+	case m.opt.MaxConnections > 0:
+		r.Pool.MaxConnections = m.opt.MaxConnections
+	case r.Nodes == nil:
+		if o, ok := m.c.(optioned); ok {
+			m.maxConns = o.Options().PoolSize
+		}
+		r.Pool.MaxConnections = m.maxConns
+	}
+
+	// Counters that grew since the previous check.
+	timeouts := uint64(r.Pool.Timeouts)
+	var rejected uint64
+	if r.Hooks.Limiter != nil {
+		rejected = r.Hooks.Limiter.Rejected
+	}
+	if m.haveCounters {
+		in.poolGrowth = grown(m.prevTimeouts, timeouts)
+		in.rejections = grown(m.prevRejected, rejected)
+	}
+	m.prevTimeouts, m.prevRejected, m.haveCounters = timeouts, rejected, true
+	in.breakers = r.Hooks.Breakers
+
+	r.Status, r.Reasons = m.rules.evaluate(in)
+
+	m.mu.Lock()
+	old := m.last.Status
+	m.last = r
+	m.mu.Unlock()
+	out := r.clone()
+	m.checkMu.Unlock()
+
+	m.logCheck(ctx, old, out)
+	if old != out.Status && m.opt.OnStatusChange != nil {
+		m.opt.OnStatusChange(old, out.Status, append([]string(nil), out.Reasons...))
+	}
+	return out
+}
+
+// grown is how much a counter grew; a counter that went down (a node left a
+// cluster, a client was replaced) counts as no growth.
+func grown(prev, cur uint64) uint64 {
+	if cur > prev {
+		return cur - prev
+	}
+	return 0
+}
+
+func (m *Monitor) logCheck(ctx context.Context, old Status, r Report) {
+	if m.log.Enabled(ctx, slog.LevelDebug) {
+		attrs := []slog.Attr{
+			slog.Uint64("available", uint64(r.Pool.AvailableConnections)),
+			slog.Uint64("total", uint64(r.Pool.CreatedConnections)),
+			slog.Uint64("in_use", uint64(r.Pool.InUseConnections)),
+			slog.Int("max_connections", r.Pool.MaxConnections),
+			slog.Float64("latency_ms", ms(r.Latency)),
+			slog.String("status", string(r.Status)),
+		}
+		if r.LastError != "" {
+			attrs = append(attrs, slog.String("error", r.LastError))
+		}
+		m.log.LogAttrs(ctx, slog.LevelDebug, "Redis pool health", attrs...)
+	}
+	if old == r.Status {
+		return
+	}
+	level := slog.LevelWarn
+	if r.Status == StatusHealthy {
+		level = slog.LevelInfo
+	}
+	m.log.LogAttrs(ctx, level, "Redis health status changed",
+		slog.String("from", string(old)),
+		slog.String("to", string(r.Status)),
+		slog.Any("reasons", r.Reasons),
+	)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (m *Monitor) hookFigures(r *Report) {
+	if m.opt.Limiter != nil {
+		l := limiterFigures(m.opt.Limiter.Stats())
+		if ns := m.opt.Limiter.NodeStats(); len(ns) > 0 {
+			l.Nodes = make(map[string]LimiterFigures, len(ns))
+			for addr, s := range ns {
+				l.Nodes[addr] = limiterFigures(s)
+			}
+		}
+		r.Hooks.Limiter = &l
+	}
+	if m.opt.Breaker != nil {
+		states := m.opt.Breaker.States()
+		r.Hooks.Breakers = make(map[string]gobreaker.State, len(states))
+		for addr, s := range states {
+			r.Hooks.Breakers[addr] = s
+		}
+	}
+	if m.opt.Retry != nil {
+		s := m.opt.Retry.Stats()
+		r.Hooks.Retry = &RetryFigures{
+			Retries:    s.Retries,
+			Recovered:  s.Recovered,
+			GaveUp:     s.GaveUp,
+			NotRetried: s.NotRetried,
+		}
+	}
+}
+
+// probe sends PING, then (if it answered) INFO and the per-node round, on a
+// goroutine of its own, and waits for each step at most PingTimeout. A step
+// that does not finish in time is reported as timed out; the goroutine goes
+// on until the client gives up, and the next check finds it busy (a failed
+// ping) rather than piling up more commands on a stuck server. info is nil
+// when the ping failed or INFO did not finish in time.
+func (m *Monitor) probe(ctx context.Context) (pingResult, *infoResult) {
+	pingCh := make(chan pingResult, 1)
+	infoCh := make(chan infoResult, 1)
+
+	m.probeMu.Lock()
+	if m.probeDone != nil {
+		select {
+		case <-m.probeDone:
+		default:
+			m.probeMu.Unlock()
+			return pingResult{err: errProbeBusy}, nil
+		}
+	}
+	done := make(chan struct{})
+	m.probeDone = done
+	m.probeMu.Unlock()
+
+	start := time.Now()
+	go func() {
+		defer close(done)
+		pctx, cancel := context.WithTimeout(ctx, m.opt.PingTimeout)
+		err := m.c.Ping(pctx).Err()
+		cancel()
+		pingCh <- pingResult{latency: time.Since(start), err: err}
+		if err != nil {
+			return
+		}
+		ictx, cancel := context.WithTimeout(ctx, m.opt.PingTimeout)
+		defer cancel()
+		infoCh <- m.readInfo(ictx)
+	}()
+
+	timer := time.NewTimer(m.opt.PingTimeout)
+	defer timer.Stop()
+	var ping pingResult
+	select {
+	case ping = <-pingCh:
+	case <-timer.C:
+		return pingResult{latency: time.Since(start), err: fmt.Errorf("health: ping timed out after %s", m.opt.PingTimeout)}, nil
+	case <-ctx.Done():
+		return pingResult{latency: time.Since(start), err: fmt.Errorf("health: ping: %w", ctx.Err())}, nil
+	}
+	if ping.err != nil {
+		<-done // it returns right after sending
+		return ping, nil
+	}
+	timer.Reset(m.opt.PingTimeout)
+	select {
+	case info := <-infoCh:
+		<-done // so that the next check does not find it busy
+		return ping, &info
+	case <-timer.C:
+		return ping, &infoResult{infoErr: fmt.Errorf("health: INFO timed out after %s", m.opt.PingTimeout)}
+	case <-ctx.Done():
+		return ping, &infoResult{infoErr: fmt.Errorf("health: INFO: %w", ctx.Err())}
+	}
+}
+
+// readInfo reads INFO from the client, or from every node of a cluster or
+// ring, with the nodes' own PING and pool figures.
+func (m *Monitor) readInfo(ctx context.Context) infoResult {
+	if sh, ok := m.c.(sharded); ok {
+		var mu sync.Mutex
+		nodes := []NodeFigures{}
+		err := sh.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+			nf := nodeFigures(ctx, node)
+			mu.Lock()
+			nodes = append(nodes, nf)
+			mu.Unlock()
+			return nil
+		})
+		if err == nil {
+			sort.Slice(nodes, func(i, j int) bool { return nodes[i].Addr < nodes[j].Addr })
+			var sum ServerFigures
+			answered := 0
+			for _, n := range nodes {
+				if n.Server != nil {
+					sum.add(*n.Server)
+					answered++
+				}
+			}
+			res := infoResult{nodes: nodes}
+			if answered > 0 {
+				res.server = &sum
+			} else {
+				res.infoErr = errors.New("health: no node answered INFO")
+			}
+			return res
+		}
+		// The node list could not be had; fall back to the client's own
+		// INFO (one node) and pool sums.
+		res := m.clientInfo(ctx)
+		res.nodeErr = fmt.Errorf("health: listing nodes: %w", err)
+		return res
+	}
+	return m.clientInfo(ctx)
+}
+
+func (m *Monitor) clientInfo(ctx context.Context) infoResult {
+	text, err := m.c.Info(ctx).Result()
+	if err != nil {
+		return infoResult{infoErr: fmt.Errorf("health: INFO: %w", err)}
+	}
+	s := parseInfo(text)
+	return infoResult{server: &s}
+}
+
+func nodeFigures(ctx context.Context, node *redis.Client) NodeFigures {
+	opt := node.Options()
+	nf := NodeFigures{Addr: opt.Addr, Pool: poolFigures(node.PoolStats())}
+	nf.Pool.MaxConnections = opt.PoolSize
+	start := time.Now()
+	err := node.Ping(ctx).Err()
+	nf.Latency = time.Since(start)
+	if err != nil {
+		nf.Error = err.Error()
+		return nf
+	}
+	text, err := node.Info(ctx).Result()
+	if err != nil {
+		nf.InfoError = fmt.Sprintf("health: INFO: %v", err)
+		return nf
+	}
+	s := parseInfo(text)
+	nf.Server = &s
+	return nf
+}

@@ -1,0 +1,103 @@
+package health
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+func TestRulesEvaluate(t *testing.T) {
+	def, err := Rules{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("connection refused")
+	off := def
+	off.SlowPing, off.PoolTimeouts, off.LimiterRejections = -1, -1, -1
+	off.IgnoreBreakers, off.IgnoreNodes = true, true
+
+	tests := []struct {
+		name    string
+		rules   Rules
+		in      inputs
+		want    Status
+		reasons []string // substrings, one per reason, in order
+	}{
+		{"nothing wrong", def, inputs{latency: time.Millisecond}, StatusHealthy, nil},
+		{"one failed ping degrades", def, inputs{pingErr: refused, failures: 1}, StatusDegraded,
+			[]string{"ping failed (1 of 3 before unhealthy): connection refused"}},
+		{"two failed pings still degraded", def, inputs{pingErr: refused, failures: 2}, StatusDegraded,
+			[]string{"ping failed (2 of 3"}},
+		{"FailuresUnhealthy failed pings", def, inputs{pingErr: refused, failures: 3}, StatusUnhealthy,
+			[]string{"ping failed 3 times in a row: connection refused"}},
+		{"more failed pings", def, inputs{pingErr: refused, failures: 9}, StatusUnhealthy, []string{"9 times"}},
+		{"slow ping", def, inputs{latency: 300 * time.Millisecond}, StatusDegraded, []string{"slow ping: 300ms, over 250ms"}},
+		{"ping exactly SlowPing is not slow", def, inputs{latency: 250 * time.Millisecond}, StatusHealthy, nil},
+		{"pool timeouts grew", def, inputs{poolGrowth: 2}, StatusDegraded, []string{"pool timeouts grew by 2"}},
+		{"limiter rejections", def, inputs{rejections: 5}, StatusDegraded, []string{"limiter rejected 5 commands"}},
+		{"breaker closed", def, inputs{breakers: map[string]gobreaker.State{"a:1": gobreaker.StateClosed}}, StatusHealthy, nil},
+		{"breaker half-open", def, inputs{breakers: map[string]gobreaker.State{"a:1": gobreaker.StateHalfOpen}}, StatusDegraded,
+			[]string{"breaker half-open for a:1"}},
+		{"breaker open", def, inputs{breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}}, StatusUnhealthy,
+			[]string{"breaker open for a:1"}},
+		{"breakers listed by address", def, inputs{breakers: map[string]gobreaker.State{
+			"c:3": gobreaker.StateOpen, "a:1": gobreaker.StateHalfOpen, "b:2": gobreaker.StateClosed}}, StatusUnhealthy,
+			[]string{"half-open for a:1", "open for c:3"}},
+		{"node down", def, inputs{nodeErrs: []nodeErr{{"n:1", refused}}}, StatusDegraded, []string{"node n:1: ping failed: connection refused"}},
+		{"worst wins and every rule reports", def, inputs{latency: time.Second, poolGrowth: 1, rejections: 1,
+			breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}}, StatusUnhealthy,
+			[]string{"slow ping", "pool timeouts", "limiter rejected", "breaker open"}},
+		{"thresholds above 1", Rules{SlowPing: time.Second, FailuresUnhealthy: 1, PoolTimeouts: 10, LimiterRejections: 10},
+			inputs{latency: 500 * time.Millisecond, poolGrowth: 9, rejections: 9}, StatusHealthy, nil},
+		{"FailuresUnhealthy 1", Rules{FailuresUnhealthy: 1, SlowPing: 1, PoolTimeouts: 1, LimiterRejections: 1},
+			inputs{pingErr: refused, failures: 1}, StatusUnhealthy, []string{"1 times in a row"}},
+		{"rules turned off", off, inputs{latency: time.Hour, poolGrowth: 100, rejections: 100,
+			breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}, nodeErrs: []nodeErr{{"n:1", refused}}}, StatusHealthy, nil},
+		{"failures cannot be turned off", off, inputs{pingErr: refused, failures: 3}, StatusUnhealthy, []string{"3 times"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reasons := tc.rules.evaluate(tc.in)
+			if got != tc.want {
+				t.Errorf("status = %q, want %q (reasons %q)", got, tc.want, reasons)
+			}
+			if reasons == nil {
+				t.Errorf("reasons is nil; want an empty slice so JSON says []")
+			}
+			if len(reasons) != len(tc.reasons) {
+				t.Fatalf("reasons = %q, want %d matching %q", reasons, len(tc.reasons), tc.reasons)
+			}
+			for i, want := range tc.reasons {
+				if !strings.Contains(reasons[i], want) {
+					t.Errorf("reason %d = %q, want it to contain %q", i, reasons[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestRulesWithDefaults(t *testing.T) {
+	got, err := Rules{}.withDefaults()
+	if err != nil || got != DefaultRules {
+		t.Fatalf("zero Rules = %+v, %v; want DefaultRules %+v", got, err, DefaultRules)
+	}
+	got, err = Rules{SlowPing: -1, PoolTimeouts: 4, IgnoreNodes: true}.withDefaults()
+	want := Rules{SlowPing: -1, FailuresUnhealthy: DefaultRules.FailuresUnhealthy, PoolTimeouts: 4,
+		LimiterRejections: DefaultRules.LimiterRejections, IgnoreNodes: true}
+	if err != nil || got != want {
+		t.Fatalf("partial Rules = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := (Rules{FailuresUnhealthy: -1}).withDefaults(); err == nil || !strings.HasPrefix(err.Error(), "health: ") {
+		t.Fatalf("negative FailuresUnhealthy: err = %v", err)
+	}
+}
+
+func TestStatusRank(t *testing.T) {
+	if !(Status("").rank() < StatusHealthy.rank() && StatusHealthy.rank() < StatusDegraded.rank() &&
+		StatusDegraded.rank() < StatusUnhealthy.rank()) {
+		t.Fatal("statuses are not ordered healthy < degraded < unhealthy")
+	}
+}
