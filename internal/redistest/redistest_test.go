@@ -228,3 +228,14 @@ func TestStartServerForProgramsCloses(t *testing.T) {
 		t.Fatalf("server dir %s not removed: %v", dir, err)
 	}
 }
+
+func TestStartWithRequirepass(t *testing.T) {
+	s := Start(t, "--requirepass", "secret")
+	if _, err := Do(s.Addr(), time.Second, "PING"); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+		t.Fatalf("PING without AUTH: want NOAUTH, got %v", err)
+	}
+	rdb := s.Client(t, &redis.Options{Password: "secret"})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("PING with the password: %v", err)
+	}
+}

@@ -196,8 +196,12 @@ func (s *Server) start() error {
 			return fmt.Errorf("redis-server on port %d exited at start: %s", s.port, s.logTail())
 		default:
 		}
-		if reply, err := Do(s.Addr(), time.Second, "PING"); err == nil && reply == "PONG" {
+		reply, err := Do(s.Addr(), time.Second, "PING")
+		if err == nil && reply == "PONG" {
 			return nil
+		}
+		if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") {
+			return nil // up, and asking for the password it was started with
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
