@@ -1,0 +1,443 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+)
+
+// BreakerOptions configures Breaker. The zero value is usable: every zero
+// field takes the default written next to it.
+type BreakerOptions struct {
+	// ConsecutiveFailures trips a node's breaker after this many failures
+	// in a row. 0 means 5.
+	ConsecutiveFailures uint32
+	// FailureRatio trips a node's breaker when failures/(failures +
+	// successes) reaches it over the rolling Window, once MinRequests
+	// calls have completed in the window. 0 means 0.5; at most 1.
+	FailureRatio float64
+	// MinRequests is the number of completed calls in the window before
+	// FailureRatio applies. 0 means 20.
+	MinRequests uint32
+	// Window is the length of the rolling window, kept in 10 buckets
+	// (gobreaker's BucketPeriod is Window/10). 0 means 10s.
+	Window time.Duration
+	// OpenTimeout is how long a breaker stays open before it lets probes
+	// through (half-open). 0 means 5s.
+	OpenTimeout time.Duration
+	// HalfOpenProbes is the number of calls let through while half-open;
+	// that many successes in a row close the breaker, one failure opens it
+	// again. 0 means 1.
+	HalfOpenProbes uint32
+	// MaxNodes bounds the per-node breakers kept (least recently created
+	// or looked up first out). 0 means 1024.
+	MaxNodes int
+	// OnStateChange, if set, is called on every state change of a node's
+	// breaker, in order, outside gobreaker's lock and any other lock, on
+	// the goroutine of a call that follows the change (or of State and
+	// States). It may call State and States.
+	OnStateChange func(node string, from, to gobreaker.State)
+}
+
+// Breaker is a go-redis hook that keeps one circuit breaker
+// (sony/gobreaker/v2) per server address, in a golang-lru/v2 cache bounded
+// by MaxNodes.
+//
+// A breaker trips on ConsecutiveFailures failures in a row, or on
+// FailureRatio over the rolling Window once MinRequests calls completed in
+// it. While open, calls fail at once, with no network I/O, with an error
+// that names the node and matches ErrCircuitOpen (and ErrNotSent) with
+// errors.Is. After OpenTimeout it lets HalfOpenProbes calls through; their
+// success closes it, a failure opens it again.
+//
+// Only failures of the node count: dial errors, resets, EOF, timeouts,
+// LOADING, BUSY, MASTERDOWN, CLUSTERDOWN and "max number of clients".
+// Answers (redis.Nil, WRONGTYPE, NOSCRIPT, other error replies) and the
+// replies of a healthy node that refuses one command (READONLY, TRYAGAIN)
+// count as successes. The caller's own cancellation, a context error that
+// is not a timeout of the connection, and the client's own limits
+// (ErrLimited, pool timeouts) are not counted at all. A pipeline or a
+// MULTI/EXEC counts once.
+//
+// # Nodes
+//
+// Add it with Attach: on a *redis.Client it gets the client's address, on
+// a ClusterClient or Ring every node client gets a hook bound to its own
+// node's breaker, so the hot path does no lookup. A Breaker added directly
+// with AddHook cannot know the address and keeps one breaker, under the
+// address "", for everything passing through it.
+//
+// The fast path (breaker closed, no error) allocates nothing; gobreaker
+// takes its mutex twice per call.
+type Breaker struct {
+	consecutiveFailures uint32
+	failureRatio        float64
+	minRequests         uint32
+	window              time.Duration
+	openTimeout         time.Duration
+	halfOpenProbes      uint32
+	onStateChange       func(node string, from, to gobreaker.State)
+
+	mu    sync.Mutex // serializes creating a node's breaker and self
+	nodes *lru.Cache[string, *nodeBreaker]
+	self  *breakerHook // the hook used when Breaker is added directly
+
+	// State change events, queued under gobreaker's lock and delivered
+	// after it is released.
+	evMu       sync.Mutex
+	events     []stateEvent
+	pending    atomic.Int32
+	delivering atomic.Bool
+}
+
+var _ nodeHook = (*Breaker)(nil)
+
+type stateEvent struct {
+	node     string
+	from, to gobreaker.State
+}
+
+// nodeBreaker is the breaker of one node.
+type nodeBreaker struct {
+	cb      *gobreaker.CircuitBreaker[struct{}]
+	openErr error
+	evicted atomic.Bool // dropped from the cache; hooks holding it look again
+	// closed mirrors "gobreaker's state is closed", set in OnStateChange
+	// under gobreaker's lock. It may lag (open turns half-open lazily),
+	// which only matters for calls nested in another one (see nested).
+	closed atomic.Bool
+}
+
+// nestedKey marks the context of a call a breaker let through while it
+// was not closed. Commands go-redis runs inside that call on the same
+// node (the handshake of a new connection, a user's OnConnect) see it and
+// pass through: a half-open breaker would otherwise refuse them for lack
+// of probes, and the probe would never succeed.
+type nestedKey struct{ nb *nodeBreaker }
+
+// NewBreaker returns a Breaker with opt's defaults applied. It returns an
+// error for a FailureRatio outside [0, 1] or a negative duration or
+// MaxNodes.
+func NewBreaker(opt BreakerOptions) (*Breaker, error) {
+	switch {
+	case opt.FailureRatio < 0 || opt.FailureRatio > 1 || opt.FailureRatio != opt.FailureRatio:
+		return nil, fmt.Errorf("hooks: breaker: FailureRatio %g is outside [0, 1]", opt.FailureRatio)
+	case opt.Window < 0:
+		return nil, fmt.Errorf("hooks: breaker: Window %s is negative", opt.Window)
+	case opt.OpenTimeout < 0:
+		return nil, fmt.Errorf("hooks: breaker: OpenTimeout %s is negative", opt.OpenTimeout)
+	case opt.MaxNodes < 0:
+		return nil, fmt.Errorf("hooks: breaker: MaxNodes %d is negative", opt.MaxNodes)
+	}
+	b := &Breaker{
+		consecutiveFailures: opt.ConsecutiveFailures,
+		failureRatio:        opt.FailureRatio,
+		minRequests:         opt.MinRequests,
+		window:              opt.Window,
+		openTimeout:         opt.OpenTimeout,
+		halfOpenProbes:      opt.HalfOpenProbes,
+		onStateChange:       opt.OnStateChange,
+	}
+	if b.consecutiveFailures == 0 {
+		b.consecutiveFailures = 5
+	}
+	if b.failureRatio == 0 {
+		b.failureRatio = 0.5
+	}
+	if b.minRequests == 0 {
+		b.minRequests = 20
+	}
+	if b.window == 0 {
+		b.window = 10 * time.Second
+	}
+	if b.openTimeout == 0 {
+		b.openTimeout = 5 * time.Second
+	}
+	if b.halfOpenProbes == 0 {
+		b.halfOpenProbes = 1
+	}
+	maxNodes := opt.MaxNodes
+	if maxNodes == 0 {
+		maxNodes = 1024
+	}
+	nodes, err := lru.NewWithEvict(maxNodes, func(_ string, nb *nodeBreaker) { nb.evicted.Store(true) })
+	if err != nil {
+		return nil, fmt.Errorf("hooks: breaker: %w", err)
+	}
+	b.nodes = nodes
+	return b, nil
+}
+
+func (b *Breaker) hookOrder() int { return orderBreaker }
+
+// forNode returns a hook bound to the breaker of addr.
+func (b *Breaker) forNode(addr string) redis.Hook { return b.forNodeHook(addr) }
+
+func (b *Breaker) forNodeHook(addr string) *breakerHook {
+	h := &breakerHook{b: b, addr: addr}
+	h.nb.Store(b.node(addr))
+	return h
+}
+
+// node returns the breaker of addr, creating it if needed.
+func (b *Breaker) node(addr string) *nodeBreaker {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if nb, ok := b.nodes.Get(addr); ok {
+		return nb
+	}
+	st := gobreaker.Settings{
+		Name:         addr,
+		MaxRequests:  b.halfOpenProbes,
+		Interval:     b.window,
+		BucketPeriod: b.window / 10,
+		Timeout:      b.openTimeout,
+		ReadyToTrip:  b.readyToTrip,
+		IsSuccessful: func(err error) bool { return err == nil },
+		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },
+	}
+	nb := &nodeBreaker{}
+	nb.closed.Store(true)
+	st.OnStateChange = func(name string, from, to gobreaker.State) {
+		nb.closed.Store(to == gobreaker.StateClosed)
+		if b.onStateChange != nil {
+			b.enqueue(name, from, to)
+		}
+	}
+	nb.cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	if addr == "" {
+		nb.openErr = &circuitOpenError{msg: ErrCircuitOpen.Error()}
+	} else {
+		nb.openErr = &circuitOpenError{msg: ErrCircuitOpen.Error() + " for node " + addr}
+	}
+	b.nodes.Add(addr, nb)
+	return nb
+}
+
+// readyToTrip is gobreaker's ReadyToTrip: N consecutive failures, or the
+// failure ratio over the window with enough completed calls.
+func (b *Breaker) readyToTrip(c gobreaker.Counts) bool {
+	if c.ConsecutiveFailures >= b.consecutiveFailures {
+		return true
+	}
+	n := c.TotalFailures + c.TotalSuccesses
+	return n >= b.minRequests && n > 0 && float64(c.TotalFailures)/float64(n) >= b.failureRatio
+}
+
+// State returns the state of addr's breaker; an address with no breaker
+// (never seen, or evicted) is closed.
+func (b *Breaker) State(addr string) gobreaker.State {
+	nb, ok := b.nodes.Peek(addr)
+	if !ok {
+		return gobreaker.StateClosed
+	}
+	s := nb.cb.State()
+	b.deliver()
+	return s
+}
+
+// States returns the state of every node's breaker the Breaker keeps.
+func (b *Breaker) States() map[string]gobreaker.State {
+	keys := b.nodes.Keys()
+	m := make(map[string]gobreaker.State, len(keys))
+	for _, k := range keys {
+		if nb, ok := b.nodes.Peek(k); ok {
+			m[k] = nb.cb.State()
+		}
+	}
+	b.deliver()
+	return m
+}
+
+// enqueue is gobreaker's OnStateChange: it runs under gobreaker's lock, so
+// it only queues the event.
+func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
+	b.evMu.Lock()
+	b.events = append(b.events, stateEvent{node: node, from: from, to: to})
+	b.pending.Add(1)
+	b.evMu.Unlock()
+}
+
+// deliver hands queued events to OnStateChange, in order, with no lock
+// held. One goroutine delivers at a time; one that finds another at it
+// leaves the events to it.
+func (b *Breaker) deliver() {
+	for b.pending.Load() != 0 {
+		if !b.delivering.CompareAndSwap(false, true) {
+			return
+		}
+		b.deliverQueued()
+	}
+}
+
+func (b *Breaker) deliverQueued() {
+	defer b.delivering.Store(false)
+	for {
+		b.evMu.Lock()
+		batch := b.events
+		b.events = nil
+		b.pending.Store(0)
+		b.evMu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for _, e := range batch {
+			b.onStateChange(e.node, e.from, e.to)
+		}
+	}
+}
+
+// Verdicts handed to gobreaker in place of the real error, decided outside
+// its lock.
+var (
+	errBreakerFailure  = errors.New("hooks: breaker: node failure")
+	errBreakerExcluded = errors.New("hooks: breaker: not counted")
+)
+
+// verdict says how gobreaker counts a call that returned err.
+func verdict(ctx context.Context, err error, pipeline bool) error {
+	if err == nil || err == redis.Nil {
+		return nil
+	}
+	if canceled(ctx, err) {
+		return errBreakerExcluded
+	}
+	o, fault := classify(err, pipeline)
+	switch {
+	case fault:
+		return errBreakerFailure
+	case o == OutcomeNotSent, o == OutcomeStopped:
+		return errBreakerExcluded
+	default:
+		return nil
+	}
+}
+
+// DialHook returns next: dials happen inside a command the breaker already
+// let through.
+func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook runs commands through the breaker of address "" (see Nodes
+// in the type's doc).
+func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return b.selfHook().ProcessHook(next)
+}
+
+// ProcessPipelineHook runs batches through the breaker of address "".
+func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return b.selfHook().ProcessPipelineHook(next)
+}
+
+// selfHook returns the hook of address "", made when the Breaker is first
+// added directly to a client.
+func (b *Breaker) selfHook() *breakerHook {
+	b.mu.Lock()
+	h := b.self
+	b.mu.Unlock()
+	if h != nil {
+		return h
+	}
+	h = b.forNodeHook("")
+	b.mu.Lock()
+	if b.self == nil {
+		b.self = h
+	}
+	h = b.self
+	b.mu.Unlock()
+	return h
+}
+
+// breakerHook is the hook of one node, bound to its breaker.
+type breakerHook struct {
+	b    *Breaker
+	addr string
+	nb   atomic.Pointer[nodeBreaker]
+}
+
+var _ redis.Hook = (*breakerHook)(nil)
+
+// node returns the node's breaker, looking it up again if the cache
+// dropped it.
+func (h *breakerHook) node() *nodeBreaker {
+	nb := h.nb.Load()
+	if nb.evicted.Load() {
+		nb = h.b.node(h.addr)
+		h.nb.Store(nb)
+	}
+	return nb
+}
+
+func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isHandshake(cmd) {
+			return next(ctx, cmd)
+		}
+		nb := h.node()
+		if !nb.closed.Load() {
+			if ctx.Value(nestedKey{nb}) != nil {
+				return next(ctx, cmd)
+			}
+			ctx = context.WithValue(ctx, nestedKey{nb}, true)
+		}
+		var err error
+		_, v := nb.cb.Execute(func() (struct{}, error) {
+			err = next(ctx, cmd)
+			return struct{}{}, verdict(ctx, err, false)
+		})
+		if h.b.pending.Load() != 0 {
+			h.b.deliver()
+		}
+		if v == gobreaker.ErrOpenState || v == gobreaker.ErrTooManyRequests {
+			return nb.openErr
+		}
+		return err
+	}
+}
+
+func (h *breakerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if allHandshake(cmds) {
+			return next(ctx, cmds)
+		}
+		nb := h.node()
+		if !nb.closed.Load() {
+			if ctx.Value(nestedKey{nb}) != nil {
+				return next(ctx, cmds)
+			}
+			ctx = context.WithValue(ctx, nestedKey{nb}, true)
+		}
+		var err error
+		_, v := nb.cb.Execute(func() (struct{}, error) {
+			err = next(ctx, cmds)
+			return struct{}{}, verdict(ctx, err, true)
+		})
+		if h.b.pending.Load() != 0 {
+			h.b.deliver()
+		}
+		if v == gobreaker.ErrOpenState || v == gobreaker.ErrTooManyRequests {
+			return nb.openErr
+		}
+		return err
+	}
+}
+
+// circuitOpenError is the error of an open circuit: it names the node and
+// matches ErrCircuitOpen and ErrNotSent.
+type circuitOpenError struct {
+	msg string
+}
+
+func (e *circuitOpenError) Error() string { return e.msg }
+
+func (e *circuitOpenError) Is(target error) bool {
+	return target == ErrCircuitOpen || target == ErrNotSent
+}

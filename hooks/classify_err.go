@@ -1,0 +1,306 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outcome says what an error from a Redis call means for the command: did
+// it leave the client, did the server run it, may it be sent again. It is
+// the classification Retry decides by and Breaker counts by (DESIGN.md,
+// "Retry decisions").
+type Outcome uint8
+
+const (
+	// OutcomeOK is no error.
+	OutcomeOK Outcome = iota
+	// OutcomeNotSent means the command never left the client: a dial error,
+	// a refused connection, a pool timeout, ErrLimited, or a write that
+	// failed before a single command was complete on the wire. Every
+	// command may be retried.
+	OutcomeNotSent
+	// OutcomeRejected means the server refused the command without running
+	// it: LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY, BUSY, or
+	// "max number of clients reached". Every command may be retried.
+	OutcomeRejected
+	// OutcomeMaybeApplied means the command may have run: a read timeout,
+	// EOF or a reset after the write, a deadline during the read. Only
+	// idempotent commands may be retried.
+	OutcomeMaybeApplied
+	// OutcomeAnswer means the server answered: redis.Nil, WRONGTYPE,
+	// NOSCRIPT, a syntax error, any other error reply, and errors that are
+	// not about the connection at all. Never retried.
+	OutcomeAnswer
+	// OutcomeStopped means the call must stop: the caller's context ended,
+	// the circuit is open (ErrCircuitOpen), or the client is closed. Never
+	// retried.
+	OutcomeStopped
+)
+
+// String returns the outcome's name: "ok", "not sent", "rejected",
+// "maybe applied", "answer" or "stopped".
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return "ok"
+	case OutcomeNotSent:
+		return "not sent"
+	case OutcomeRejected:
+		return "rejected"
+	case OutcomeMaybeApplied:
+		return "maybe applied"
+	case OutcomeAnswer:
+		return "answer"
+	case OutcomeStopped:
+		return "stopped"
+	default:
+		return "outcome(" + strconv.Itoa(int(o)) + ")"
+	}
+}
+
+// sentinel returns the sentinel error errors.Is matches for o, or nil.
+func (o Outcome) sentinel() error {
+	switch o {
+	case OutcomeNotSent:
+		return ErrNotSent
+	case OutcomeRejected:
+		return ErrRejected
+	case OutcomeMaybeApplied:
+		return ErrMaybeApplied
+	default:
+		return nil
+	}
+}
+
+var (
+	// ErrNotSent matches (with errors.Is) an error after which the command
+	// certainly did not run because it never left the client. The errors
+	// Retry returns for OutcomeNotSent match it, and so does the error of
+	// an open circuit.
+	ErrNotSent = errors.New("hooks: command not sent")
+	// ErrRejected matches (with errors.Is) an error Retry returns when the
+	// server refused the command without running it (OutcomeRejected).
+	ErrRejected = errors.New("hooks: command rejected by the server")
+	// ErrMaybeApplied matches (with errors.Is) an error Retry returns when
+	// the command may have run although the call failed
+	// (OutcomeMaybeApplied): a read timeout or a broken connection after
+	// the write. The caller must decide whether to send it again.
+	ErrMaybeApplied = errors.New("hooks: command may have been applied")
+)
+
+// ClassifyError returns the Outcome of err for a single command, by the
+// table in DESIGN.md. It looks at the error only: Retry and Breaker also
+// treat any error as OutcomeStopped once the caller's context has ended.
+// An error returned by Retry classifies as the outcome Retry recorded.
+func ClassifyError(err error) Outcome {
+	o, _ := classify(err, false)
+	return o
+}
+
+// classify returns the outcome of err and whether err says something is
+// wrong with the node (the Breaker counts those as failures). pipeline
+// tells that err ended a batch, for which a failed write may have left
+// complete commands on the wire before it failed.
+func classify(err error, pipeline bool) (o Outcome, nodeFault bool) {
+	if err == nil {
+		return OutcomeOK, false
+	}
+	if err == redis.Nil {
+		return OutcomeAnswer, false
+	}
+	var re *RetryError
+	if errors.As(err, &re) {
+		return re.Outcome, re.nodeFault
+	}
+	switch {
+	case errors.Is(err, ErrCircuitOpen), errors.Is(err, redis.ErrClosed):
+		return OutcomeStopped, false
+	case errors.Is(err, ErrLimited), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted):
+		// The client itself was out of capacity: not the node's fault.
+		return OutcomeNotSent, false
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return classifyReply(err)
+	}
+	// Transport errors. A dial error is checked before the context errors:
+	// a dial that hit its own timeout wraps context.DeadlineExceeded.
+	var op *net.OpError
+	if errors.As(err, &op) {
+		switch op.Op {
+		case "dial":
+			return OutcomeNotSent, true
+		case "write":
+			// A failed write leaves at most a truncated command, which the
+			// server never runs; in a batch, commands before it may be
+			// complete.
+			if pipeline {
+				return OutcomeMaybeApplied, true
+			}
+			return OutcomeNotSent, true
+		}
+		return OutcomeMaybeApplied, true
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return OutcomeStopped, false
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return OutcomeNotSent, true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		return OutcomeMaybeApplied, true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return OutcomeMaybeApplied, true
+	}
+	return OutcomeAnswer, false
+}
+
+// classifyReply classifies an error reply of the server.
+func classifyReply(err error) (Outcome, bool) {
+	switch {
+	case redis.IsLoadingError(err), redis.IsMasterDownError(err),
+		redis.IsClusterDownError(err), redis.IsMaxClientsError(err), isBusyError(err):
+		// The node cannot serve at all right now.
+		return OutcomeRejected, true
+	case redis.IsReadOnlyError(err), redis.IsTryAgainError(err):
+		// A healthy node refusing this command: a replica asked to write, a
+		// multi-key command during a slot migration.
+		return OutcomeRejected, false
+	}
+	return OutcomeAnswer, false
+}
+
+// isBusyError reports a "BUSY Redis is busy running a script" reply (not
+// BUSYGROUP or BUSYKEY, which are answers).
+func isBusyError(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimPrefix(rerr.Error(), "ERR "), "BUSY ")
+}
+
+// isExecAbort reports an EXECABORT reply: the transaction was discarded
+// because a command was refused while it was queued.
+func isExecAbort(err error) bool { return redis.IsExecAbortError(err) }
+
+// canceled reports whether the caller cancelled: the error is a
+// cancellation or the context is cancelled.
+func canceled(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) || ctx.Err() == context.Canceled
+}
+
+// RetryError is the error Retry returns when a command fails with an error
+// that is about the transport or the server's state rather than an answer
+// (OutcomeNotSent, OutcomeRejected or OutcomeMaybeApplied). errors.Is
+// matches ErrNotSent, ErrRejected or ErrMaybeApplied by Outcome, and
+// everything the last attempt's error matches (io.EOF, redis.ErrPoolTimeout,
+// ErrLimited, redis.IsReadOnlyError, ...).
+type RetryError struct {
+	// Outcome is what the failure means for the command. It is
+	// OutcomeMaybeApplied if any attempt may have run it, even when a later
+	// attempt was not sent.
+	Outcome Outcome
+	// Command is the command name, or "pipeline" / "multi" for a batch.
+	Command string
+	// Attempts is the number of attempts made, the first included.
+	Attempts int
+	// Err is the error of the last attempt.
+	Err error
+
+	nodeFault bool
+}
+
+// Error describes the failure and the last attempt's error.
+func (e *RetryError) Error() string {
+	var b strings.Builder
+	b.WriteString("hooks: ")
+	b.WriteString(e.Command)
+	switch e.Outcome {
+	case OutcomeNotSent:
+		b.WriteString(" not sent")
+	case OutcomeRejected:
+		b.WriteString(" rejected by the server")
+	case OutcomeMaybeApplied:
+		b.WriteString(" may have been applied")
+	default:
+		b.WriteString(" failed")
+	}
+	b.WriteString(" (")
+	b.WriteString(strconv.Itoa(e.Attempts))
+	if e.Attempts == 1 {
+		b.WriteString(" attempt): ")
+	} else {
+		b.WriteString(" attempts): ")
+	}
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the last attempt's error.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of the error's Outcome.
+func (e *RetryError) Is(target error) bool {
+	s := e.Outcome.sentinel()
+	return s != nil && target == s
+}
+
+// isHandshake reports the commands go-redis sends while it sets up a new
+// connection (HELLO, AUTH, SELECT, READONLY, CLIENT SETNAME / SETINFO /
+// TRACKING / MAINT_NOTIFICATIONS). go-redis runs them through the client's
+// hooks, nested inside the command that needed the connection; a failure
+// among them fails that command, which Retry and Breaker handle. So they
+// pass through both unretried and uncounted: counting them would count one
+// failure twice, retrying them would multiply attempts, and a half-open
+// breaker would refuse them for the very probe they serve.
+func isHandshake(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	if len(args) == 0 {
+		return false
+	}
+	name, ok := args[0].(string)
+	if !ok {
+		return false
+	}
+	switch name {
+	case "hello", "auth", "select", "readonly":
+		return true
+	case "client":
+		if len(args) > 1 {
+			if sub, ok := args[1].(string); ok {
+				switch sub {
+				case "setname", "setinfo", "tracking", "maint_notifications":
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// allHandshake reports a batch made only of handshake commands.
+func allHandshake(cmds []redis.Cmder) bool {
+	if len(cmds) == 0 {
+		return false
+	}
+	for _, c := range cmds {
+		if !isHandshake(c) {
+			return false
+		}
+	}
+	return true
+}

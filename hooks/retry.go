@@ -1,0 +1,596 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/redis/go-redis/v9"
+)
+
+// Clock is the time source of Retry. Tests inject a fake one to check the
+// backoff schedule without sleeping; nil in RetryOptions means real time.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// Sleep waits for d or until ctx ends, whichever is first, and returns
+	// ctx.Err() in the second case.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RetryOptions configures Retry. The zero value is usable: every zero field
+// takes the default written next to it.
+type RetryOptions struct {
+	// MaxAttempts is the number of attempts, the first included. 0 means 3;
+	// 1 disables retries.
+	MaxAttempts int
+	// InitialInterval is the first backoff delay before randomization.
+	// 0 means 50ms.
+	InitialInterval time.Duration
+	// MaxInterval caps the backoff delay before randomization. 0 means 1s.
+	MaxInterval time.Duration
+	// MaxElapsed bounds the time spent retrying, counted from the first
+	// failure: no delay is started that would end past it. 0 means 10s; a
+	// negative value removes the bound. The context's deadline bounds it
+	// too: Retry never sleeps past the deadline, and gives up instead.
+	MaxElapsed time.Duration
+	// Multiplier grows the delay after each attempt (backoff/v4
+	// semantics). 0 means 2; otherwise it must be at least 1.
+	Multiplier float64
+	// RandomizationFactor spreads each delay over
+	// [delay*(1-f), delay*(1+f)] (backoff/v4 semantics). 0 means 0.5; a
+	// negative value disables the jitter. At most 1.
+	RandomizationFactor float64
+	// Commands decides which commands are idempotent. nil means
+	// DefaultTable.
+	Commands *CommandTable
+	// OnRetry, if set, is called before each retry's delay, outside any
+	// lock, on the goroutine of the call.
+	OnRetry func(RetryEvent)
+	// Logger receives "Redis operation failed, retrying" at Warn level
+	// with attempt, delay, error and command before each retry. nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Clock is the time source. nil means real time.
+	Clock Clock
+}
+
+// RetryEvent describes one retry about to happen.
+type RetryEvent struct {
+	// Command is the command name, or "pipeline" / "multi" for a batch.
+	Command string
+	// Attempt is the number of the attempt that failed (1 for the first);
+	// attempt Attempt+1 follows after Delay.
+	Attempt int
+	// Delay is the backoff before the next attempt.
+	Delay time.Duration
+	// Err is the failed attempt's error.
+	Err error
+}
+
+// RetryStats are Retry's counters since it was created.
+type RetryStats struct {
+	// Retries counts the attempts made after a first one: commands sent
+	// again.
+	Retries uint64
+	// Recovered counts calls that failed, were retried, and then got a
+	// reply from the server (a value or an answer such as redis.Nil).
+	Recovered uint64
+	// GaveUp counts calls that failed with an error that allowed a retry
+	// but ended with an error: attempts, MaxElapsed or the deadline ran
+	// out, the caller's context ended, or a later attempt failed with an
+	// error that allows none.
+	GaveUp uint64
+	// NotRetried counts calls that failed at the first attempt with an
+	// error this command may not be retried for: a command that is not
+	// idempotent after an error meaning it may have run.
+	NotRetried uint64
+}
+
+// Retry is a go-redis hook that re-sends a command (or a whole pipeline or
+// MULTI/EXEC) after a failure, only where DESIGN.md's table allows it:
+//
+//   - not sent (dial error, connection refused, pool timeout, ErrLimited):
+//     every command;
+//   - rejected by the server without running (LOADING, TRYAGAIN,
+//     CLUSTERDOWN, MASTERDOWN, READONLY, BUSY, max clients): every command;
+//   - may have run (read timeout, EOF or reset after the write, deadline
+//     during the read): idempotent commands only, by the CommandTable;
+//   - answers (redis.Nil, WRONGTYPE, NOSCRIPT, ...), the caller's context
+//     ended, ErrCircuitOpen: never.
+//
+// A pipeline or a transaction is retried whole, and only if every command
+// in it may be retried for the error it got; a command that succeeded in
+// the failed attempt counts as one that ran. Between attempts Retry clears
+// each command's error and value, so nothing from an earlier attempt
+// survives. Delays follow an exponential backoff with jitter
+// (cenkalti/backoff/v4), bounded by MaxAttempts, MaxElapsed and the
+// context's deadline.
+//
+// Errors that are about the transport or the server's state come back as a
+// *RetryError, which matches ErrNotSent, ErrRejected or ErrMaybeApplied
+// with errors.Is and unwraps to the last attempt's error. Answers and
+// context errors come back unchanged.
+//
+// # go-redis's own retries
+//
+// Set go-redis's MaxRetries to -1 on a client that uses Retry (the profiles
+// do). go-redis retries inside the hook chain, below every hook, and it
+// re-sends any non-blocking command after a read timeout, INCR and LPUSH
+// included: a slow reply can apply one INCR several times. With both
+// enabled the attempts also multiply: Retry's MaxAttempts times go-redis's
+// MaxRetries+1. On a ClusterClient, go-redis's redirect loop
+// (ClusterOptions.MaxRedirects) also re-sends a command after a read
+// timeout, whatever the node clients' MaxRetries; Retry cannot undo that,
+// and MaxRedirects cannot be turned off without losing MOVED/ASK handling.
+//
+// # Placement
+//
+// Retry goes outside Breaker and Limiter (Attach orders it so), so it never
+// sleeps holding a limiter permit and an open circuit stops it at once. On
+// a ClusterClient or Ring it wraps the whole call, routing included.
+//
+// The success path costs one call and allocates nothing; backoff state is
+// created only when a retry happens.
+type Retry struct {
+	maxAttempts         int
+	initialInterval     time.Duration
+	maxInterval         time.Duration
+	maxElapsed          time.Duration
+	multiplier          float64
+	randomizationFactor float64
+	table               *CommandTable
+	onRetry             func(RetryEvent)
+	logger              *slog.Logger
+	clock               Clock
+
+	retries, recovered, gaveUp, notRetried atomic.Uint64
+}
+
+var _ orderedHook = (*Retry)(nil)
+
+// NewRetry returns a Retry hook with opt's defaults applied. It returns an
+// error for a negative MaxAttempts or interval, a MaxInterval below
+// InitialInterval, a Multiplier below 1 or a RandomizationFactor above 1.
+func NewRetry(opt RetryOptions) (*Retry, error) {
+	r := &Retry{
+		maxAttempts:         opt.MaxAttempts,
+		initialInterval:     opt.InitialInterval,
+		maxInterval:         opt.MaxInterval,
+		maxElapsed:          opt.MaxElapsed,
+		multiplier:          opt.Multiplier,
+		randomizationFactor: opt.RandomizationFactor,
+		table:               opt.Commands,
+		onRetry:             opt.OnRetry,
+		logger:              opt.Logger,
+		clock:               opt.Clock,
+	}
+	switch {
+	case r.maxAttempts < 0:
+		return nil, fmt.Errorf("hooks: retry: MaxAttempts %d is negative", r.maxAttempts)
+	case r.initialInterval < 0:
+		return nil, fmt.Errorf("hooks: retry: InitialInterval %s is negative", r.initialInterval)
+	case r.maxInterval < 0:
+		return nil, fmt.Errorf("hooks: retry: MaxInterval %s is negative", r.maxInterval)
+	case r.multiplier != 0 && r.multiplier < 1:
+		return nil, fmt.Errorf("hooks: retry: Multiplier %g is below 1", r.multiplier)
+	case r.randomizationFactor > 1:
+		return nil, fmt.Errorf("hooks: retry: RandomizationFactor %g is above 1", r.randomizationFactor)
+	}
+	if r.maxAttempts == 0 {
+		r.maxAttempts = 3
+	}
+	if r.initialInterval == 0 {
+		r.initialInterval = 50 * time.Millisecond
+	}
+	if r.maxInterval == 0 {
+		r.maxInterval = time.Second
+	}
+	if r.maxInterval < r.initialInterval {
+		return nil, fmt.Errorf("hooks: retry: MaxInterval %s is below InitialInterval %s", r.maxInterval, r.initialInterval)
+	}
+	switch {
+	case r.maxElapsed == 0:
+		r.maxElapsed = 10 * time.Second
+	case r.maxElapsed < 0:
+		r.maxElapsed = 0 // backoff/v4: no bound
+	}
+	if r.multiplier == 0 {
+		r.multiplier = 2
+	}
+	switch {
+	case r.randomizationFactor == 0:
+		r.randomizationFactor = 0.5
+	case r.randomizationFactor < 0:
+		r.randomizationFactor = 0
+	}
+	if r.table == nil {
+		r.table = DefaultTable
+	}
+	if r.clock == nil {
+		r.clock = realClock{}
+	}
+	return r, nil
+}
+
+// Stats returns the counters. Each is read atomically; together they are
+// not a snapshot of one instant.
+func (r *Retry) Stats() RetryStats {
+	return RetryStats{
+		Retries:    r.retries.Load(),
+		Recovered:  r.recovered.Load(),
+		GaveUp:     r.gaveUp.Load(),
+		NotRetried: r.notRetried.Load(),
+	}
+}
+
+func (r *Retry) hookOrder() int { return orderRetry }
+
+// DialHook returns next: Retry works on commands, not dials.
+func (r *Retry) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook retries a single command.
+func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err == nil {
+			return nil
+		}
+		return r.retry(ctx, &retryTarget{cmd: cmd, next: next}, err)
+	}
+}
+
+// ProcessPipelineHook retries a pipeline or a MULTI/EXEC as a whole.
+func (r *Retry) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err == nil {
+			return nil
+		}
+		return r.retry(ctx, &retryTarget{cmds: cmds, nextPipe: next, pipeline: true}, err)
+	}
+}
+
+// retryTarget is what is being retried: one command or a batch.
+type retryTarget struct {
+	cmd      redis.Cmder
+	next     redis.ProcessHook
+	cmds     []redis.Cmder
+	nextPipe redis.ProcessPipelineHook
+	pipeline bool
+	name     string
+}
+
+func (t *retryTarget) run(ctx context.Context) error {
+	if t.pipeline {
+		return t.nextPipe(ctx, t.cmds)
+	}
+	return t.next(ctx, t.cmd)
+}
+
+// reset clears what the last attempt left on the commands.
+func (t *retryTarget) reset() {
+	if t.pipeline {
+		for _, c := range t.cmds {
+			resetCmd(c)
+		}
+		return
+	}
+	resetCmd(t.cmd)
+}
+
+func (t *retryTarget) commandName() string {
+	if t.name == "" {
+		switch {
+		case !t.pipeline:
+			t.name = t.cmd.Name()
+		case isTx(t.cmds):
+			t.name = "multi"
+		default:
+			t.name = "pipeline"
+		}
+	}
+	return t.name
+}
+
+// decision is what Retry makes of an attempt's error.
+type decision struct {
+	outcome   Outcome
+	nodeFault bool
+	// allowed: every command may be sent again for this error.
+	allowed bool
+}
+
+func (r *Retry) decide(t *retryTarget, err error) decision {
+	if !t.pipeline {
+		o, fault := classify(err, false)
+		return decision{outcome: o, nodeFault: fault, allowed: r.mayResend(t.cmd, o)}
+	}
+	return r.decidePipeline(t.cmds, err)
+}
+
+// mayResend reports whether cmd may be sent again after an error of
+// outcome o.
+func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
+	switch o {
+	case OutcomeNotSent:
+		return true
+	case OutcomeRejected:
+		// A NoRetry command (go-redis: it writes its reply to an io.Writer)
+		// is sent again only when it never left.
+		return !cmd.NoRetry()
+	case OutcomeMaybeApplied, OutcomeOK, OutcomeAnswer:
+		// OK and answers: the command ran in this attempt.
+		return !cmd.NoRetry() && r.table.Classify(cmd).IsIdempotent()
+	default:
+		return false
+	}
+}
+
+// decidePipeline looks at the batch's error and at every command's own
+// error: the batch is sent again only if each command may be, for the error
+// it got (a command that succeeded ran, so it must be idempotent).
+func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
+	d := decision{allowed: true}
+	d.outcome, d.nodeFault = classify(err, true)
+	if d.outcome == OutcomeStopped {
+		d.allowed = false
+		return d
+	}
+	if isTx(cmds) && txAborted(cmds, err) {
+		return decideAbortedTx(cmds)
+	}
+	for _, c := range cmds {
+		o, fault := classify(c.Err(), true)
+		if isFailure(o) && (!isFailure(d.outcome) || o > d.outcome) {
+			d.outcome, d.nodeFault = o, fault
+		}
+		if o == OutcomeStopped {
+			d.outcome, d.allowed = OutcomeStopped, false
+			return d
+		}
+		if !r.mayResend(c, o) {
+			d.allowed = false
+		}
+	}
+	if !isFailure(d.outcome) {
+		d.allowed = false
+	}
+	return d
+}
+
+// decideAbortedTx decides for a transaction the server discarded with
+// EXECABORT: nothing in it ran, so it may be sent again if every command
+// refused while queued was refused for a state of the server (READONLY,
+// LOADING, ...) and not for itself (a syntax error).
+func decideAbortedTx(cmds []redis.Cmder) decision {
+	d := decision{outcome: OutcomeAnswer, allowed: true}
+	for _, c := range cmds {
+		e := c.Err()
+		if e == nil || isExecAbort(e) {
+			continue
+		}
+		o, fault := classify(e, true)
+		switch o {
+		case OutcomeNotSent, OutcomeRejected:
+			if d.outcome == OutcomeAnswer || o > d.outcome {
+				d.outcome, d.nodeFault = o, fault
+			}
+			if o != OutcomeNotSent && c.NoRetry() {
+				d.allowed = false
+			}
+		default:
+			return decision{outcome: OutcomeAnswer}
+		}
+	}
+	if d.outcome == OutcomeAnswer {
+		d.allowed = false
+	}
+	return d
+}
+
+// isTx reports whether cmds is a MULTI ... EXEC batch as go-redis builds it.
+func isTx(cmds []redis.Cmder) bool {
+	return len(cmds) >= 2 && cmds[0].Name() == "multi" && cmds[len(cmds)-1].Name() == "exec"
+}
+
+// txAborted reports whether the server discarded the transaction.
+func txAborted(cmds []redis.Cmder, err error) bool {
+	if isExecAbort(err) {
+		return true
+	}
+	return isExecAbort(cmds[len(cmds)-1].Err())
+}
+
+// isFailure reports the outcomes a retry may be about.
+func isFailure(o Outcome) bool {
+	return o == OutcomeNotSent || o == OutcomeRejected || o == OutcomeMaybeApplied
+}
+
+// retry runs after a failed first attempt.
+func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
+	if t.pipeline && allHandshake(t.cmds) || !t.pipeline && isHandshake(t.cmd) {
+		return err // the command that needed the connection decides
+	}
+	d := r.decide(t, err)
+	if !isFailure(d.outcome) {
+		return err
+	}
+	maybe := d.outcome == OutcomeMaybeApplied
+	if !d.allowed {
+		r.notRetried.Add(1)
+		return r.wrap(t, d, maybe, 1, err)
+	}
+	if ctx.Err() != nil || r.maxAttempts <= 1 {
+		r.gaveUp.Add(1)
+		return r.wrap(t, d, maybe, 1, err)
+	}
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     r.initialInterval,
+		RandomizationFactor: r.randomizationFactor,
+		Multiplier:          r.multiplier,
+		MaxInterval:         r.maxInterval,
+		MaxElapsedTime:      r.maxElapsed,
+		Stop:                backoff.Stop,
+		Clock:               r.clock,
+	}
+	b.Reset()
+	for attempts := 1; ; attempts++ {
+		if attempts >= r.maxAttempts {
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts, err)
+		}
+		delay := b.NextBackOff()
+		if delay == backoff.Stop {
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && !r.clock.Now().Add(delay).Before(dl) {
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts, err)
+		}
+		r.report(ctx, t, attempts, delay, err)
+		if r.clock.Sleep(ctx, delay) != nil {
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts, err)
+		}
+		t.reset()
+		r.retries.Add(1)
+		err = t.run(ctx)
+		if err == nil {
+			r.recovered.Add(1)
+			return nil
+		}
+		d = r.decide(t, err)
+		switch {
+		case d.outcome == OutcomeMaybeApplied:
+			maybe = true
+		case d.outcome == OutcomeAnswer:
+			// The server answered this attempt: that is the result.
+			r.recovered.Add(1)
+			return err
+		case d.outcome == OutcomeStopped:
+			r.gaveUp.Add(1)
+			if maybe {
+				return r.wrap(t, d, maybe, attempts+1, err)
+			}
+			return err
+		}
+		if !d.allowed || ctx.Err() != nil {
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts+1, err)
+		}
+	}
+}
+
+// wrap returns the error a failed call ends with.
+func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err error) error {
+	o := d.outcome
+	if maybe {
+		o = OutcomeMaybeApplied
+	}
+	return &RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault}
+}
+
+// report logs a retry and calls OnRetry.
+func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay time.Duration, err error) {
+	logger := r.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	name := t.commandName()
+	if logger.Enabled(ctx, slog.LevelWarn) {
+		logger.LogAttrs(ctx, slog.LevelWarn, "Redis operation failed, retrying",
+			slog.Int("attempt", attempt),
+			slog.Duration("delay", delay),
+			slog.String("error", err.Error()),
+			slog.String("command", name))
+	}
+	if r.onRetry != nil {
+		r.onRetry(RetryEvent{Command: name, Attempt: attempt, Delay: delay, Err: err})
+	}
+}
+
+// resetCmd clears cmd's error and, for the value types go-redis commands
+// commonly have, its value, so nothing from an earlier attempt survives a
+// later one that fails before reading the reply.
+func resetCmd(cmd redis.Cmder) {
+	cmd.SetErr(nil)
+	switch c := cmd.(type) {
+	case interface{ SetVal(string) }:
+		c.SetVal("")
+	case interface{ SetVal(int64) }:
+		c.SetVal(0)
+	case interface{ SetVal(bool) }:
+		c.SetVal(false)
+	case interface{ SetVal(float64) }:
+		c.SetVal(0)
+	case interface{ SetVal(uint64) }:
+		c.SetVal(0)
+	case interface{ SetVal(interface{}) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]byte) }:
+		c.SetVal(nil)
+	case interface{ SetVal(time.Duration) }:
+		c.SetVal(0)
+	case interface{ SetVal(time.Time) }:
+		c.SetVal(time.Time{})
+	case interface{ SetVal([]interface{}) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]string) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]int64) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]uint64) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]bool) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]float64) }:
+		c.SetVal(nil)
+	case interface{ SetVal(map[string]string) }:
+		c.SetVal(nil)
+	case interface{ SetVal(map[string]int64) }:
+		c.SetVal(nil)
+	case interface{ SetVal(map[string]interface{}) }:
+		c.SetVal(nil)
+	case interface{ SetVal(map[string]struct{}) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]redis.Z) }:
+		c.SetVal(nil)
+	case interface{ SetVal(*redis.ZWithKey) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]redis.KeyValue) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]redis.XMessage) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]redis.XStream) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]redis.GeoLocation) }:
+		c.SetVal(nil)
+	case interface{ SetVal([]*redis.GeoPos) }:
+		c.SetVal(nil)
+	case interface{ SetVal(string, []string) }:
+		c.SetVal("", nil)
+	case interface{ SetVal([]string, uint64) }:
+		c.SetVal(nil, 0)
+	}
+}
