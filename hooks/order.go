@@ -1,0 +1,27 @@
+package hooks
+
+import "github.com/redis/go-redis/v9"
+
+// Position of each redisguard hook in the chain, outermost first. Attach
+// sorts by it whatever order the hooks are passed in.
+const (
+	orderTimeouts = 10
+	orderRetry    = 20
+	orderBreaker  = 30
+	orderLimiter  = 40
+)
+
+// orderedHook is implemented by every redisguard hook.
+type orderedHook interface {
+	redis.Hook
+	hookOrder() int
+}
+
+// nodeHook is implemented by the hooks that keep per-node state (Breaker,
+// Limiter). On a *redis.Client Attach adds forNode(the client's address);
+// on a ClusterClient or Ring it adds forNode(node address) to every node
+// client, so each node has its own budget and its own breaker.
+type nodeHook interface {
+	orderedHook
+	forNode(addr string) redis.Hook
+}
