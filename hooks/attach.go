@@ -1,0 +1,256 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// attachWalkTimeout bounds the topology query Attach makes on a
+// ClusterClient to find the node clients that already exist.
+const attachWalkTimeout = 10 * time.Second
+
+// Attach adds hs to rdb in the order of the hook chain (see "Hook order" in
+// the package documentation), whatever order they are passed in. Hooks
+// that are not redisguard hooks go outermost, in the order given.
+//
+//   - *redis.Client (a Sentinel failover client is one too): every hook is
+//     added to it. Per-node hooks (Limiter, Breaker) are bound to the
+//     client's Options().Addr.
+//   - *redis.ClusterClient and *redis.Ring: Timeouts, Retry and
+//     non-redisguard hooks wrap the whole call (routing, redirects), and
+//     the per-node hooks go on every node client, each node with its own
+//     budget or breaker: through OnNewNode for nodes created from now on,
+//     and directly on the node clients that exist already. Each node
+//     client gets them exactly once.
+//
+// Any other type is an error. Call Attach once per client, before or after
+// it has served commands.
+//
+// On a ClusterClient with per-node hooks, Attach asks the cluster for its
+// slot map (one CLUSTER SLOTS, bounded by 10 s) to list the node clients
+// that exist. If the cluster cannot be reached and node clients may already
+// exist (the client has been used), Attach still attaches everything it can
+// and returns an error saying that some node clients may lack the per-node
+// hooks. On a fresh client an unreachable cluster is no error: its node
+// clients are created later, through OnNewNode.
+//
+// On a Ring, a shard marked down cannot be listed; Attach then refuses,
+// attaching nothing. Attach before SetAddrs changes the shards, and not
+// while SetAddrs runs.
+func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
+	if isNilClient(rdb) {
+		return errors.New("hooks: Attach: nil client")
+	}
+	seen := make(map[orderedHook]bool)
+	for i, h := range hs {
+		if h == nil {
+			return fmt.Errorf("hooks: Attach: hook %d is nil", i)
+		}
+		if oh, ok := h.(orderedHook); ok {
+			if seen[oh] {
+				return fmt.Errorf("hooks: Attach: hook %d (%T) is passed twice", i, h)
+			}
+			seen[oh] = true
+		}
+	}
+	sorted := sortHooks(hs)
+	switch c := rdb.(type) {
+	case *redis.Client:
+		addr := c.Options().Addr
+		for _, h := range sorted {
+			if nh, ok := h.(nodeHook); ok {
+				h = nh.forNode(addr)
+			}
+			c.AddHook(h)
+		}
+		return nil
+	case *redis.ClusterClient:
+		return attachCluster(c, sorted)
+	case *redis.Ring:
+		return attachRing(c, sorted)
+	default:
+		return fmt.Errorf("hooks: Attach: unsupported client type %T", rdb)
+	}
+}
+
+func isNilClient(rdb redis.UniversalClient) bool {
+	switch c := rdb.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
+}
+
+// hookRank is a hook's place in the chain; non-redisguard hooks come first.
+func hookRank(h redis.Hook) int {
+	if oh, ok := h.(orderedHook); ok {
+		return oh.hookOrder()
+	}
+	return 0
+}
+
+// sortHooks returns hs in chain order, outermost first; equal ranks keep
+// the order given.
+func sortHooks(hs []redis.Hook) []redis.Hook {
+	sorted := slices.Clone(hs)
+	slices.SortStableFunc(sorted, func(a, b redis.Hook) int { return hookRank(a) - hookRank(b) })
+	return sorted
+}
+
+// splitHooks separates the hooks that wrap the whole call from the
+// per-node ones, keeping the order.
+func splitHooks(hs []redis.Hook) (top []redis.Hook, node []nodeHook) {
+	for _, h := range hs {
+		if nh, ok := h.(nodeHook); ok {
+			node = append(node, nh)
+		} else {
+			top = append(top, h)
+		}
+	}
+	return top, node
+}
+
+// nodeAttacher adds the per-node hooks to node clients, each exactly once.
+type nodeAttacher struct {
+	hooks []nodeHook
+
+	mu sync.Mutex
+	// done holds the node clients hooked while Attach walks the existing
+	// ones, so that a node reported both by OnNewNode and by the walk is
+	// hooked once. It is dropped when the walk ends: OnNewNode fires when a
+	// node client is created, before the walk could see it, so after the
+	// walk no client it hooked can be reported again.
+	done map[*redis.Client]bool
+	// created lists the addresses of node clients OnNewNode reported while
+	// Attach ran.
+	created map[string]bool
+}
+
+func newNodeAttacher(hooks []nodeHook) *nodeAttacher {
+	return &nodeAttacher{hooks: hooks, done: make(map[*redis.Client]bool), created: make(map[string]bool)}
+}
+
+// onNewNode is registered with OnNewNode. It builds new hook values for
+// the node and touches no shared option slice.
+func (a *nodeAttacher) onNewNode(c *redis.Client) {
+	a.mu.Lock()
+	if a.created != nil {
+		a.created[c.Options().Addr] = true
+	}
+	a.mu.Unlock()
+	a.attach(c)
+}
+
+// attach adds the hooks to c unless the walk already did.
+func (a *nodeAttacher) attach(c *redis.Client) {
+	a.mu.Lock()
+	if a.done != nil {
+		if a.done[c] {
+			a.mu.Unlock()
+			return
+		}
+		a.done[c] = true
+	}
+	a.mu.Unlock()
+	addr := c.Options().Addr
+	for _, h := range a.hooks {
+		c.AddHook(h.forNode(addr))
+	}
+}
+
+// walkDone ends the walk and returns the addresses OnNewNode reported
+// during Attach.
+func (a *nodeAttacher) walkDone() map[string]bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	created := a.created
+	a.done, a.created = nil, nil
+	return created
+}
+
+func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
+	top, node := splitHooks(hooks)
+	var walkErr error
+	if len(node) > 0 {
+		a := newNodeAttacher(node)
+		c.OnNewNode(a.onNewNode)
+		ctx, cancel := context.WithTimeout(context.Background(), attachWalkTimeout)
+		walkErr = c.ForEachShard(ctx, func(_ context.Context, nc *redis.Client) error {
+			a.attach(nc)
+			return nil
+		})
+		cancel()
+		created := a.walkDone()
+		if walkErr != nil && !clusterFresh(c.Options(), created) {
+			walkErr = fmt.Errorf("hooks: Attach: cannot list the cluster's node clients (%w); "+
+				"node clients created before Attach may lack %d per-node hook(s): "+
+				"attach before the first command, or while the cluster is reachable", walkErr, len(node))
+		} else {
+			walkErr = nil
+		}
+	}
+	for _, h := range top {
+		c.AddHook(h)
+	}
+	return walkErr
+}
+
+// clusterFresh reports, after ForEachShard failed, whether every node
+// client of the cluster was created during Attach (and so was hooked
+// through OnNewNode). ForEachShard fails only when no slot map was ever
+// loaded; until then the client creates node clients only for its seed
+// addresses (Options().Addrs), each of which the failed load has just
+// visited, or none at all when ClusterSlots is set.
+func clusterFresh(opt *redis.ClusterOptions, created map[string]bool) bool {
+	if opt.ClusterSlots != nil {
+		return true
+	}
+	for _, addr := range opt.Addrs {
+		if !created[addr] {
+			return false
+		}
+	}
+	return true
+}
+
+func attachRing(r *redis.Ring, hooks []redis.Hook) error {
+	top, node := splitHooks(hooks)
+	if len(node) > 0 {
+		want := len(r.Options().Addrs)
+		var mu sync.Mutex
+		live := 0
+		_ = r.ForEachShard(context.Background(), func(context.Context, *redis.Client) error {
+			mu.Lock()
+			live++
+			mu.Unlock()
+			return nil
+		})
+		if live < want {
+			return fmt.Errorf("hooks: Attach: the ring lists %d live shards of the %d configured; "+
+				"a shard marked down cannot be reached: attach before the first command or while every shard is up", live, want)
+		}
+		a := newNodeAttacher(node)
+		r.OnNewNode(a.onNewNode)
+		_ = r.ForEachShard(context.Background(), func(_ context.Context, nc *redis.Client) error {
+			a.attach(nc)
+			return nil
+		})
+		a.walkDone()
+	}
+	for _, h := range top {
+		r.AddHook(h)
+	}
+	return nil
+}

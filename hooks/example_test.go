@@ -1,0 +1,69 @@
+package hooks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/hooks"
+)
+
+// Attach adds the hooks in the order of the chain, whatever order they are
+// passed in. On a ClusterClient or a Ring the Limiter gets a budget per
+// node.
+func ExampleAttach() {
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                  "localhost:6379",
+		PoolSize:              50,
+		ContextTimeoutEnabled: true, // Timeouts works through the context
+	})
+	defer rdb.Close()
+
+	lim, err := hooks.NewLimiter(hooks.LimiterOptions{
+		MaxInFlight: 40,              // below PoolSize
+		MaxBlocking: 10,              // at least 30 permits stay for short commands
+		MaxWait:     2 * time.Second, // then ErrLimited
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmo, err := hooks.NewTimeouts(hooks.TimeoutOptions{Read: time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := hooks.Attach(rdb, lim, tmo); err != nil {
+		log.Fatal(err)
+	}
+
+	ctx := context.Background()
+	// However many consumers wait in BLPOP on this client, they hold at most
+	// 10 permits: 30 stay for commands like the SET below.
+	if _, err := rdb.BLPop(ctx, 5*time.Second, "jobs").Result(); err != nil && err != redis.Nil {
+		log.Print(err)
+	}
+	if err := rdb.Set(ctx, "greeting", "hello", 0).Err(); errors.Is(err, hooks.ErrLimited) {
+		log.Print("redis is saturated; the SET was not sent: ", err)
+	}
+	fmt.Printf("%+v\n", lim.NodeStats()["localhost:6379"])
+}
+
+// NewLimiter checks its options and fills in the defaults: MaxBlocking is
+// a quarter of MaxInFlight unless set.
+func ExampleNewLimiter() {
+	lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 40})
+	if err != nil {
+		log.Fatal(err)
+	}
+	st := lim.Stats()
+	fmt.Println("in flight:", st.MaxInFlight, "blocking:", st.MaxBlocking)
+
+	_, err = hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 8, MaxBlocking: 8})
+	fmt.Println(err)
+	// Output:
+	// in flight: 40 blocking: 10
+	// hooks: LimiterOptions.MaxBlocking is 8; it must be below MaxInFlight (8)
+}

@@ -1,0 +1,737 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// LimiterOptions configure NewLimiter. Every budget is per node: on a
+// ClusterClient or Ring attached with Attach, each node client has budgets
+// of its own.
+type LimiterOptions struct {
+	// MaxInFlight is how many commands may be in flight at once per node. A
+	// pipeline or a MULTI/EXEC transaction counts once. It is required, must
+	// be above 1, and should stay below the client's PoolSize so that the
+	// pool never becomes the queue. At most 1<<20.
+	MaxInFlight int
+	// MaxBlocking is how many of those may be blocking commands (BLPOP,
+	// BLMOVE, XREAD BLOCK, WAIT, ...). A blocking command takes a permit
+	// from both budgets, so MaxInFlight-MaxBlocking permits always stay
+	// for short commands. 0 means MaxInFlight/4 (at least 1). It must be
+	// below MaxInFlight.
+	MaxBlocking int
+	// MaxWait is the longest a command waits for a permit; it then fails
+	// with an error wrapping ErrLimited. 0 means wait until the context
+	// ends. A context deadline shorter than MaxWait ends the wait too (with
+	// the context's error, not ErrLimited).
+	MaxWait time.Duration
+	// MaxWaiting sheds load: when that many commands are already waiting
+	// for a permit on a node, the next one fails at once with ErrLimited.
+	// 0 means no bound.
+	MaxWaiting int
+	// Commands classifies commands (which ones are blocking). nil means
+	// DefaultTable.
+	Commands *CommandTable
+}
+
+// Limiter bounds the commands in flight per node, with a separate, smaller
+// budget for blocking commands, so that consumers blocked in BLPOP or
+// XREAD BLOCK can never take every connection of the pool from GET and SET.
+//
+// Waiters are admitted in arrival order (FIFO), with one refinement: a
+// short command never queues behind a blocking command that is waiting for
+// the blocking budget, since it could not use the permit anyway. A command
+// waits at most MaxWait, and never past its context's end or deadline; a
+// command that gets no permit fails with an error wrapping ErrLimited and
+// is never sent, so it is safe to retry.
+//
+// When a permit is free and nobody waits, admission is one atomic
+// compare-and-swap: no lock, no allocation. Locks, waiter records and
+// timers are used only when a command has to wait.
+//
+// go-redis sends a new connection's handshake (HELLO, AUTH, SELECT,
+// CLIENT SETNAME, ...) through the client's hooks, nested in the command
+// that needed the connection and already holds a permit: the Limiter lets
+// those commands through without a permit. Commands sent by an
+// Options.OnConnect callback are nested the same way but are not
+// recognized: each needs a permit of its own, and when every permit is
+// held by commands that are opening connections they wait until MaxWait
+// or their context ends. Keep OnConnect to handshake commands, or set
+// MaxWait.
+//
+// Use the Limiter through Attach, which gives every node of a cluster or
+// ring its own budgets. Added directly with AddHook it keeps one budget,
+// reported by NodeStats under the empty address "".
+type Limiter struct {
+	opt LimiterOptions
+
+	mu    sync.Mutex
+	cores map[string]*limCore
+	own   atomic.Pointer[limCore] // the budget of the address "", once made
+}
+
+var (
+	_ redis.Hook = (*Limiter)(nil)
+	_ nodeHook   = (*Limiter)(nil)
+	_ redis.Hook = (*nodeLimiter)(nil)
+)
+
+// maxLimiterBudget bounds MaxInFlight so that the counters fit the packed
+// state word.
+const maxLimiterBudget = 1 << 20
+
+// NewLimiter checks opt, applies its defaults and returns a Limiter. A bad
+// option is an error naming the field and the value it got.
+func NewLimiter(opt LimiterOptions) (*Limiter, error) {
+	switch {
+	case opt.MaxInFlight < 2:
+		return nil, fmt.Errorf("hooks: LimiterOptions.MaxInFlight is %d; it must be at least 2", opt.MaxInFlight)
+	case opt.MaxInFlight > maxLimiterBudget:
+		return nil, fmt.Errorf("hooks: LimiterOptions.MaxInFlight is %d; it must be at most %d", opt.MaxInFlight, maxLimiterBudget)
+	case opt.MaxBlocking < 0:
+		return nil, fmt.Errorf("hooks: LimiterOptions.MaxBlocking is %d; it must not be negative", opt.MaxBlocking)
+	case opt.MaxWait < 0:
+		return nil, fmt.Errorf("hooks: LimiterOptions.MaxWait is %s; it must not be negative", opt.MaxWait)
+	case opt.MaxWaiting < 0:
+		return nil, fmt.Errorf("hooks: LimiterOptions.MaxWaiting is %d; it must not be negative", opt.MaxWaiting)
+	}
+	if opt.MaxBlocking == 0 {
+		opt.MaxBlocking = max(opt.MaxInFlight/4, 1)
+	}
+	if opt.MaxBlocking >= opt.MaxInFlight {
+		return nil, fmt.Errorf("hooks: LimiterOptions.MaxBlocking is %d; it must be below MaxInFlight (%d)",
+			opt.MaxBlocking, opt.MaxInFlight)
+	}
+	return &Limiter{opt: opt, cores: make(map[string]*limCore)}, nil
+}
+
+// core returns the budget of the node at addr, creating it on first use.
+func (l *Limiter) core(addr string) *limCore {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cores[addr]
+	if !ok {
+		c = newLimCore(addr, l.opt)
+		l.cores[addr] = c
+	}
+	return c
+}
+
+// ownCore is the budget the Limiter uses as a plain hook. go-redis may ask
+// for the hook functions on every call (autopipelining, cluster
+// pipelines), so it is cached.
+func (l *Limiter) ownCore() *limCore {
+	if c := l.own.Load(); c != nil {
+		return c
+	}
+	c := l.core("")
+	l.own.Store(c)
+	return c
+}
+
+func (l *Limiter) hookOrder() int { return orderLimiter }
+
+// forNode returns a hook bound to the budgets of the node at addr.
+func (l *Limiter) forNode(addr string) redis.Hook { return &nodeLimiter{c: l.core(addr)} }
+
+// DialHook returns next unchanged: dialing is bounded by the pool.
+func (l *Limiter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook admits each command through the Limiter's own budget (the
+// node address ""); Attach uses per-node budgets instead.
+func (l *Limiter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return l.ownCore().processHook(next)
+}
+
+// ProcessPipelineHook admits a pipeline or a transaction as one command
+// through the Limiter's own budget; it is blocking if any of its commands
+// is.
+func (l *Limiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return l.ownCore().pipelineHook(next)
+}
+
+// LimiterStats are a Limiter's figures. Counters only grow; gauges are a
+// snapshot.
+type LimiterStats struct {
+	// InFlight is how many commands (pipelines counted once) hold a permit.
+	InFlight int64
+	// InFlightBlocking is how many of those are blocking commands.
+	InFlightBlocking int64
+	// Waiting is how many commands wait for a permit.
+	Waiting int64
+	// Admitted counts the commands given a permit.
+	Admitted uint64
+	// Rejected counts the commands that got ErrLimited: MaxWait ran out, or
+	// MaxWaiting commands were already waiting.
+	Rejected uint64
+	// Cancelled counts the commands whose context ended (cancelled, or its
+	// deadline passed) while they waited.
+	Cancelled uint64
+	// TotalWait is the time spent waiting for permits, by every command
+	// that had to wait, whatever the outcome. Commands admitted at once add
+	// nothing.
+	TotalWait time.Duration
+	// MaxWaitSeen is the longest single wait.
+	MaxWaitSeen time.Duration
+	// MaxInFlight and MaxBlocking are the configured budgets (per node).
+	MaxInFlight, MaxBlocking int
+}
+
+// Stats returns the figures summed over every node (MaxWaitSeen is the
+// largest of them; MaxInFlight and MaxBlocking are the per-node budgets).
+func (l *Limiter) Stats() LimiterStats {
+	st := LimiterStats{MaxInFlight: l.opt.MaxInFlight, MaxBlocking: l.opt.MaxBlocking}
+	for _, c := range l.coreList() {
+		s := c.stats()
+		st.InFlight += s.InFlight
+		st.InFlightBlocking += s.InFlightBlocking
+		st.Waiting += s.Waiting
+		st.Admitted += s.Admitted
+		st.Rejected += s.Rejected
+		st.Cancelled += s.Cancelled
+		st.TotalWait += s.TotalWait
+		st.MaxWaitSeen = max(st.MaxWaitSeen, s.MaxWaitSeen)
+	}
+	return st
+}
+
+// NodeStats returns the figures of each node, keyed by node address (a
+// node client's Options().Addr). A Limiter added with AddHook rather than
+// Attach reports its budget under the key "". A node that left a cluster
+// keeps its entry.
+func (l *Limiter) NodeStats() map[string]LimiterStats {
+	l.mu.Lock()
+	m := make(map[string]LimiterStats, len(l.cores))
+	cores := make([]*limCore, 0, len(l.cores))
+	for _, c := range l.cores {
+		cores = append(cores, c)
+	}
+	l.mu.Unlock()
+	for _, c := range cores {
+		m[c.addr] = c.stats()
+	}
+	return m
+}
+
+func (l *Limiter) coreList() []*limCore {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cores := make([]*limCore, 0, len(l.cores))
+	for _, c := range l.cores {
+		cores = append(cores, c)
+	}
+	return cores
+}
+
+// nodeLimiter is the hook Attach adds to one node client.
+type nodeLimiter struct{ c *limCore }
+
+func (n *nodeLimiter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (n *nodeLimiter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return n.c.processHook(next)
+}
+
+func (n *nodeLimiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return n.c.pipelineHook(next)
+}
+
+// The state word of a limCore packs the permits in use and two flags:
+//
+//	bits  0..29  commands in flight (general budget)
+//	bits 30..59  blocking commands in flight
+//	bit  62      short commands are queued
+//	bit  63      blocking commands are queued
+//
+// Every change goes through a compare-and-swap of the whole word, so the
+// lock-free fast path and the locked slow path always see each other.
+const (
+	limCountBits = 30
+	limCountMask = 1<<limCountBits - 1
+	limBlkShift  = limCountBits
+	limShortWait = uint64(1) << 62
+	limBlkWait   = uint64(1) << 63
+)
+
+func limInFlight(s uint64) uint64 { return s & limCountMask }
+func limBlocking(s uint64) uint64 { return s >> limBlkShift & limCountMask }
+
+// limDelta is what a command adds to the state word while it holds its
+// permits.
+func limDelta(blocking bool) uint64 {
+	if blocking {
+		return 1 | 1<<limBlkShift
+	}
+	return 1
+}
+
+// limCore is the pair of budgets of one node.
+//
+// Invariant, kept by every operation made under mu and by every lock-free
+// change: no queued waiter could be granted with the permits that are free.
+// So a command that finds its permits free may take them without
+// overtaking anyone who could have used them.
+type limCore struct {
+	state atomic.Uint64
+	_     [56]byte // keep the hot word on its own cache line
+
+	admitted, rejected, cancelled atomic.Uint64
+	totalWait, maxWaitSeen        atomic.Int64
+	waiting                       atomic.Int64
+
+	addr       string
+	maxIn      uint64
+	maxBlk     uint64
+	maxWait    time.Duration
+	maxWaiting int64
+	table      *CommandTable
+
+	mu     sync.Mutex
+	shortQ waitList // short commands, in arrival order
+	blkQ   waitList // blocking commands, in arrival order
+	seq    uint64   // arrival counter, under mu
+}
+
+func newLimCore(addr string, opt LimiterOptions) *limCore {
+	return &limCore{
+		addr:       addr,
+		maxIn:      uint64(opt.MaxInFlight),
+		maxBlk:     uint64(opt.MaxBlocking),
+		maxWait:    opt.MaxWait,
+		maxWaiting: int64(opt.MaxWaiting),
+		table:      opt.Commands,
+	}
+}
+
+func (c *limCore) processHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isHandshake(cmd) {
+			// go-redis runs a new connection's handshake through the
+			// hooks, nested in the command that holds the permit.
+			return next(ctx, cmd)
+		}
+		flags, ok := cmdFlags(ctx, cmd, c.table)
+		if !ok {
+			flags = c.table.Classify(cmd).Flags
+		}
+		blocking := flags&Blocking != 0
+		if err := c.acquire(ctx, blocking); err != nil {
+			return err
+		}
+		err := next(ctx, cmd)
+		c.release(blocking)
+		return err
+	}
+}
+
+func (c *limCore) pipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if allHandshake(cmds) {
+			return next(ctx, cmds)
+		}
+		flags, blocking := pipelineFlags(ctx, cmds, c.table)
+		if blocking {
+			blocking = flags&Blocking != 0
+		} else {
+			for _, cmd := range cmds {
+				if c.table.Classify(cmd).IsBlocking() {
+					blocking = true
+					break
+				}
+			}
+		}
+		if err := c.acquire(ctx, blocking); err != nil {
+			// go-redis sets no per-command error when a hook fails a
+			// pipeline without calling next: say why on each command.
+			for _, cmd := range cmds {
+				cmd.SetErr(err)
+			}
+			return err
+		}
+		err := next(ctx, cmds)
+		c.release(blocking)
+		return err
+	}
+}
+
+// fits reports whether the permits of a command are free in state s.
+func (c *limCore) fits(s uint64, blocking bool) bool {
+	if limInFlight(s) >= c.maxIn {
+		return false
+	}
+	return !blocking || limBlocking(s) < c.maxBlk
+}
+
+// fastOK reports whether a command may take its permits without the lock:
+// they are free and no queued waiter could be overtaken.
+func (c *limCore) fastOK(s uint64, blocking bool) bool {
+	if !c.fits(s, blocking) || s&limShortWait != 0 {
+		return false
+	}
+	if blocking {
+		return s&limBlkWait == 0
+	}
+	// Queued blocking commands are no obstacle while the blocking budget is
+	// spent: they could not use the permit.
+	return s&limBlkWait == 0 || limBlocking(s) >= c.maxBlk
+}
+
+// acquire takes a permit (two for a blocking command) or returns why not.
+func (c *limCore) acquire(ctx context.Context, blocking bool) error {
+	d := limDelta(blocking)
+	for {
+		s := c.state.Load()
+		if !c.fastOK(s, blocking) {
+			return c.acquireSlow(ctx, blocking)
+		}
+		if c.state.CompareAndSwap(s, s+d) {
+			c.admitted.Add(1)
+			return nil
+		}
+	}
+}
+
+func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
+	if err := ctx.Err(); err != nil {
+		c.cancelled.Add(1)
+		return fmt.Errorf("hooks: limiter: context ended before a permit was free: %w", err)
+	}
+	d := limDelta(blocking)
+	bit := limShortWait
+	q := &c.shortQ
+	if blocking {
+		bit, q = limBlkWait, &c.blkQ
+	}
+
+	c.mu.Lock()
+	for {
+		s := c.state.Load()
+		if c.fits(s, blocking) {
+			// By the invariant nobody queued could use these permits.
+			if c.state.CompareAndSwap(s, s+d) {
+				c.mu.Unlock()
+				c.admitted.Add(1)
+				return nil
+			}
+			continue
+		}
+		if c.maxWaiting > 0 && c.waiting.Load() >= c.maxWaiting {
+			c.mu.Unlock()
+			c.rejected.Add(1)
+			return c.limitErr(0, true, blocking, s)
+		}
+		// Raising the flag in the same compare-and-swap that saw the permits
+		// taken: a release that lands after it must take the lock, and
+		// will find this waiter queued.
+		if c.state.CompareAndSwap(s, s|bit) {
+			break
+		}
+	}
+	w := waiterPool.Get().(*waiter)
+	w.blocking = blocking
+	c.seq++
+	w.seq = c.seq
+	q.pushBack(w)
+	c.waiting.Add(1)
+	c.mu.Unlock()
+
+	start := time.Now()
+	limit, byDeadline := c.maxWait, false
+	if dl, ok := ctx.Deadline(); ok {
+		if until := time.Until(dl); limit <= 0 || until < limit {
+			limit, byDeadline = max(until, 0), true
+		}
+	}
+	var timeout <-chan time.Time
+	if limit > 0 || byDeadline {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		timeout = t.C
+	}
+
+	select {
+	case <-w.ch:
+		c.endWait(start, w)
+		c.admitted.Add(1)
+		return nil
+	case <-ctx.Done():
+		return c.abandon(w, start, ctx.Err())
+	case <-timeout:
+		if byDeadline {
+			return c.abandon(w, start, context.DeadlineExceeded)
+		}
+		return c.abandon(w, start, nil)
+	}
+}
+
+// abandon ends a wait that the context (cause != nil) or MaxWait (cause
+// == nil) cut short.
+func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
+	blocking := w.blocking
+	c.mu.Lock()
+	if w.granted {
+		// The permits arrived while the wait was ending.
+		c.mu.Unlock()
+		<-w.ch // sent under mu, before granted was visible
+		c.endWait(start, w)
+		if cause == nil {
+			// MaxWait ran out but the permit is here: use it.
+			c.admitted.Add(1)
+			return nil
+		}
+		// The caller is gone: hand the permits on rather than leak them.
+		c.release(blocking)
+		c.cancelled.Add(1)
+		return fmt.Errorf("hooks: limiter: context ended while waiting for a permit: %w", cause)
+	}
+	q, bit := &c.shortQ, limShortWait
+	if blocking {
+		q, bit = &c.blkQ, limBlkWait
+	}
+	q.remove(w)
+	c.waiting.Add(-1)
+	if q.head == nil {
+		// Leaving frees nothing, and a waiter that could not be granted
+		// does not make another one grantable: only the flag changes.
+		for {
+			s := c.state.Load()
+			if c.state.CompareAndSwap(s, s&^bit) {
+				break
+			}
+		}
+	}
+	s := c.state.Load()
+	c.mu.Unlock()
+	waited := c.endWait(start, w)
+	if cause != nil {
+		c.cancelled.Add(1)
+		return fmt.Errorf("hooks: limiter: context ended while waiting for a permit: %w", cause)
+	}
+	c.rejected.Add(1)
+	return c.limitErr(waited, false, blocking, s)
+}
+
+// endWait records the wait and recycles w. w must be out of every queue
+// and its channel empty.
+func (c *limCore) endWait(start time.Time, w *waiter) time.Duration {
+	waited := time.Since(start)
+	c.totalWait.Add(int64(waited))
+	for {
+		m := c.maxWaitSeen.Load()
+		if int64(waited) <= m || c.maxWaitSeen.CompareAndSwap(m, int64(waited)) {
+			break
+		}
+	}
+	w.reset()
+	waiterPool.Put(w)
+	return waited
+}
+
+// release gives back a command's permits and hands them to waiters.
+func (c *limCore) release(blocking bool) {
+	d := limDelta(blocking)
+	for {
+		s := c.state.Load()
+		n := s - d
+		// Without the lock only when no waiter could use what is freed.
+		if n&limShortWait != 0 || (n&limBlkWait != 0 && limBlocking(n) < c.maxBlk) {
+			break
+		}
+		if c.state.CompareAndSwap(s, n) {
+			return
+		}
+	}
+	c.mu.Lock()
+	c.settle(d)
+	c.mu.Unlock()
+}
+
+// settle frees rel and grants waiters in arrival order, in one
+// compare-and-swap, so that no lock-free acquire can slip in between.
+// c.mu must be held.
+func (c *limCore) settle(rel uint64) {
+	for {
+		s := c.state.Load()
+		n := s - rel
+		in, blk := limInFlight(n), limBlocking(n)
+		sp, bp := c.shortQ.head, c.blkQ.head
+		ns, nb := 0, 0
+		for in < c.maxIn {
+			var pick *waiter
+			if sp != nil {
+				pick = sp
+			}
+			if bp != nil && blk < c.maxBlk && (pick == nil || bp.seq < pick.seq) {
+				pick = bp
+			}
+			if pick == nil {
+				break
+			}
+			in++
+			if pick.blocking {
+				blk++
+				bp = bp.next
+				nb++
+			} else {
+				sp = sp.next
+				ns++
+			}
+		}
+		next := in | blk<<limBlkShift
+		if sp != nil {
+			next |= limShortWait
+		}
+		if bp != nil {
+			next |= limBlkWait
+		}
+		if !c.state.CompareAndSwap(s, next) {
+			continue
+		}
+		for ; ns > 0; ns-- {
+			c.grant(c.shortQ.popFront())
+		}
+		for ; nb > 0; nb-- {
+			c.grant(c.blkQ.popFront())
+		}
+		return
+	}
+}
+
+func (c *limCore) grant(w *waiter) {
+	w.granted = true
+	c.waiting.Add(-1)
+	w.ch <- struct{}{}
+}
+
+func (c *limCore) stats() LimiterStats {
+	s := c.state.Load()
+	return LimiterStats{
+		InFlight:         int64(limInFlight(s)),
+		InFlightBlocking: int64(limBlocking(s)),
+		Waiting:          c.waiting.Load(),
+		Admitted:         c.admitted.Load(),
+		Rejected:         c.rejected.Load(),
+		Cancelled:        c.cancelled.Load(),
+		TotalWait:        time.Duration(c.totalWait.Load()),
+		MaxWaitSeen:      time.Duration(c.maxWaitSeen.Load()),
+		MaxInFlight:      int(c.maxIn),
+		MaxBlocking:      int(c.maxBlk),
+	}
+}
+
+// limitErr builds the ErrLimited error: what was exhausted, and the wait.
+func (c *limCore) limitErr(waited time.Duration, queueFull, blocking bool, s uint64) error {
+	return &limitError{
+		addr:      c.addr,
+		waited:    waited,
+		queueFull: queueFull,
+		blocking:  blocking,
+		inFlight:  limInFlight(s),
+		maxIn:     c.maxIn,
+		blk:       limBlocking(s),
+		maxBlk:    c.maxBlk,
+		waiting:   c.maxWaiting,
+	}
+}
+
+// limitError is the error a Limiter returns when it admits no command. It
+// wraps ErrLimited.
+type limitError struct {
+	addr      string
+	waited    time.Duration
+	queueFull bool
+	blocking  bool
+	inFlight  uint64
+	maxIn     uint64
+	blk       uint64
+	maxBlk    uint64
+	waiting   int64
+}
+
+func (e *limitError) Error() string {
+	var b strings.Builder
+	b.WriteString("hooks: limiter: ")
+	if e.queueFull {
+		b.WriteString(strconv.FormatInt(e.waiting, 10))
+		b.WriteString(" commands already waiting (MaxWaiting)")
+	} else {
+		b.WriteString("waited ")
+		b.WriteString(e.waited.Round(time.Millisecond).String())
+		b.WriteString(" for a permit")
+	}
+	b.WriteString(" (in flight ")
+	b.WriteString(strconv.FormatUint(e.inFlight, 10))
+	b.WriteByte('/')
+	b.WriteString(strconv.FormatUint(e.maxIn, 10))
+	if e.blocking {
+		b.WriteString(", blocking ")
+		b.WriteString(strconv.FormatUint(e.blk, 10))
+		b.WriteByte('/')
+		b.WriteString(strconv.FormatUint(e.maxBlk, 10))
+	}
+	if e.addr != "" {
+		b.WriteString(", node ")
+		b.WriteString(e.addr)
+	}
+	b.WriteString("): ")
+	b.WriteString(ErrLimited.Error())
+	return b.String()
+}
+
+func (e *limitError) Unwrap() error { return ErrLimited }
+
+// waiter is a command queued for a permit.
+type waiter struct {
+	prev, next *waiter
+	seq        uint64
+	blocking   bool
+	granted    bool          // set under mu when the permits are its own
+	ch         chan struct{} // capacity 1; receives once, when granted
+}
+
+func (w *waiter) reset() {
+	w.prev, w.next = nil, nil
+	w.seq, w.blocking, w.granted = 0, false, false
+}
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
+
+// waitList is an intrusive FIFO of waiters.
+type waitList struct{ head, tail *waiter }
+
+func (l *waitList) pushBack(w *waiter) {
+	w.prev, w.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = w
+	} else {
+		l.head = w
+	}
+	l.tail = w
+}
+
+func (l *waitList) popFront() *waiter {
+	w := l.head
+	l.remove(w)
+	return w
+}
+
+func (l *waitList) remove(w *waiter) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		l.tail = w.prev
+	}
+	w.prev, w.next = nil, nil
+}

@@ -1,0 +1,395 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TimeoutOptions configure NewTimeouts. A zero duration takes the value of
+// DefaultTimeoutOptions; a negative one means no deadline from this hook
+// for that class.
+type TimeoutOptions struct {
+	// Read is the deadline of read-only commands (GET, HGETALL, ...).
+	Read time.Duration
+	// Write is the deadline of commands that may write (SET, LPUSH, ...).
+	Write time.Duration
+	// Slow is the deadline of slow and administrative commands (KEYS,
+	// FLUSHALL, DEBUG, MIGRATE, CONFIG, ...).
+	Slow time.Duration
+	// Script is the deadline of EVAL, EVALSHA, FCALL and their _RO forms.
+	Script time.Duration
+	// Default is the deadline of every other command: commands the table
+	// does not know, and those that neither read nor write data (PING,
+	// PUBLISH, MULTI, ...).
+	Default time.Duration
+	// BlockingMargin is added to a blocking command's own timeout (BLPOP
+	// key 5 gets 5 s + BlockingMargin). go-redis itself gives a blocking
+	// command a read deadline of its timeout + 10 s, so with
+	// ContextTimeoutEnabled a margin above 10 s changes nothing. Negative:
+	// no margin.
+	BlockingMargin time.Duration
+	// BlockingCap bounds the deadline of blocking commands. A command that
+	// may block forever (BLPOP key 0, XREAD BLOCK 0) gets no deadline unless
+	// BlockingCap is set, and then gets BlockingCap; a long block (BLPOP key
+	// 600) is cut at BlockingCap too. 0 or negative: no cap.
+	BlockingCap time.Duration
+	// PerCommand overrides the deadline of commands by name (case does not
+	// matter; "config", not "config get"). It replaces the class deadline,
+	// a blocking command's computed one included. A value of 0 or less
+	// gives that command no deadline from this hook.
+	PerCommand map[string]time.Duration
+	// Commands classifies commands. nil means DefaultTable.
+	Commands *CommandTable
+	// StdContext derives each deadline with context.WithTimeout (four
+	// allocations and a timer per command) instead of the pooled deadline
+	// context described in the package documentation ("Deadlines"). Set it
+	// if a hook added after Timeouts, or code it calls, may keep the context
+	// after the command returns, or if the class deadline must also bound
+	// the wait for a pool connection.
+	StdContext bool
+}
+
+// DefaultTimeoutOptions are the deadlines a zero TimeoutOptions field
+// takes.
+var DefaultTimeoutOptions = TimeoutOptions{
+	Read:           3 * time.Second,
+	Write:          5 * time.Second,
+	Slow:           60 * time.Second,
+	Script:         30 * time.Second,
+	Default:        5 * time.Second,
+	BlockingMargin: 5 * time.Second,
+	BlockingCap:    0, // none
+}
+
+// Timeouts gives every command a deadline chosen by what the command is
+// (its class in the command table, or TimeoutOptions.PerCommand), unless
+// the caller's context already has an earlier one. A pipeline or a
+// MULTI/EXEC gets the longest deadline any of its commands would get, and
+// none if one of them gets none.
+//
+// It needs ContextTimeoutEnabled: true on the client: without it go-redis
+// ignores context deadlines for socket reads and writes, and Timeouts has
+// no effect on them.
+//
+// See the package documentation, "Deadlines", for how the deadline is
+// carried without an allocation, when it starts, and what that means for
+// waits.
+type Timeouts struct {
+	read, write, slow, script, def time.Duration // < 0: none
+	margin, cap                    time.Duration // cap <= 0: none
+	perCmd                         map[string]time.Duration
+	table                          *CommandTable
+	std                            bool
+}
+
+var (
+	_ redis.Hook  = (*Timeouts)(nil)
+	_ orderedHook = (*Timeouts)(nil)
+)
+
+// NewTimeouts applies the defaults to opt and returns the hook. A
+// PerCommand key that is not a command name (empty, or with a subcommand)
+// is an error.
+func NewTimeouts(opt TimeoutOptions) (*Timeouts, error) {
+	pick := func(v, d time.Duration) time.Duration {
+		switch {
+		case v == 0:
+			return d
+		case v < 0:
+			return -1
+		}
+		return v
+	}
+	d := DefaultTimeoutOptions
+	t := &Timeouts{
+		read:   pick(opt.Read, d.Read),
+		write:  pick(opt.Write, d.Write),
+		slow:   pick(opt.Slow, d.Slow),
+		script: pick(opt.Script, d.Script),
+		def:    pick(opt.Default, d.Default),
+		margin: pick(opt.BlockingMargin, d.BlockingMargin),
+		cap:    opt.BlockingCap,
+		table:  opt.Commands,
+		std:    opt.StdContext,
+	}
+	if t.margin < 0 {
+		t.margin = 0
+	}
+	if opt.BlockingCap == 0 {
+		t.cap = d.BlockingCap
+	}
+	if len(opt.PerCommand) > 0 {
+		t.perCmd = make(map[string]time.Duration, len(opt.PerCommand))
+		for name, v := range opt.PerCommand {
+			key := strings.ToLower(strings.TrimSpace(name))
+			if key == "" || strings.ContainsAny(key, " \t|") {
+				return nil, fmt.Errorf("hooks: TimeoutOptions.PerCommand has %q; keys are command names such as \"get\" or \"config\"", name)
+			}
+			if v <= 0 {
+				v = -1
+			}
+			t.perCmd[key] = v
+		}
+	}
+	return t, nil
+}
+
+func (t *Timeouts) hookOrder() int { return orderTimeouts }
+
+// timeout returns cmd's deadline, or -1 for none.
+func (t *Timeouts) timeout(cmd redis.Cmder) time.Duration {
+	return t.forInfo(t.table.Classify(cmd))
+}
+
+// forInfo returns the deadline of a command classified as info, or -1.
+func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
+	if t.perCmd != nil {
+		if d, ok := t.perCmd[info.Name]; ok {
+			return d
+		}
+	}
+	switch info.Class {
+	case ClassRead:
+		return t.read
+	case ClassWrite:
+		return t.write
+	case ClassSlow:
+		return t.slow
+	case ClassScript:
+		return t.script
+	case ClassBlocking:
+		var d time.Duration
+		switch {
+		case info.BlockForever:
+			d = -1
+		case info.BlockTimeout > 0:
+			d = info.BlockTimeout + t.margin
+		default:
+			// A timeout the table could not read: the server will
+			// answer with an error at once.
+			d = t.def
+		}
+		if t.cap > 0 && (d < 0 || d > t.cap) {
+			d = t.cap
+		}
+		return d
+	default:
+		return t.def
+	}
+}
+
+// pipelineTimeout returns the longest deadline any command of cmds would
+// get (MULTI and EXEC aside), or -1 if one of them gets none, and the
+// union of the commands' flags.
+func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, Flags) {
+	longest, none, some := time.Duration(0), false, false
+	var flags Flags
+	for _, cmd := range cmds {
+		info := t.table.Classify(cmd)
+		flags |= info.Flags
+		if info.Name == "multi" || info.Name == "exec" {
+			continue
+		}
+		d := t.forInfo(info)
+		if d < 0 {
+			none = true
+		}
+		longest, some = max(longest, d), true
+	}
+	switch {
+	case none:
+		return -1, flags
+	case !some:
+		return t.def, flags
+	}
+	return longest, flags
+}
+
+// DialHook returns next unchanged.
+func (t *Timeouts) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook runs next with the command's deadline; a caller's earlier
+// deadline wins.
+func (t *Timeouts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		info := t.table.Classify(cmd)
+		d := t.forInfo(info)
+		if d < 0 {
+			return next(ctx, cmd)
+		}
+		if t.std {
+			dctx, cancel := context.WithTimeout(ctx, d)
+			err := next(dctx, cmd)
+			cancel()
+			return err
+		}
+		dctx := newDeadlineCtx(ctx, d, t.table, info.Flags)
+		dctx.cmd = cmd
+		err := next(dctx, cmd)
+		dctx.release()
+		return err
+	}
+}
+
+// ProcessPipelineHook runs next with the longest deadline any command of
+// the pipeline would get; a caller's earlier deadline wins.
+func (t *Timeouts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		d, flags := t.pipelineTimeout(cmds)
+		if d < 0 {
+			return next(ctx, cmds)
+		}
+		if t.std {
+			dctx, cancel := context.WithTimeout(ctx, d)
+			err := next(dctx, cmds)
+			cancel()
+			return err
+		}
+		dctx := newDeadlineCtx(ctx, d, t.table, flags)
+		dctx.cmds = cmds
+		err := next(dctx, cmds)
+		dctx.release()
+		return err
+	}
+}
+
+// deadlineCtx is a context that carries a deadline without a timer and
+// without an allocation: it is drawn from a pool for one command and
+// returned when the hook chain below Timeouts returns. The package
+// documentation ("Deadlines") states its semantics; in short:
+//
+//   - The deadline is fixed the first time something asks for it
+//     (Deadline), as now + the command's timeout: go-redis asks when it
+//     sets the first socket deadline of the command; the Limiter asks
+//     when it has to wait. Deadline returns the earlier of it and the
+//     parent's deadline.
+//   - Err reports the parent's error, else context.DeadlineExceeded once
+//     the fixed deadline has passed.
+//   - Done returns a closed channel once the fixed deadline has passed,
+//     else the parent's Done channel; a channel obtained earlier does not
+//     close at the deadline.
+//   - Value asks the parent.
+//
+// It also carries the command table's flags for the command (or the union
+// over a pipeline), so that a Limiter below using the same table need not
+// classify the command again.
+type deadlineCtx struct {
+	parent   context.Context
+	timeout  time.Duration
+	parentDl time.Time // zero when the parent has no deadline
+	fixed    atomic.Int64
+
+	// What Timeouts learnt of the command; cmd or cmds identifies it.
+	table *CommandTable
+	flags Flags
+	cmd   redis.Cmder
+	cmds  []redis.Cmder
+}
+
+var deadlineCtxPool = sync.Pool{New: func() any { return new(deadlineCtx) }}
+
+// closedDone is the Done channel of an expired deadlineCtx.
+var closedDone = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+func newDeadlineCtx(parent context.Context, timeout time.Duration, table *CommandTable, flags Flags) *deadlineCtx {
+	c := deadlineCtxPool.Get().(*deadlineCtx)
+	c.parent, c.timeout, c.table, c.flags = parent, timeout, table, flags
+	if dl, ok := parent.Deadline(); ok {
+		c.parentDl = dl
+	}
+	return c
+}
+
+func (c *deadlineCtx) release() {
+	*c = deadlineCtx{}
+	deadlineCtxPool.Put(c)
+}
+
+// ownDeadline returns the command's own deadline in Unix nanoseconds,
+// fixing it on the first call.
+func (c *deadlineCtx) ownDeadline() int64 {
+	if n := c.fixed.Load(); n != 0 {
+		return n
+	}
+	n := time.Now().UnixNano() + int64(c.timeout)
+	if c.fixed.CompareAndSwap(0, n) {
+		return n
+	}
+	return c.fixed.Load()
+}
+
+// expired reports whether the own deadline is fixed and has passed.
+func (c *deadlineCtx) expired() bool {
+	n := c.fixed.Load()
+	return n != 0 && time.Now().UnixNano() >= n
+}
+
+// Deadline returns the earlier of the command's deadline and the parent's.
+func (c *deadlineCtx) Deadline() (time.Time, bool) {
+	n := c.ownDeadline()
+	if !c.parentDl.IsZero() && c.parentDl.UnixNano() <= n {
+		return c.parentDl, true
+	}
+	return time.Unix(0, n), true
+}
+
+// Done returns a closed channel once the command's deadline has passed,
+// else the parent's Done channel.
+func (c *deadlineCtx) Done() <-chan struct{} {
+	if c.expired() {
+		return closedDone
+	}
+	return c.parent.Done()
+}
+
+// Err returns the parent's error, else context.DeadlineExceeded once the
+// command's deadline has passed.
+func (c *deadlineCtx) Err() error {
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if c.expired() {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Value returns the parent's value for key.
+func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
+
+// String describes the context, as the standard library's contexts do.
+func (c *deadlineCtx) String() string {
+	if n := c.fixed.Load(); n != 0 {
+		return fmt.Sprintf("%v.WithDeadline(%s)", c.parent, time.Unix(0, n))
+	}
+	return fmt.Sprintf("%v.WithTimeout(%s, from first use)", c.parent, c.timeout)
+}
+
+// cmdFlags returns the flags Timeouts found for cmd if ctx carries them
+// for this very command and table.
+func cmdFlags(ctx context.Context, cmd redis.Cmder, table *CommandTable) (Flags, bool) {
+	if c, ok := ctx.(*deadlineCtx); ok && c.cmd == cmd && c.table == table {
+		return c.flags, true
+	}
+	return 0, false
+}
+
+// pipelineFlags returns the union of the flags Timeouts found for cmds if
+// ctx carries them for this very pipeline and table.
+func pipelineFlags(ctx context.Context, cmds []redis.Cmder, table *CommandTable) (Flags, bool) {
+	if c, ok := ctx.(*deadlineCtx); ok && len(cmds) > 0 && len(c.cmds) == len(cmds) &&
+		&c.cmds[0] == &cmds[0] && c.table == table {
+		return c.flags, true
+	}
+	return 0, false
+}
