@@ -27,7 +27,10 @@ const attachWalkTimeout = 10 * time.Second
 //     the per-node hooks go on every node client, each node with its own
 //     budget or breaker: through OnNewNode for nodes created from now on,
 //     and directly on the node clients that exist already. Each node
-//     client gets them exactly once.
+//     client gets them exactly once. Every node client also gets, innermost,
+//     a guard that keeps go-redis's own cluster and ring loops from sending
+//     a command that is not idempotent again after a failure that may have
+//     applied it (see MaybeAppliedError).
 //
 // Any other type is an error. Call Attach once per client, before or after
 // it has served commands.
@@ -182,6 +185,7 @@ func (a *nodeAttacher) walkDone() map[string]bool {
 
 func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 	top, node := splitHooks(hooks)
+	node = append(node, resendGuardFor(hooks))
 	var walkErr error
 	if len(node) > 0 {
 		a := newNodeAttacher(node)
@@ -227,6 +231,7 @@ func clusterFresh(opt *redis.ClusterOptions, created map[string]bool) bool {
 
 func attachRing(r *redis.Ring, hooks []redis.Hook) error {
 	top, node := splitHooks(hooks)
+	node = append(node, resendGuardFor(hooks))
 	if len(node) > 0 {
 		want := len(r.Options().Addrs)
 		var mu sync.Mutex

@@ -120,6 +120,10 @@ func classify(err error, pipeline bool) (o Outcome, nodeFault bool) {
 	if errors.As(err, &re) {
 		return re.Outcome, re.nodeFault
 	}
+	if isMaybeAppliedGuard(err) {
+		// A node's transport failure, hidden from go-redis's own loops.
+		return OutcomeMaybeApplied, true
+	}
 	switch {
 	case errors.Is(err, ErrCircuitOpen), errors.Is(err, redis.ErrClosed):
 		return OutcomeStopped, false
