@@ -26,7 +26,8 @@
 //     shorter deadline wins.
 //  2. Retry: backoff with jitter, only where the command cannot have been
 //     applied, or applying it twice changes nothing.
-//  3. Breaker: one circuit breaker per node; fails fast while open.
+//  3. Breaker: one circuit breaker per node; fails fast while open (the
+//     Worker profile's Retry backs off and waits it out instead).
 //  4. Limiter: bounds commands in flight per node, with a separate, smaller
 //     budget for blocking commands.
 //  5. go-redis itself (pool, connection, reply), with its own retries

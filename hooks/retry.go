@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -72,6 +73,15 @@ type RetryOptions struct {
 	Logger *slog.Logger
 	// Clock is the time source. nil means real time.
 	Clock Clock
+	// WaitOutOpenCircuit makes Retry treat ErrCircuitOpen like an error
+	// before the send (the command never left): it backs off and tries
+	// again, within MaxAttempts, MaxElapsed and the deadline, instead of
+	// failing at once. The Breaker still keeps the traffic off the node:
+	// while it is open no attempt reaches the network, and once it lets
+	// probes through the retried commands find it closed again. Set it for
+	// workers that should ride out a restart or failover; leave it off (the
+	// default) where a caller wants to fail fast.
+	WaitOutOpenCircuit bool
 }
 
 // RetryEvent describes one retry about to happen.
@@ -159,6 +169,7 @@ type Retry struct {
 	multiplier          float64
 	randomizationFactor float64
 	table               *CommandTable
+	waitOpen            bool
 	onRetry             func(RetryEvent)
 	logger              *slog.Logger
 	clock               Clock
@@ -180,6 +191,7 @@ func NewRetry(opt RetryOptions) (*Retry, error) {
 		multiplier:          opt.Multiplier,
 		randomizationFactor: opt.RandomizationFactor,
 		table:               opt.Commands,
+		waitOpen:            opt.WaitOutOpenCircuit,
 		onRetry:             opt.OnRetry,
 		logger:              opt.Logger,
 		clock:               opt.Clock,
@@ -322,10 +334,20 @@ type decision struct {
 
 func (r *Retry) decide(t *retryTarget, err error) decision {
 	if !t.pipeline {
-		o, fault := classify(err, false)
+		o, fault := r.classify(err, false)
 		return decision{outcome: o, nodeFault: fault, allowed: r.mayResend(t.cmd, o)}
 	}
 	return r.decidePipeline(t.cmds, err)
+}
+
+// classify is the package's classify, with an open circuit counted as not
+// sent when WaitOutOpenCircuit is set.
+func (r *Retry) classify(err error, pipeline bool) (Outcome, bool) {
+	o, fault := classify(err, pipeline)
+	if o == OutcomeStopped && r.waitOpen && errors.Is(err, ErrCircuitOpen) {
+		return OutcomeNotSent, false
+	}
+	return o, fault
 }
 
 // mayResend reports whether cmd may be sent again after an error of
@@ -351,7 +373,7 @@ func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
 // it got (a command that succeeded ran, so it must be idempotent).
 func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 	d := decision{allowed: true}
-	d.outcome, d.nodeFault = classify(err, true)
+	d.outcome, d.nodeFault = r.classify(err, true)
 	if d.outcome == OutcomeStopped {
 		d.allowed = false
 		return d
@@ -360,7 +382,7 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 		return decideAbortedTx(cmds)
 	}
 	for _, c := range cmds {
-		o, fault := classify(c.Err(), true)
+		o, fault := r.classify(c.Err(), true)
 		if isFailure(o) && (!isFailure(d.outcome) || o > d.outcome) {
 			d.outcome, d.nodeFault = o, fault
 		}

@@ -1054,3 +1054,25 @@ func TestRetryCancelledCaller(t *testing.T) {
 		t.Errorf("breaker counts %+v, state %v: a cancelled call was counted as a failure", c, br.State(srv.Addr()))
 	}
 }
+
+func TestRetryWaitOutOpenCircuit(t *testing.T) {
+	open := fmt.Errorf("hooks: circuit open for node 127.0.0.1:1: %w", ErrCircuitOpen)
+	for _, wait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wait=%v", wait), func(t *testing.T) {
+			r, _ := newTestRetry(t, RetryOptions{MaxAttempts: 5, WaitOutOpenCircuit: wait})
+			calls := 0
+			// Open twice, then the breaker lets the command through.
+			err := r.ProcessHook(failingNext(&calls, open, open))(context.Background(), redis.NewIntCmd(context.Background(), "incr", "k"))
+			if !wait {
+				if calls != 1 || !errors.Is(err, ErrCircuitOpen) {
+					t.Fatalf("fail-fast: %d calls, err %v; want 1 call and ErrCircuitOpen", calls, err)
+				}
+				return
+			}
+			// Even INCR may be sent again: an open circuit means it never left.
+			if calls != 3 || err != nil {
+				t.Fatalf("wait-out: %d calls, err %v; want 3 calls and success", calls, err)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -38,10 +39,26 @@ func (h Hooks) List() []redis.Hook {
 	return l
 }
 
+// WorkerBreakerOpenTimeout is how long the Worker preset's breaker stays
+// open before it probes the node again. It is shorter than the hooks'
+// default (5s) because the Worker preset's Retry waits out an open circuit
+// (RetryOptions.WaitOutOpenCircuit): a worker's commands back off while the
+// breaker keeps the traffic off the node, and go on within about a second
+// of the node's return.
+const WorkerBreakerOpenTimeout = time.Second
+
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
 // BlockingTimeout as the cap of blocking commands, Retry with c.Retry, a
-// Breaker with hooks' defaults, and a Limiter with MaxConcurrentOps and
-// MaxBlocking. A bad c is an error naming what is wrong.
+// Breaker, and a Limiter with MaxConcurrentOps and MaxBlocking whose wait
+// for a permit is bounded by SocketTimeout. A bad c is an error naming what
+// is wrong.
+//
+// The presets differ in what an open circuit means to a caller. API fails
+// fast: a command to a node whose breaker is open gets ErrCircuitOpen at
+// once (breaker defaults: 5 consecutive failures, 5s open). Worker rides it
+// out: Retry backs off and tries again within its MaxElapsed, and the
+// breaker re-probes after WorkerBreakerOpenTimeout, so a restart or a
+// failover costs a worker a pause, not a failed job.
 func NewHooks(c Config) (Hooks, error) {
 	if err := c.Validate(); err != nil {
 		return Hooks{}, err
@@ -52,15 +69,21 @@ func NewHooks(c Config) (Hooks, error) {
 	if h.Timeouts, err = hooks.NewTimeouts(hooks.TimeoutOptions{BlockingCap: d.BlockingTimeout}); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
+	worker := d.Name == NameWorker
 	if h.Retry, err = hooks.NewRetry(hooks.RetryOptions{
-		MaxAttempts:     d.Retry.MaxAttempts,
-		InitialInterval: d.Retry.InitialInterval,
-		MaxInterval:     d.Retry.MaxInterval,
-		MaxElapsed:      d.Retry.MaxElapsed,
+		MaxAttempts:        d.Retry.MaxAttempts,
+		InitialInterval:    d.Retry.InitialInterval,
+		MaxInterval:        d.Retry.MaxInterval,
+		MaxElapsed:         d.Retry.MaxElapsed,
+		WaitOutOpenCircuit: worker,
 	}); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
-	if h.Breaker, err = hooks.NewBreaker(hooks.BreakerOptions{}); err != nil {
+	bo := hooks.BreakerOptions{}
+	if worker {
+		bo.OpenTimeout = WorkerBreakerOpenTimeout
+	}
+	if h.Breaker, err = hooks.NewBreaker(bo); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	if h.Limiter, err = hooks.NewLimiter(hooks.LimiterOptions{

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
+	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
 )
 
@@ -217,4 +219,70 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// The presets differ on an open circuit: API fails fast with
+// ErrCircuitOpen, Worker backs off and finishes the command once the server
+// is back.
+func TestPresetsOnOpenCircuit(t *testing.T) {
+	t.Run("api fails fast", func(t *testing.T) {
+		s := redistest.Start(t)
+		cfg := API()
+		cfg.Addr = s.Addr()
+		c, err := NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx := context.Background()
+		if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s.Kill()
+		var last error
+		for i := 0; i < 20 && !errors.Is(last, hooks.ErrCircuitOpen); i++ {
+			last = c.Get(ctx, "k").Err()
+		}
+		if !errors.Is(last, hooks.ErrCircuitOpen) {
+			t.Fatalf("20 GETs to a dead server never opened the circuit; last error %v", last)
+		}
+		if st := c.Hooks.Breaker.State(s.Addr()); st != gobreaker.StateOpen {
+			t.Fatalf("breaker state %v, want open", st)
+		}
+	})
+	t.Run("worker waits it out", func(t *testing.T) {
+		s := redistest.Start(t)
+		cfg := Worker()
+		cfg.Addr = s.Addr()
+		c, err := NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx := context.Background()
+		if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s.Kill()
+		done := make(chan error, 1)
+		go func() { done <- c.Set(ctx, "k", "after", 0).Err() }()
+		// Restart only once the breaker has opened, so the command has
+		// met an open circuit and gone on.
+		waitUntil(t, func() bool { return c.Hooks.Breaker.State(s.Addr()) == gobreaker.StateOpen })
+		select {
+		case err := <-done:
+			t.Fatalf("SET returned %v while the server was down", err)
+		default:
+		}
+		s.Restart()
+		if err := <-done; err != nil {
+			t.Fatalf("SET across the restart: %v", err)
+		}
+		if v, err := c.Get(ctx, "k").Result(); err != nil || v != "after" {
+			t.Fatalf("GET = %q, %v; want the value written after the restart", v, err)
+		}
+		if st := c.Hooks.Retry.Stats(); st.Recovered == 0 {
+			t.Fatalf("retry stats %+v: no recovered call recorded", st)
+		}
+	})
 }

@@ -94,12 +94,12 @@ const DefaultAddr = "localhost:6379"
 // (per error and per command); these fields bound how often and how long.
 type Retry struct {
 	// MaxAttempts is the total number of tries of one command, the first
-	// included: 1 means no retry. Default: API 3, Worker 5.
+	// included: 1 means no retry. Default: API 3, Worker 10.
 	MaxAttempts int
 	// InitialInterval is the backoff before the first retry; later waits
 	// grow exponentially with jitter. Default: API 50ms, Worker 100ms.
 	InitialInterval time.Duration
-	// MaxInterval caps a single backoff wait. Default: API 1s, Worker 5s.
+	// MaxInterval caps a single backoff wait. Default: API 1s, Worker 2s.
 	MaxInterval time.Duration
 	// MaxElapsed caps the time spent on one command across all its attempts
 	// and waits; the caller's context deadline, when shorter, wins.
@@ -110,10 +110,11 @@ type Retry struct {
 // Retry defaults. go-redis's own loop (3 retries, 10ms..1s) is switched off
 // by the profiles (MaxRetries -1); these replace it. The API policy gives up
 // within a request's usual budget; the Worker policy rides out a failover or
-// a restart (typically 5-30 s).
+// a restart (typically 5-30 s): with the Worker preset Retry also waits
+// out an open circuit (see NewHooks), so its attempts are many and short.
 var (
 	DefaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second}
-	DefaultWorkerRetry = Retry{MaxAttempts: 5, InitialInterval: 100 * time.Millisecond, MaxInterval: 5 * time.Second, MaxElapsed: 30 * time.Second}
+	DefaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second}
 )
 
 // Config is everything needed to build a guarded go-redis client: where the

@@ -20,7 +20,7 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 		retryAttempts            int
 	}{
 		{NameAPI, API(), 50, 40, 10, 30 * time.Second, 120 * time.Second, 30 * time.Second, 3},
-		{NameWorker, Worker(), 200, 100, 25, 60 * time.Second, 300 * time.Second, 60 * time.Second, 5},
+		{NameWorker, Worker(), 200, 100, 25, 60 * time.Second, 300 * time.Second, 60 * time.Second, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.c
