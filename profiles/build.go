@@ -58,7 +58,11 @@ const WorkerBreakerOpenTimeout = time.Second
 // once (breaker defaults: 5 consecutive failures, 5s open). Worker rides it
 // out: Retry backs off and tries again within its MaxElapsed, and the
 // breaker re-probes after WorkerBreakerOpenTimeout, so a restart or a
-// failover costs a worker a pause, not a failed job.
+// failover costs a worker a pause, not a failed job. Because Timeouts wraps
+// Retry, a command's deadline bounds all its attempts; the Worker preset
+// therefore gives reads, writes and other short commands a deadline of
+// Retry.MaxElapsed (30s by default, below its 60s socket timeout) where the
+// API preset keeps the hooks' defaults (reads 3s, writes 5s).
 func NewHooks(c Config) (Hooks, error) {
 	if err := c.Validate(); err != nil {
 		return Hooks{}, err
@@ -66,10 +70,14 @@ func NewHooks(c Config) (Hooks, error) {
 	d := c.WithDefaults()
 	var h Hooks
 	var err error
-	if h.Timeouts, err = hooks.NewTimeouts(hooks.TimeoutOptions{BlockingCap: d.BlockingTimeout}); err != nil {
+	worker := d.Name == NameWorker
+	to := hooks.TimeoutOptions{BlockingCap: d.BlockingTimeout}
+	if worker {
+		to.Read, to.Write, to.Default = d.Retry.MaxElapsed, d.Retry.MaxElapsed, d.Retry.MaxElapsed
+	}
+	if h.Timeouts, err = hooks.NewTimeouts(to); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
-	worker := d.Name == NameWorker
 	if h.Retry, err = hooks.NewRetry(hooks.RetryOptions{
 		MaxAttempts:        d.Retry.MaxAttempts,
 		InitialInterval:    d.Retry.InitialInterval,

@@ -265,10 +265,14 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 		}
 		s.Kill()
 		done := make(chan error, 1)
+		start := time.Now()
 		go func() { done <- c.Set(ctx, "k", "after", 0).Err() }()
 		// Restart only once the breaker has opened, so the command has
-		// met an open circuit and gone on.
+		// met an open circuit and gone on, and once the server has been
+		// down longer than the hooks' default write deadline (5s): the
+		// preset's deadline must cover its retries.
 		waitUntil(t, func() bool { return c.Hooks.Breaker.State(s.Addr()) == gobreaker.StateOpen })
+		time.Sleep(time.Until(start.Add(6 * time.Second)))
 		select {
 		case err := <-done:
 			t.Fatalf("SET returned %v while the server was down", err)
