@@ -1,0 +1,93 @@
+package examples_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"github.com/redisguard/redisguard/batch"
+	"github.com/redisguard/redisguard/fxmodule"
+	"github.com/redisguard/redisguard/profiles"
+)
+
+// The README's quick starts, one per way in. They compile with every test
+// run; they need a Redis server at localhost:6379 to run, so they have no
+// Output section.
+
+// Example_attach adds the hooks to a client the application already has.
+func Example_attach() {
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                  "localhost:6379",
+		PoolSize:              50,   // the API preset lets 40 commands in flight: keep the pool above that
+		MaxRetries:            -1,   // the Retry hook decides what may be sent again
+		ContextTimeoutEnabled: true, // the Timeouts hook works through context deadlines
+	})
+	defer rdb.Close()
+
+	guards, err := profiles.Apply(rdb, profiles.API()) // Timeouts, Retry, Breaker, Limiter
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Use rdb as before; the hooks report what they do.
+	_ = rdb.Set(context.Background(), "greeting", "hello", 0).Err()
+	fmt.Println(guards.Limiter.Stats().InFlight, guards.Breaker.States())
+}
+
+// Example_profile builds a guarded client from a preset and the environment.
+func Example_profile() {
+	cfg, err := profiles.FromEnv(profiles.Worker()) // REDIS_URL, WORKER_REDIS_MAX_CONNECTIONS, ...
+	if err != nil {
+		log.Fatal(err) // names the variable and the value it got
+	}
+	rdb, err := profiles.NewClient(cfg) // pool 200, limiter 100 (25 for blocking commands), retries, breaker
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rdb.Close()
+
+	ctx := context.Background()
+	jobs := []string{"job-1", "job-2", "job-3"}
+	res, err := batch.RPush(ctx, rdb, "jobs", jobs, batch.Options{})
+	if err != nil {
+		// res.NotWritten can be sent again safely; res.Unknown needs a decision.
+		log.Printf("written %d, not written %d, unknown %d: %v", len(res.Written), len(res.NotWritten), len(res.Unknown), err)
+	}
+}
+
+// HitsParams are what NewHits takes from the graph.
+type HitsParams struct {
+	fx.In
+
+	Redis  redis.UniversalClient `name:"redis_api"`
+	Health http.Handler          `name:"redis_health"`
+}
+
+// NewHits is an application's constructor using the module's values.
+func NewHits(p HitsParams) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /health", p.Health) // both clients' health: 200, or 503 when unhealthy
+	mux.HandleFunc("GET /hits", func(w http.ResponseWriter, r *http.Request) {
+		n, err := p.Redis.Incr(r.Context(), "hits").Result()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, n)
+	})
+	return mux
+}
+
+// Example_fx takes the clients from the fx module.
+func Example_fx() {
+	app := fx.New(
+		fxmodule.Module, // config from the environment, both clients, their monitors, the health handler
+		fx.Provide(NewHits),
+		fx.Invoke(func(mux *http.ServeMux) { /* serve mux */ }),
+	)
+	app.Run() // OnStart PINGs Redis (bounded) and starts the monitors; OnStop closes everything
+}

@@ -1,0 +1,455 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/health"
+)
+
+// doc is one text the demo submits.
+type doc struct {
+	content string
+	max     int
+}
+
+// corpus is where the demo's texts come from.
+var corpus = strings.Fields(`redis queue worker task summary pool connection timeout retry breaker
+limiter heartbeat pipeline batch latency throughput client server command blocking list hash
+channel event result status failure recovery deadline budget node cluster`)
+
+// demoDoc builds text number i: 6 to 17 sentences of 5 to 12 words, the
+// same every time.
+func demoDoc(i int) doc {
+	seed := uint32(i*2654435761 + 12345)
+	next := func(n int) int {
+		seed = seed*1664525 + 1013904223
+		return int(seed>>8) % n
+	}
+	var b strings.Builder
+	sentences := 6 + next(12)
+	for s := range sentences {
+		words := 5 + next(8)
+		for w := range words {
+			word := corpus[next(len(corpus))]
+			if w == 0 {
+				word = strings.ToUpper(word[:1]) + word[1:]
+			}
+			b.WriteString(word)
+			if w < words-1 {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(". ")
+		if s%5 == 4 {
+			b.WriteString("\n")
+		}
+	}
+	return doc{content: b.String(), max: 1 + i%4}
+}
+
+// outcome is what the demo learned about one task.
+type outcome struct {
+	id       string
+	submitOK bool
+	resp     *taskResponse
+}
+
+// runDemo submits o.demo tasks over HTTP, waits for all of them, checks each
+// one and prints a summary. It reports whether every task completed exactly
+// once with the right summary.
+func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options) bool {
+	n := o.demo
+	base := "http://" + p.API.Addr()
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	defer hc.CloseIdleConnections()
+	fmt.Fprintf(out, "taskflow demo: %d tasks, %d worker goroutines, API at %s\n", n, o.workers.Concurrency, base)
+
+	docs := make([]doc, n)
+	for i := range docs {
+		docs[i] = demoDoc(i)
+	}
+
+	// Follow the progress events as a dashboard would, from before the
+	// first task is submitted.
+	ev, err := followEvents(ctx, p.APIClient, k)
+	if err != nil {
+		fmt.Fprintf(out, "FAIL: subscribing to %s: %v\n", k.channel(), err)
+		return false
+	}
+	defer ev.close()
+
+	// A worker that takes tasks and dies without finishing them.
+	submitted := make(chan struct{})
+	ghostTook := make(chan []string, 1)
+	if o.demoCrash > 0 {
+		go func() { ghostTook <- deadWorker(p.WorkerClient, k, o.demoCrash, submitted) }()
+	} else {
+		ghostTook <- nil
+	}
+
+	start := time.Now()
+	res := make([]outcome, n)
+	parallel(n, 16, func(i int) {
+		id, err := submitTask(ctx, hc, base, docs[i])
+		res[i] = outcome{id: id, submitOK: err == nil}
+		if err != nil {
+			fmt.Fprintf(out, "submit %d: %v\n", i, err)
+		}
+	})
+	close(submitted)
+	fmt.Fprintf(out, "submitted %d tasks over HTTP in %s\n", n, time.Since(start).Round(time.Millisecond))
+	took := <-ghostTook
+	ghost := make(map[string]bool, len(took))
+	for _, id := range took {
+		ghost[id] = true
+	}
+	if o.demoCrash > 0 {
+		fmt.Fprintf(out, "a simulated worker took %d tasks and died without finishing them (its heartbeat expires 1s after its last beat)\n", len(took))
+	}
+
+	// Wait for every task to finish: the progress events say when, and the
+	// API is asked directly about tasks whose events are late.
+	ours := make(map[string]bool, n)
+	for _, r := range res {
+		if r.submitOK {
+			ours[r.id] = true
+		}
+	}
+	deadline := time.NewTimer(o.demoTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+wait:
+	for {
+		remaining := ev.unfinished(ours)
+		if len(remaining) == 0 {
+			break
+		}
+		select {
+		case <-ev.changed:
+		case <-tick.C:
+			if time.Since(ev.lastEvent()) < time.Second {
+				continue
+			}
+			parallel(len(remaining), 16, func(j int) {
+				if tr, err := getTask(ctx, hc, base, remaining[j]); err == nil && (tr.Status == statusDone || tr.Status == statusFailed) {
+					ev.finish(remaining[j])
+				}
+			})
+		case <-deadline.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+
+	// Read every task back through the API.
+	parallel(n, 16, func(i int) {
+		if res[i].submitOK {
+			if tr, err := getTask(ctx, hc, base, res[i].id); err == nil && (tr.Status == statusDone || tr.Status == statusFailed) {
+				res[i].resp = tr
+			}
+		}
+	})
+
+	// Check every task.
+	var doneOnce, failed, twice, wrong, unfinished, notSubmitted int
+	var last, lastGhost time.Time
+	for i, r := range res {
+		switch {
+		case !r.submitOK:
+			notSubmitted++
+		case r.resp == nil:
+			unfinished++
+		case r.resp.Status == statusFailed:
+			failed++
+		case r.resp.Completions > 1:
+			twice++
+		case r.resp.Summary != summarize(docs[i].content, docs[i].max).Text:
+			wrong++
+		case r.resp.Completions == 1:
+			doneOnce++
+		default:
+			wrong++ // done with no completion counted
+		}
+		if r.resp != nil {
+			t, err := time.Parse(time.RFC3339Nano, r.resp.FinishedAt)
+			switch {
+			case err != nil:
+			case ghost[r.id] && t.After(lastGhost):
+				lastGhost = t
+			case !ghost[r.id] && t.After(last):
+				last = t
+			}
+		}
+	}
+	leftover, lerr := leftoverIDs(ctx, p.WorkerClient, k, res)
+
+	if !last.IsZero() {
+		el := last.Sub(start)
+		fmt.Fprintf(out, "throughput:  %d tasks finished %s after the first submit (%.0f tasks/s)\n",
+			n-len(took), el.Round(time.Millisecond), float64(n-len(took))/el.Seconds())
+	}
+	if !lastGhost.IsZero() {
+		fmt.Fprintf(out, "recovered:   the dead worker's %d tasks finished %s after the first submit, once its heartbeat expired\n",
+			len(took), lastGhost.Sub(start).Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "tasks:       %d done exactly once, %d failed, %d completed more than once, %d wrong summaries, %d unfinished, %d not submitted\n",
+		doneOnce, failed, twice, wrong, unfinished, notSubmitted)
+	st := &p.Workers.stats
+	fmt.Fprintf(out, "recovery:    %d tasks recovered from dead workers, %d requeued by the live worker, %d commits superseded\n",
+		st.Recovered.Load(), st.Requeued.Load(), st.Superseded.Load())
+	fmt.Fprintf(out, "commits:     %d tasks in %d batches\n", st.Committed.Load()+st.Failed.Load(), st.CommitBatches.Load())
+	if lerr != nil {
+		fmt.Fprintf(out, "queues:      could not check: %v\n", lerr)
+	} else {
+		fmt.Fprintf(out, "queues:      %d of the demo's task ids left in the queue or a processing list\n", leftover)
+	}
+	api, worker := p.APIMonitor.Check(ctx), p.WorkerMonitor.Check(ctx)
+	for _, r := range []health.Report{api, worker} {
+		fmt.Fprintf(out, "%-13s%s\n", r.Name+":", describe(r))
+	}
+
+	ok := doneOnce == n && leftover == 0 && lerr == nil
+	if ok {
+		fmt.Fprintf(out, "PASS: all %d tasks completed exactly once\n", n)
+	} else {
+		fmt.Fprintf(out, "FAIL: %d of %d tasks completed exactly once\n", doneOnce, n)
+	}
+	return ok
+}
+
+// events follows the progress channel and keeps the ids of finished tasks.
+type events struct {
+	ps      *redis.PubSub
+	done    chan struct{}
+	changed chan struct{} // signalled (without blocking) when a task finishes
+
+	mu       sync.Mutex
+	finished map[string]bool
+	last     time.Time
+}
+
+func followEvents(ctx context.Context, rdb redis.UniversalClient, k keys) (*events, error) {
+	ps := rdb.Subscribe(ctx, k.channel())
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := ps.Receive(rctx); err != nil { // the subscription is confirmed
+		ps.Close()
+		return nil, err
+	}
+	e := &events{ps: ps, done: make(chan struct{}), changed: make(chan struct{}, 1), finished: map[string]bool{}, last: time.Now()}
+	go func() {
+		defer close(e.done)
+		for m := range ps.Channel() {
+			var ev event
+			if json.Unmarshal([]byte(m.Payload), &ev) != nil {
+				continue
+			}
+			e.mu.Lock()
+			e.last = time.Now()
+			e.mu.Unlock()
+			if ev.Stage == "done" || ev.Stage == "failed" {
+				e.finish(ev.TaskID)
+			}
+		}
+	}()
+	return e, nil
+}
+
+func (e *events) finish(id string) {
+	e.mu.Lock()
+	e.finished[id] = true
+	e.mu.Unlock()
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (e *events) lastEvent() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
+}
+
+// unfinished returns the ids of ours not finished yet.
+func (e *events) unfinished(ours map[string]bool) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for id := range ours {
+		if !e.finished[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (e *events) close() {
+	e.ps.Close()
+	<-e.done
+}
+
+// describe puts a monitor's report on one line.
+func describe(r health.Report) string {
+	pl := r.Pool
+	s := fmt.Sprintf("%s; pool max %d, created %d, in use %d, idle %d, hits %d, misses %d, timeouts %d, waits %d",
+		r.Status, pl.MaxConnections, pl.CreatedConnections, pl.InUseConnections, pl.AvailableConnections,
+		pl.Hits, pl.Misses, pl.Timeouts, pl.Waits)
+	if l := r.Hooks.Limiter; l != nil {
+		s += fmt.Sprintf("; limiter admitted %d, rejected %d, longest wait %s", l.Admitted, l.Rejected, l.MaxWaitSeen.Round(time.Microsecond))
+	}
+	if rt := r.Hooks.Retry; rt != nil {
+		s += fmt.Sprintf("; retries %d", rt.Retries)
+	}
+	var br []string
+	for addr, state := range r.Hooks.Breakers {
+		br = append(br, addr+" "+state.String())
+	}
+	sort.Strings(br)
+	if len(br) > 0 {
+		s += "; breaker " + strings.Join(br, ", ")
+	}
+	return s
+}
+
+// deadWorker plays a worker that takes up to n tasks the way real workers
+// do (BLMOVE into its processing list, with a heartbeat), then dies: it
+// stops beating and never finishes them. It stops taking once the queue
+// stays empty after every task was submitted. It returns the ids it took.
+func deadWorker(rdb redis.UniversalClient, k keys, n int, submitted <-chan struct{}) []string {
+	id := "demo-dead-worker-" + newID(3)
+	ctx := context.Background()
+	var took []string
+	for len(took) < n {
+		// The heartbeat a real worker would keep; this one lapses 1s after
+		// the last task it took.
+		if err := rdb.Set(ctx, k.heartbeatPrefix()+id, "about to die", time.Second).Err(); err != nil {
+			return took
+		}
+		task, err := rdb.BLMove(ctx, k.queue(), k.processing(id), "LEFT", "RIGHT", time.Second).Result()
+		if errors.Is(err, redis.Nil) {
+			select {
+			case <-submitted:
+				return took
+			default:
+				continue
+			}
+		}
+		if err != nil {
+			return took
+		}
+		took = append(took, task)
+	}
+	return took
+}
+
+// leftoverIDs counts the demo's task ids still in the queue or in any
+// processing list: after every task finished there must be none.
+func leftoverIDs(ctx context.Context, rdb redis.UniversalClient, k keys, res []outcome) (int, error) {
+	ours := make(map[string]bool, len(res))
+	for _, r := range res {
+		ours[r.id] = true
+	}
+	lists := []string{k.queue()}
+	iter := rdb.Scan(ctx, 0, k.processingPattern(), 100).Iterator()
+	for iter.Next(ctx) {
+		lists = append(lists, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, l := range lists {
+		ids, err := rdb.LRange(ctx, l, 0, -1).Result()
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range ids {
+			if ours[id] {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+func submitTask(ctx context.Context, hc *http.Client, base string, d doc) (string, error) {
+	body, _ := json.Marshal(submitRequest{Content: d.content, MaxSentences: d.max})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/summarize", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var sr submitResponse
+	if err := decode(resp, http.StatusAccepted, &sr); err != nil {
+		return "", err
+	}
+	return sr.TaskID, nil
+}
+
+func getTask(ctx context.Context, hc *http.Client, base, id string) (*taskResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/tasks/"+id, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var tr taskResponse
+	if err := decode(resp, http.StatusOK, &tr); err != nil {
+		return nil, err
+	}
+	return &tr, nil
+}
+
+func decode(resp *http.Response, want int, v any) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return json.Unmarshal(b, v)
+}
+
+// parallel runs f(0..n-1) on at most width goroutines and waits for all.
+func parallel(n, width int, f func(int)) {
+	idx := make(chan int)
+	var wg sync.WaitGroup
+	for range min(width, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+}

@@ -1,0 +1,292 @@
+package fxmodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"github.com/redisguard/redisguard/health"
+	"github.com/redisguard/redisguard/profiles"
+)
+
+// Names of the values the module provides, for fx `name:"..."` tags.
+const (
+	// NameAPI names the API side's redis.UniversalClient, profiles.Config
+	// and *health.Monitor.
+	NameAPI = "redis_api"
+	// NameWorker names the Worker side's redis.UniversalClient,
+	// profiles.Config and *health.Monitor.
+	NameWorker = "redis_worker"
+	// NameAPIClient names the API side's *profiles.Client (the same client,
+	// with its Hooks and Config).
+	NameAPIClient = "redis_api_client"
+	// NameWorkerClient names the Worker side's *profiles.Client.
+	NameWorkerClient = "redis_worker_client"
+	// NameHealth names the health http.Handler.
+	NameHealth = "redis_health"
+)
+
+// Value groups that bring extra hooks to the clients. Hooks in a group run
+// outermost, before the redisguard hooks; fx does not keep the order of a
+// group's values.
+const (
+	// GroupHooks adds a redis.Hook to both clients.
+	GroupHooks = "redis_hooks"
+	// GroupAPIHooks adds a redis.Hook to the API client only.
+	GroupAPIHooks = "redis_api_hooks"
+	// GroupWorkerHooks adds a redis.Hook to the Worker client only.
+	GroupWorkerHooks = "redis_worker_hooks"
+)
+
+var (
+	apiProviders    = fx.Provide(NewAPIClient, NewAPIMonitor)
+	workerProviders = fx.Provide(NewWorkerClient, NewWorkerMonitor)
+	healthProvider  = fx.Provide(NewHealthHandler)
+)
+
+// Module provides both sides: the API and Worker clients, their monitors
+// and the health handler serving both. See the package documentation for
+// the names and the lifecycle.
+var Module = fx.Module("redisguard", apiProviders, workerProviders, healthProvider)
+
+// APIModule provides the API side only: the client named "redis_api" (and
+// "redis_api_client"), its monitor, and the health handler serving it. Use
+// Module, not APIModule and WorkerModule together, for both sides: each of
+// them provides the health handler.
+var APIModule = fx.Module("redisguard-api", apiProviders, healthProvider)
+
+// WorkerModule provides the Worker side only: the client named
+// "redis_worker" (and "redis_worker_client"), its monitor, and the health
+// handler serving it.
+var WorkerModule = fx.Module("redisguard-worker", workerProviders, healthProvider)
+
+// NewAPIClientParams are NewAPIClient's inputs.
+type NewAPIClientParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	// Configs, when supplied, choose the configuration; otherwise it is
+	// read from the environment.
+	Configs Configs `optional:"true"`
+	// Options tune the start (PING bound, StartWithoutRedis) and the logs.
+	Options Options `optional:"true"`
+	// Hooks are the hooks of the "redis_hooks" group (both clients).
+	Hooks []redis.Hook `group:"redis_hooks"`
+	// SideHooks are the hooks of the "redis_api_hooks" group.
+	SideHooks []redis.Hook `group:"redis_api_hooks"`
+}
+
+// NewAPIClientResult is NewAPIClient's output: one client under two types,
+// and the Config it was built from.
+type NewAPIClientResult struct {
+	fx.Out
+
+	Client    *profiles.Client      `name:"redis_api_client"`
+	Universal redis.UniversalClient `name:"redis_api"`
+	// Config is the client's Config with the preset's defaults filled in.
+	Config profiles.Config `name:"redis_api"`
+}
+
+// NewAPIClient builds the API client (profiles.NewClient) from
+// Configs.APIConfig with the group hooks outermost, and registers its
+// lifecycle: OnStart PINGs it within Options.PingTimeout, OnStop closes it.
+func NewAPIClient(p NewAPIClientParams) (NewAPIClientResult, error) {
+	cfg, err := p.Configs.APIConfig()
+	if err != nil {
+		return NewAPIClientResult{}, err
+	}
+	c, err := newClient(p.Lifecycle, cfg, p.Options, p.Hooks, p.SideHooks)
+	if err != nil {
+		return NewAPIClientResult{}, err
+	}
+	return NewAPIClientResult{Client: c, Universal: c, Config: c.Config()}, nil
+}
+
+// NewWorkerClientParams are NewWorkerClient's inputs.
+type NewWorkerClientParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	// Configs, when supplied, choose the configuration; otherwise it is
+	// read from the environment.
+	Configs Configs `optional:"true"`
+	// Options tune the start (PING bound, StartWithoutRedis) and the logs.
+	Options Options `optional:"true"`
+	// Hooks are the hooks of the "redis_hooks" group (both clients).
+	Hooks []redis.Hook `group:"redis_hooks"`
+	// SideHooks are the hooks of the "redis_worker_hooks" group.
+	SideHooks []redis.Hook `group:"redis_worker_hooks"`
+}
+
+// NewWorkerClientResult is NewWorkerClient's output: one client under two
+// types, and the Config it was built from.
+type NewWorkerClientResult struct {
+	fx.Out
+
+	Client    *profiles.Client      `name:"redis_worker_client"`
+	Universal redis.UniversalClient `name:"redis_worker"`
+	// Config is the client's Config with the preset's defaults filled in.
+	Config profiles.Config `name:"redis_worker"`
+}
+
+// NewWorkerClient builds the Worker client from Configs.WorkerConfig, as
+// NewAPIClient does for the API side.
+func NewWorkerClient(p NewWorkerClientParams) (NewWorkerClientResult, error) {
+	cfg, err := p.Configs.WorkerConfig()
+	if err != nil {
+		return NewWorkerClientResult{}, err
+	}
+	c, err := newClient(p.Lifecycle, cfg, p.Options, p.Hooks, p.SideHooks)
+	if err != nil {
+		return NewWorkerClientResult{}, err
+	}
+	return NewWorkerClientResult{Client: c, Universal: c, Config: c.Config()}, nil
+}
+
+func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]redis.Hook) (*profiles.Client, error) {
+	var extra []redis.Hook
+	for _, g := range groups {
+		for _, h := range g {
+			if h != nil {
+				extra = append(extra, h)
+			}
+		}
+	}
+	c, err := profiles.NewClient(cfg, extra...)
+	if err != nil {
+		return nil, fmt.Errorf("fxmodule: %s client: %w", cfg.Name, err)
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			err := Ping(ctx, c, opt.pingTimeout())
+			if err == nil {
+				return nil
+			}
+			if opt.StartWithoutRedis {
+				opt.logger().LogAttrs(ctx, slog.LevelWarn, "Redis unreachable at start, starting anyway",
+					slog.String("profile", c.Config().Name), slog.String("error", err.Error()))
+				return nil
+			}
+			// fx runs OnStop only for hooks whose OnStart succeeded.
+			_ = c.Close()
+			return err
+		},
+		OnStop: func(context.Context) error {
+			if err := c.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+				return fmt.Errorf("fxmodule: closing %s client: %w", c.Config().Name, err)
+			}
+			return nil
+		},
+	})
+	return c, nil
+}
+
+// Ping sends one PING on c, bounded by timeout (and by ctx), and returns an
+// error naming the client's profile and the server it tried when there is
+// no answer. It is what the module's OnStart does; call it yourself when
+// you build clients without fx.
+func Ping(ctx context.Context, c *profiles.Client, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = DefaultPingTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		cfg := c.Config()
+		return fmt.Errorf("fxmodule: %s client: Redis at %s did not answer PING within %s: %w",
+			cfg.Name, target(cfg), timeout, err)
+	}
+	return nil
+}
+
+// NewAPIMonitorParams are NewAPIMonitor's inputs.
+type NewAPIMonitorParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Client    *profiles.Client `name:"redis_api_client"`
+	Options   Options          `optional:"true"`
+}
+
+// NewAPIMonitorResult is NewAPIMonitor's output.
+type NewAPIMonitorResult struct {
+	fx.Out
+
+	Monitor *health.Monitor `name:"redis_api"`
+}
+
+// NewAPIMonitor builds the API client's health monitor (see MonitorOptions)
+// and registers its lifecycle: OnStart starts it, OnStop stops it (before
+// the client is closed, since fx stops in reverse order).
+func NewAPIMonitor(p NewAPIMonitorParams) (NewAPIMonitorResult, error) {
+	m, err := newMonitor(p.Lifecycle, p.Client, p.Options)
+	return NewAPIMonitorResult{Monitor: m}, err
+}
+
+// NewWorkerMonitorParams are NewWorkerMonitor's inputs.
+type NewWorkerMonitorParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Client    *profiles.Client `name:"redis_worker_client"`
+	Options   Options          `optional:"true"`
+}
+
+// NewWorkerMonitorResult is NewWorkerMonitor's output.
+type NewWorkerMonitorResult struct {
+	fx.Out
+
+	Monitor *health.Monitor `name:"redis_worker"`
+}
+
+// NewWorkerMonitor builds the Worker client's health monitor, as
+// NewAPIMonitor does for the API side.
+func NewWorkerMonitor(p NewWorkerMonitorParams) (NewWorkerMonitorResult, error) {
+	m, err := newMonitor(p.Lifecycle, p.Client, p.Options)
+	return NewWorkerMonitorResult{Monitor: m}, err
+}
+
+func newMonitor(lc fx.Lifecycle, c *profiles.Client, opt Options) (*health.Monitor, error) {
+	m, err := health.NewMonitor(c.UniversalClient, MonitorOptions(c, opt))
+	if err != nil {
+		return nil, fmt.Errorf("fxmodule: %s monitor: %w", c.Config().Name, err)
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { m.Start(); return nil },
+		OnStop:  func(context.Context) error { m.Stop(); return nil },
+	})
+	return m, nil
+}
+
+// MonitorOptions returns the health.Options the module gives c's monitor:
+// opt.Monitor with its zero fields filled in from c (Name from the profile,
+// Interval from HealthCheckInterval, the Limiter, Breaker and Retry hooks)
+// and Logger from opt.Logger.
+func MonitorOptions(c *profiles.Client, opt Options) health.Options {
+	mo := opt.Monitor
+	cfg := c.Config()
+	if mo.Name == "" {
+		mo.Name = cfg.Name
+	}
+	if mo.Interval == 0 {
+		mo.Interval = cfg.HealthCheckInterval
+	}
+	if mo.Limiter == nil && c.Hooks.Limiter != nil {
+		mo.Limiter = c.Hooks.Limiter
+	}
+	if mo.Breaker == nil && c.Hooks.Breaker != nil {
+		mo.Breaker = c.Hooks.Breaker
+	}
+	if mo.Retry == nil && c.Hooks.Retry != nil {
+		mo.Retry = c.Hooks.Retry
+	}
+	if mo.Logger == nil {
+		mo.Logger = opt.Logger
+	}
+	return mo
+}
