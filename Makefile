@@ -6,6 +6,7 @@ FUZZTIME      ?= 60s
 # Fuzz targets run by `make fuzz`, as package:FuzzName.
 FUZZ_TARGETS  ?= ./hooks:FuzzClassify ./profiles:FuzzFromEnv
 BENCH_PKGS    ?= ./hooks/... ./batch/...
+LOADTEST_FLAGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -39,9 +40,9 @@ cover: deps ## Tests with a coverage profile (coverage.out) and a per-function s
 	$(GO) tool cover -func=coverage.out | tail -1
 
 .PHONY: bench
-bench: deps ## Microbenchmarks (-benchmem) and, where present, the load scenarios.
+bench: deps ## Microbenchmarks (-benchmem), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCH_PKGS)
-	@if [ -d internal/loadtest ]; then $(GO) run ./internal/loadtest; fi
+	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
 
 .PHONY: fuzz
 fuzz: deps ## Run each fuzz target for FUZZTIME (default 60s).

@@ -1,0 +1,531 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/batch"
+	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/redistest"
+	"github.com/redisguard/redisguard/profiles"
+)
+
+// guarded builds a client from a preset pointed at addr, with changes.
+func guarded(preset profiles.Config, addr string, change func(*profiles.Config)) (*profiles.Client, error) {
+	cfg := preset
+	cfg.Addr = addr
+	if change != nil {
+		change(&cfg)
+	}
+	return profiles.NewClient(cfg)
+}
+
+// ---------------------------------------------------------------- overhead
+
+func runOverhead(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	const workers = 64
+	d := e.dur(4 * time.Second)
+
+	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
+	defer bare.Close()
+	g, err := guarded(profiles.API(), srv.Addr(), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+
+	op := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
+		return func(ctx context.Context, gi, i int) error {
+			k := "k" + strconv.Itoa(gi)
+			if i%2 == 0 {
+				return c.Set(ctx, k, i, 0).Err()
+			}
+			return c.Get(ctx, k).Err()
+		}
+	}
+	// Two alternating rounds each, so neither side always runs on a warmer
+	// or cooler machine.
+	var bs, gs []*sample
+	for round := 0; round < 2; round++ {
+		bs = append(bs, runFor(ctx, workers, d, op(bare)))
+		gs = append(gs, runFor(ctx, workers, d, op(g)))
+	}
+	b, gd := mergeSamples(bs), mergeSamples(gs)
+	secs := 2 * d.Seconds()
+	note := fmt.Sprintf("64 goroutines SET/GET, 2 alternating rounds of %s; guarded = API preset; errors bare %s, guarded %s", d, b.errString(), gd.errString())
+	return []Row{
+		row("overhead", "throughput", "ops/s", float64(b.ops)/secs, float64(gd.ops)/secs, note),
+		row("overhead", "p50", "ms", ms(b.pct(0.50)), ms(gd.pct(0.50)), ""),
+		row("overhead", "p99", "ms", ms(b.pct(0.99)), ms(gd.pct(0.99)), ""),
+	}, nil
+}
+
+func mergeSamples(ss []*sample) *sample {
+	out := newSample()
+	for _, s := range ss {
+		out.merge(&recorder{lat: s.lat, errs: s.errs})
+	}
+	return out
+}
+
+// -------------------------------------------------------------- starvation
+
+func runStarvation(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	const pool, blockers, setters = 20, 40, 32
+	d := e.dur(6 * time.Second)
+
+	setOp := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
+		return func(ctx context.Context, gi, i int) error {
+			return c.Set(ctx, "s"+strconv.Itoa(gi), i, 0).Err()
+		}
+	}
+	// Unloaded: the same SET load with no BLPOP, for the baseline.
+	unloadedClient := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
+	unloaded := runFor(ctx, setters, e.dur(3*time.Second), setOp(unloadedClient))
+	unloadedClient.Close()
+	unloadedTput := float64(unloaded.ops) / e.dur(3*time.Second).Seconds()
+
+	measure := func(c redis.UniversalClient) (*sample, int64) {
+		bctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var blpopErrs atomic.Int64
+		for i := 0; i < blockers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for bctx.Err() == nil {
+					err := c.BLPop(bctx, 2*time.Second, "starve:empty").Err()
+					if err != nil && !errors.Is(err, redis.Nil) && bctx.Err() == nil {
+						blpopErrs.Add(1)
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+			}()
+		}
+		time.Sleep(200 * time.Millisecond) // let the consumers take their places
+		s := runFor(ctx, setters, d, setOp(c))
+		cancel()
+		wg.Wait()
+		return s, blpopErrs.Load()
+	}
+
+	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
+	bs, _ := measure(bare)
+	bare.Close()
+
+	g, err := guarded(profiles.Worker(), srv.Addr(), func(c *profiles.Config) {
+		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
+	})
+	if err != nil {
+		return nil, err
+	}
+	gs, gBlpopErrs := measure(g)
+	g.Close()
+
+	secs := d.Seconds()
+	note := fmt.Sprintf("pool %d, %d goroutines in BLPOP 2s, %d goroutines SET for %s; guarded = Worker preset with pool %d, limiter %d, blocking budget %d; unloaded SET throughput %.0f ops/s; SET errors bare %s, guarded %s; guarded BLPOP errors (limiter) %d",
+		pool, blockers, setters, d, pool, pool, pool/2, unloadedTput, bs.errString(), gs.errString(), gBlpopErrs)
+	r := []Row{
+		row("starvation", "SET throughput", "ops/s", float64(bs.ops)/secs, float64(gs.ops)/secs, note),
+		row("starvation", "SET p50", "ms", ms(bs.pct(0.5)), ms(gs.pct(0.5)), ""),
+		row("starvation", "SET p99", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
+		row("starvation", "SET errors", "count", float64(bs.errors()), float64(gs.errors()), ""),
+		row("starvation", "SET throughput vs unloaded", "fraction", float64(bs.ops)/secs/unloadedTput, float64(gs.ops)/secs/unloadedTput, "target: guarded >= 0.90"),
+	}
+	return r, nil
+}
+
+// ---------------------------------------------------------------- overload
+
+func runOverload(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	const pool, workers = 10, 2000
+	d := e.dur(6 * time.Second)
+	op := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
+		return func(ctx context.Context, gi, i int) error {
+			return c.Set(ctx, "o"+strconv.Itoa(gi%100), i, 0).Err()
+		}
+	}
+
+	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
+	bs := runFor(ctx, workers, d, op(bare))
+	bTimeouts := bare.PoolStats().Timeouts
+	bare.Close()
+
+	g, err := guarded(profiles.API(), srv.Addr(), func(c *profiles.Config) {
+		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
+	})
+	if err != nil {
+		return nil, err
+	}
+	gs := runFor(ctx, workers, d, op(g))
+	gTimeouts := g.PoolStats().Timeouts
+	g.Close()
+
+	secs := d.Seconds()
+	note := fmt.Sprintf("pool %d, %d goroutines SET for %s; guarded = API preset with pool %d and limiter %d; errors bare %s, guarded %s",
+		pool, workers, d, pool, pool, bs.errString(), gs.errString())
+	return []Row{
+		row("overload", "throughput", "ops/s", float64(bs.ops)/secs, float64(gs.ops)/secs, note),
+		row("overload", "p99 admitted", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
+		row("overload", "errors", "count", float64(bs.errors()), float64(gs.errors()), ""),
+		row("overload", "pool Timeouts", "count", float64(bTimeouts), float64(gTimeouts), "target: guarded 0"),
+	}, nil
+}
+
+// ------------------------------------------------------------------- batch
+
+func runBatch(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	const n, chunk = 100000, 50
+	values := make([]any, n)
+	for i := range values {
+		values[i] = "v" + strconv.Itoa(i)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer c.Close()
+	g, err := guarded(profiles.Worker(), srv.Addr(), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+
+	timeIt := func(key string, f func() error) (float64, error) {
+		c.Del(ctx, key)
+		t0 := time.Now()
+		if err := f(); err != nil {
+			return 0, err
+		}
+		rate := n / time.Since(t0).Seconds()
+		if l, err := c.LLen(ctx, key).Result(); err != nil || l != n {
+			return 0, fmt.Errorf("%s holds %d values (%v), want %d", key, l, err, n)
+		}
+		return rate, nil
+	}
+	loop, err := timeIt("b:loop", func() error {
+		for _, v := range values {
+			if err := c.RPush(ctx, "b:loop", v).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	pipe, err := timeIt("b:pipe", func() error {
+		for i := 0; i < n; i += chunk {
+			// One RPUSH per value, as the helper sends (it reports per
+			// value), so both send the same commands.
+			p := c.Pipeline()
+			for _, v := range values[i:min(i+chunk, n)] {
+				p.RPush(ctx, "b:pipe", v)
+			}
+			if _, err := p.Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	helper, err := timeIt("b:helper", func() error {
+		res, err := batch.RPush(ctx, g, "b:helper", values, batch.Options{ChunkSize: chunk})
+		if err != nil {
+			return err
+		}
+		if len(res.Written) != n {
+			return fmt.Errorf("helper wrote %d of %d", len(res.Written), n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	note := fmt.Sprintf("100,000 RPUSH; bare = plain loop, guarded = batch.RPush (chunks of %d, Worker preset hooks); hand-written pipeline (bare client, one RPUSH per value, chunks of %d): %.0f values/s", chunk, chunk, pipe)
+	return []Row{
+		row("batch", "helper vs loop", "values/s", loop, helper, note),
+		row("batch", "helper vs hand-written pipeline", "values/s", pipe, helper, "target: >= 0.90"),
+	}, nil
+}
+
+// ------------------------------------------------------------ autopipeline
+
+func runAutopipeline(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	const workers = 64
+	d := e.dur(4 * time.Second)
+
+	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
+	defer bare.Close()
+	bap, err := bare.AutoPipeline()
+	if err != nil {
+		return nil, err
+	}
+	g, err := guarded(profiles.API(), srv.Addr(), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	gap, err := g.AutoPipeline()
+	if err != nil {
+		return nil, err
+	}
+	set := func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
+		return func(ctx context.Context, gi, i int) error {
+			return c.Set(ctx, "ap"+strconv.Itoa(gi), i, 0).Err()
+		}
+	}
+	bs := runFor(ctx, workers, d, set(bap))
+	gs := runFor(ctx, workers, d, set(gap))
+	plain := runFor(ctx, workers, d, set(g))
+	secs := d.Seconds()
+	note := fmt.Sprintf("64 goroutines SET through AutoPipeline() for %s; guarded = API preset hooks; the plain guarded client (no autopipeline) did %.0f ops/s; errors bare %s, guarded %s",
+		d, float64(plain.ops)/secs, bs.errString(), gs.errString())
+	return []Row{
+		row("autopipeline", "throughput", "ops/s", float64(bs.ops)/secs, float64(gs.ops)/secs, note+"; target: >= 0.90"),
+		row("autopipeline", "p99", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
+	}, nil
+}
+
+// ---------------------------------------------------------------- failfast
+
+func runFailfast(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	px, err := redistest.StartProxy(srv.Addr())
+	if err != nil {
+		return nil, err
+	}
+	defer px.Close()
+	ctx := context.Background()
+	const socket = 500 * time.Millisecond
+
+	bare := redis.NewClient(&redis.Options{Addr: px.Addr(), ReadTimeout: socket, WriteTimeout: socket})
+	defer bare.Close()
+	g, err := guarded(profiles.API(), px.Addr(), func(c *profiles.Config) { c.SocketTimeout = socket })
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	for _, c := range []redis.UniversalClient{bare, g} {
+		if err := c.Ping(ctx).Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	px.Blackhole("downstream")
+	// Bare: every call waits out its read timeout (and go-redis's retries).
+	bs := runFor(ctx, 8, e.dur(3*time.Second), func(ctx context.Context, gi, i int) error {
+		return bare.Get(ctx, "ff").Err()
+	})
+	// Guarded: trip the breaker, then measure calls while it is open.
+	tripped := false
+	for i := 0; i < 200 && !tripped; i++ {
+		err := g.Get(ctx, "ff").Err()
+		tripped = errors.Is(err, hooks.ErrCircuitOpen)
+	}
+	if !tripped {
+		return nil, errors.New("guarded breaker did not open against a blackholed server")
+	}
+	gs := runFor(ctx, 8, e.dur(time.Second), func(ctx context.Context, gi, i int) error {
+		return g.Get(ctx, "ff").Err()
+	})
+	bLat, gLat := failedLatencies(bs), failedLatencies(gs)
+
+	// Recovery: remove the toxic and time the first success of each.
+	px.RemoveToxics()
+	t0 := time.Now()
+	recover := func(c redis.UniversalClient) time.Duration {
+		for time.Since(t0) < 30*time.Second {
+			if c.Get(ctx, "ff").Err() == redis.Nil {
+				return time.Since(t0)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return -1
+	}
+	var bRec, gRec time.Duration
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); bRec = recover(bare) }()
+	go func() { defer wg.Done(); gRec = recover(g) }()
+	wg.Wait()
+
+	note := fmt.Sprintf("proxy blackholes replies; socket timeout %s; guarded = API preset (breaker); calls: bare %d failed, guarded %d failed (%s)",
+		socket, bLat.ops, gLat.ops, gs.errString())
+	return []Row{
+		row("failfast", "failed call p50", "µs", us(bLat.pct(0.5)), us(gLat.pct(0.5)), note),
+		row("failfast", "failed call p99", "µs", us(bLat.pct(0.99)), us(gLat.pct(0.99)), "target: guarded < 100 µs once open"),
+		row("failfast", "first success after recovery", "ms", ms(bRec), ms(gRec), "guarded waits for the breaker's open timeout, then probes"),
+	}, nil
+}
+
+// failedLatencies is a sample of how long the failed calls took: in this
+// scenario every call fails, and how fast it fails is the figure.
+func failedLatencies(s *sample) *sample {
+	out := newSample()
+	out.lat = append(out.lat, s.failLat...)
+	out.ops = len(out.lat)
+	return out
+}
+
+// ----------------------------------------------------------------- restart
+
+func runRestart(e *env) ([]Row, error) {
+	type outcome struct {
+		incrAcked, incrAmbiguous, incrErrs, setErrs, setOK int64
+		final                                              int64
+		dup                                                int64
+	}
+	run := func(build func(addr string) (redis.UniversalClient, error)) (outcome, error) {
+		var o outcome
+		srv, err := e.server("--appendonly", "yes", "--appendfsync", "always")
+		if err != nil {
+			return o, err
+		}
+		defer srv.Close()
+		c, err := build(srv.Addr())
+		if err != nil {
+			return o, err
+		}
+		defer c.Close()
+		ctx := context.Background()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var acked, ambiguous, incrErrs, setErrs, setOK atomic.Int64
+		for w := 0; w < 8; w++ {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					err := c.Incr(cctx, "r:counter").Err()
+					cancel()
+					switch {
+					case err == nil:
+						acked.Add(1)
+					case maybeApplied(err):
+						ambiguous.Add(1)
+						incrErrs.Add(1)
+					default:
+						incrErrs.Add(1)
+					}
+				}
+			}()
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					err := c.Set(cctx, "r:set:"+strconv.Itoa(w), i, 0).Err()
+					cancel()
+					if err != nil {
+						setErrs.Add(1)
+					} else {
+						setOK.Add(1)
+					}
+				}
+			}(w)
+		}
+		for i := 0; i < 3; i++ {
+			time.Sleep(e.dur(time.Second))
+			srv.Kill()
+			time.Sleep(200 * time.Millisecond)
+			srv.Restart()
+		}
+		time.Sleep(e.dur(time.Second))
+		close(stop)
+		wg.Wait()
+		check := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		final, err := check.Get(ctx, "r:counter").Int64()
+		check.Close()
+		if err != nil && err != redis.Nil {
+			return o, err
+		}
+		o = outcome{incrAcked: acked.Load(), incrAmbiguous: ambiguous.Load(), incrErrs: incrErrs.Load(),
+			setErrs: setErrs.Load(), setOK: setOK.Load(), final: final}
+		if final > o.incrAcked+o.incrAmbiguous {
+			o.dup = final - o.incrAcked - o.incrAmbiguous
+		}
+		if final < o.incrAcked {
+			return o, fmt.Errorf("lost acknowledged INCRs: final %d < acked %d", final, o.incrAcked)
+		}
+		return o, nil
+	}
+	b, err := run(func(addr string) (redis.UniversalClient, error) {
+		return redis.NewClient(&redis.Options{Addr: addr}), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bare: %w", err)
+	}
+	g, err := run(func(addr string) (redis.UniversalClient, error) {
+		return guarded(profiles.Worker(), addr, nil)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("guarded: %w", err)
+	}
+	note := fmt.Sprintf("8 goroutines INCR + 8 SET, server SIGKILLed and restarted 3 times (AOF always); bare = go-redis defaults (MaxRetries 3); guarded = Worker preset. INCR acked/ambiguous/final: bare %d/%d/%d, guarded %d/%d/%d",
+		b.incrAcked, b.incrAmbiguous, b.final, g.incrAcked, g.incrAmbiguous, g.final)
+	return []Row{
+		row("restart", "INCR duplicates (final - acked - ambiguous, if > 0)", "count", float64(b.dup), float64(g.dup), note),
+		row("restart", "SET errors seen by callers", "count", float64(b.setErrs), float64(g.setErrs), fmt.Sprintf("target: guarded 0; SETs ok bare %d, guarded %d", b.setOK, g.setOK)),
+		row("restart", "INCR errors seen by callers", "count", float64(b.incrErrs), float64(g.incrErrs), "an INCR that may have run is reported, never re-sent"),
+	}, nil
+}
+
+// maybeApplied reports whether an error leaves an INCR's outcome unknown.
+func maybeApplied(err error) bool {
+	switch errKind(err) {
+	case "limited", "circuit_open", "pool_timeout", "refused":
+		return false
+	}
+	return true
+}

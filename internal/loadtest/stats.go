@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/hooks"
+)
+
+// Row is one figure measured bare and guarded in the same run.
+type Row struct {
+	Scenario string         `json:"scenario"`
+	Metric   string         `json:"metric"`
+	Unit     string         `json:"unit"`
+	Bare     float64        `json:"bare"`
+	Guarded  float64        `json:"guarded"`
+	Ratio    float64        `json:"ratio"`
+	Notes    string         `json:"notes,omitempty"`
+	Extra    map[string]any `json:"extra,omitempty"`
+}
+
+func row(scenario, metric, unit string, bare, guarded float64, notes string) Row {
+	r := Row{Scenario: scenario, Metric: metric, Unit: unit, Bare: bare, Guarded: guarded, Notes: notes}
+	if bare != 0 {
+		r.Ratio = guarded / bare
+	}
+	return r
+}
+
+// sample collects latencies and errors from many goroutines.
+type sample struct {
+	mu      sync.Mutex
+	lat     []time.Duration
+	failLat []time.Duration // how long failed calls took
+	errs    map[string]int
+	ops     int
+}
+
+func newSample() *sample { return &sample{errs: map[string]int{}} }
+
+// recorder is one goroutine's private buffer, merged once at the end so the
+// measured loop takes no shared lock.
+type recorder struct {
+	lat     []time.Duration
+	failLat []time.Duration
+	errs    map[string]int
+}
+
+func (s *sample) recorder() *recorder {
+	return &recorder{lat: make([]time.Duration, 0, 1<<14), errs: map[string]int{}}
+}
+
+func (r *recorder) done(start time.Time, err error) {
+	d := time.Since(start)
+	if err != nil {
+		r.errs[errKind(err)]++
+		r.failLat = append(r.failLat, d)
+		return
+	}
+	r.lat = append(r.lat, d)
+}
+
+func (s *sample) merge(r *recorder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lat = append(s.lat, r.lat...)
+	s.failLat = append(s.failLat, r.failLat...)
+	s.ops += len(r.lat)
+	for k, v := range r.errs {
+		s.errs[k] += v
+	}
+}
+
+func (s *sample) errors() int {
+	n := 0
+	for _, v := range s.errs {
+		n += v
+	}
+	return n
+}
+
+func (s *sample) pct(p float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	slices.Sort(s.lat)
+	i := int(float64(len(s.lat)-1) * p)
+	return s.lat[i]
+}
+
+func (s *sample) errString() string {
+	if len(s.errs) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(s.errs))
+	for k := range s.errs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, s.errs[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// errKind names an error's class for the tables.
+func errKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, hooks.ErrLimited):
+		return "limited"
+	case errors.Is(err, hooks.ErrCircuitOpen):
+		return "circuit_open"
+	case errors.Is(err, redis.ErrPoolTimeout):
+		return "pool_timeout"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "io_timeout"
+	case strings.Contains(err.Error(), "connection refused"):
+		return "refused"
+	case strings.Contains(err.Error(), "EOF"), strings.Contains(err.Error(), "reset"):
+		return "conn_lost"
+	default:
+		return "other"
+	}
+}
+
+// runFor runs n goroutines calling op until d has passed and returns what
+// they saw. op gets the goroutine's index.
+func runFor(ctx context.Context, n int, d time.Duration, op func(ctx context.Context, g, i int) error) *sample {
+	s := newSample()
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := s.recorder()
+			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
+				t0 := time.Now()
+				r.done(t0, op(ctx, g, i))
+			}
+			s.merge(r)
+		}(g)
+	}
+	wg.Wait()
+	return s
+}
