@@ -25,6 +25,7 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{"overhead", runOverhead},
+	{"overhead-parts", runOverheadParts},
 	{"starvation", runStarvation},
 	{"overload", runOverload},
 	{"batch", runBatch},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,8 +37,8 @@ func runOverhead(e *env) ([]Row, error) {
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	const workers = 64
-	d := e.dur(4 * time.Second)
+	const workers, rounds = 64, 6
+	d := e.dur(1500 * time.Millisecond)
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
 	defer bare.Close()
@@ -56,16 +57,22 @@ func runOverhead(e *env) ([]Row, error) {
 			return c.Get(ctx, k).Err()
 		}
 	}
-	// Two alternating rounds each, so neither side always runs on a warmer
-	// or cooler machine.
+	// Short alternating rounds, the order flipped every round, so a drift
+	// in the machine's speed (a shared 2-core VM drifts by 20% over
+	// seconds) falls on both sides alike.
 	var bs, gs []*sample
-	for round := 0; round < 2; round++ {
-		bs = append(bs, runFor(ctx, workers, d, op(bare)))
-		gs = append(gs, runFor(ctx, workers, d, op(g)))
+	for round := 0; round < rounds; round++ {
+		if round%2 == 0 {
+			bs = append(bs, runFor(ctx, workers, d, op(bare)))
+			gs = append(gs, runFor(ctx, workers, d, op(g)))
+		} else {
+			gs = append(gs, runFor(ctx, workers, d, op(g)))
+			bs = append(bs, runFor(ctx, workers, d, op(bare)))
+		}
 	}
 	b, gd := mergeSamples(bs), mergeSamples(gs)
-	secs := 2 * d.Seconds()
-	note := fmt.Sprintf("64 goroutines SET/GET, 2 alternating rounds of %s; guarded = API preset; errors bare %s, guarded %s", d, b.errString(), gd.errString())
+	secs := rounds * d.Seconds()
+	note := fmt.Sprintf("64 goroutines SET/GET, %d alternating rounds of %s each; guarded = API preset; errors bare %s, guarded %s", rounds, d, b.errString(), gd.errString())
 	return []Row{
 		row("overhead", "throughput", "ops/s", float64(b.ops)/secs, float64(gd.ops)/secs, note),
 		row("overhead", "p50", "ms", ms(b.pct(0.50)), ms(gd.pct(0.50)), ""),
@@ -242,37 +249,58 @@ func runBatch(e *env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := timeIt("b:pipe", func() error {
-		for i := 0; i < n; i += chunk {
-			// One RPUSH per value, as the helper sends (it reports per
-			// value), so both send the same commands.
-			p := c.Pipeline()
-			for _, v := range values[i:min(i+chunk, n)] {
-				p.RPush(ctx, "b:pipe", v)
+	pipeOnce := func() (float64, error) {
+		return timeIt("b:pipe", func() error {
+			for i := 0; i < n; i += chunk {
+				// One RPUSH per value, as the helper sends (it reports per
+				// value), so both send the same commands.
+				p := c.Pipeline()
+				for _, v := range values[i:min(i+chunk, n)] {
+					p.RPush(ctx, "b:pipe", v)
+				}
+				if _, err := p.Exec(ctx); err != nil {
+					return err
+				}
 			}
-			if _, err := p.Exec(ctx); err != nil {
+			return nil
+		})
+	}
+	helperOnce := func() (float64, error) {
+		return timeIt("b:helper", func() error {
+			res, err := batch.RPush(ctx, g, "b:helper", values, batch.Options{ChunkSize: chunk})
+			if err != nil {
 				return err
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+			if len(res.Written) != n {
+				return fmt.Errorf("helper wrote %d of %d", len(res.Written), n)
+			}
+			return nil
+		})
 	}
-	helper, err := timeIt("b:helper", func() error {
-		res, err := batch.RPush(ctx, g, "b:helper", values, batch.Options{ChunkSize: chunk})
+	// The pipelined runs take a fraction of a second each: run them in
+	// alternating rounds, order flipped every round, and keep the medians.
+	const rounds = 5
+	var pipes, helpers []float64
+	for r := 0; r < rounds; r++ {
+		first, second := pipeOnce, helperOnce
+		if r%2 == 1 {
+			first, second = helperOnce, pipeOnce
+		}
+		a, err := first()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if len(res.Written) != n {
-			return fmt.Errorf("helper wrote %d of %d", len(res.Written), n)
+		b, err := second()
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if r%2 == 1 {
+			a, b = b, a
+		}
+		pipes, helpers = append(pipes, a), append(helpers, b)
 	}
-	note := fmt.Sprintf("100,000 RPUSH; bare = plain loop, guarded = batch.RPush (chunks of %d, Worker preset hooks); hand-written pipeline (bare client, one RPUSH per value, chunks of %d): %.0f values/s", chunk, chunk, pipe)
+	pipe, helper := median(pipes), median(helpers)
+	note := fmt.Sprintf("100,000 RPUSH; bare = plain loop (one run), guarded = batch.RPush (chunks of %d, Worker preset hooks); hand-written pipeline (bare client, one RPUSH per value, chunks of %d): %.0f values/s; pipeline and helper are medians of %d alternating runs", chunk, chunk, pipe, rounds)
 	return []Row{
 		row("batch", "helper vs loop", "values/s", loop, helper, note),
 		row("batch", "helper vs hand-written pipeline", "values/s", pipe, helper, "target: >= 0.90"),
@@ -288,8 +316,8 @@ func runAutopipeline(e *env) ([]Row, error) {
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	const workers = 64
-	d := e.dur(4 * time.Second)
+	const workers, rounds = 64, 6
+	d := e.dur(1500 * time.Millisecond)
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
 	defer bare.Close()
@@ -528,4 +556,10 @@ func maybeApplied(err error) bool {
 		return false
 	}
 	return true
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
