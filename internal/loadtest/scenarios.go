@@ -148,6 +148,18 @@ func runStarvation(e *env) ([]Row, error) {
 	gs, gBlpopErrs := measure(g)
 	g.Close()
 
+	// The same with a smaller blocking budget, to show what the split
+	// between blocking and short commands costs.
+	const smallBlocking = 4
+	g4, err := guarded(profiles.Worker(), srv.Addr(), func(c *profiles.Config) {
+		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, smallBlocking
+	})
+	if err != nil {
+		return nil, err
+	}
+	gs4, _ := measure(g4)
+	g4.Close()
+
 	secs := d.Seconds()
 	note := fmt.Sprintf("pool %d, %d goroutines in BLPOP 2s, %d goroutines SET for %s; guarded = Worker preset with pool %d, limiter %d, blocking budget %d; unloaded SET throughput %.0f ops/s; SET errors bare %s, guarded %s; guarded BLPOP errors (limiter) %d",
 		pool, blockers, setters, d, pool, pool, pool/2, unloadedTput, bs.errString(), gs.errString(), gBlpopErrs)
@@ -157,6 +169,8 @@ func runStarvation(e *env) ([]Row, error) {
 		row("starvation", "SET p99", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
 		row("starvation", "SET errors", "count", float64(bs.errors()), float64(gs.errors()), ""),
 		row("starvation", "SET throughput vs unloaded", "fraction", float64(bs.ops)/secs/unloadedTput, float64(gs.ops)/secs/unloadedTput, "target: guarded >= 0.90"),
+		row("starvation", fmt.Sprintf("same, blocking budget %d", smallBlocking), "fraction", float64(bs.ops)/secs/unloadedTput, float64(gs4.ops)/secs/unloadedTput,
+			fmt.Sprintf("guarded with %d of %d slots for BLPOP: SET p99 %.2f ms, errors %s", smallBlocking, pool, ms(gs4.pct(0.99)), gs4.errString())),
 	}
 	return r, nil
 }
