@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, LeakOptions()...) }
 
 func TestStartAnswersAndStops(t *testing.T) {
 	s := Start(t)
