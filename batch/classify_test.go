@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -21,16 +22,16 @@ func (e replyErr) Error() string { return string(e) }
 func (replyErr) RedisError()     {}
 
 var (
-	wrongType = replyErr("WRONGTYPE Operation against a key holding the wrong kind of value")
-	execAbort = replyErr("EXECABORT Transaction discarded because of previous errors.")
-	arity     = replyErr("ERR wrong number of arguments for 'set' command")
-	crossSlot = replyErr("CROSSSLOT Keys in request don't hash to the same slot")
-	wrongPass = replyErr("WRONGPASS invalid username-password pair or user is disabled.")
-	dialErr   = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-	resetErr  = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
-	pipeErr   = &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
-	limited   = fmt.Errorf("hooks: limiter: waited 2s: %w", hooks.ErrLimited)
-	open      = fmt.Errorf("hooks: node 127.0.0.1:7000: %w", hooks.ErrCircuitOpen)
+	wrongType  = replyErr("WRONGTYPE Operation against a key holding the wrong kind of value")
+	execAbort  = replyErr("EXECABORT Transaction discarded because of previous errors.")
+	arity      = replyErr("ERR wrong number of arguments for 'set' command")
+	crossSlot  = replyErr("CROSSSLOT Keys in request don't hash to the same slot")
+	wrongPass  = replyErr("WRONGPASS invalid username-password pair or user is disabled.")
+	dialErr    = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	resetErr   = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	pipeErr    = &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	errLimited = fmt.Errorf("hooks: limiter: waited 2s: %w", hooks.ErrLimited)
+	errOpen    = fmt.Errorf("hooks: node 127.0.0.1:7000: %w", hooks.ErrCircuitOpen)
 )
 
 // gaveUp is an error like the one redisguard's Retry returns when a later
@@ -101,18 +102,18 @@ func TestClassify(t *testing.T) {
 		{"dial error, go-redis may have retried", singleRetry, false, []error{N, N}, dialErr, []uint8{uk, uk}},
 		{"pool timeout", single, false, []error{N, N}, redis.ErrPoolTimeout, []uint8{ns, ns}},
 		{"client closed", single, false, []error{N, N}, redis.ErrClosed, []uint8{ns, ns}},
-		{"limiter refused", singleRetry, false, []error{N, N}, limited, []uint8{ns, ns}},
-		{"breaker open", singleRetry, false, []error{N, N}, open, []uint8{ns, ns}},
+		{"limiter refused", singleRetry, false, []error{N, N}, errLimited, []uint8{ns, ns}},
+		{"breaker open", singleRetry, false, []error{N, N}, errOpen, []uint8{ns, ns}},
 		{"handshake rejected", single, false, []error{N, N}, wrongPass, []uint8{ns, ns}},
 		{"handshake rejected, go-redis may have retried", singleRetry, false, []error{N, N}, wrongPass, []uint8{uk, uk}},
 		{"write failed", single, false, []error{N, N}, pipeErr, []uint8{uk, uk}},
-		{"refused after an attempt that may have run", single, false, []error{nil, nil}, gaveUp{limited}, []uint8{uk, uk}},
+		{"refused after an attempt that may have run", single, false, []error{nil, nil}, gaveUp{errLimited}, []uint8{uk, uk}},
 		{"dial error after an attempt that may have run", single, false, []error{nil, nil}, gaveUp{dialErr}, []uint8{uk, uk}},
 		{"tx dial error after an attempt that may have run", single, true, []error{dialErr}, gaveUp{dialErr}, []uint8{uk}},
 		{"cluster refused after an attempt that may have run", cluster, false,
-			[]error{nil, gaveUp{limited}}, gaveUp{limited}, []uint8{ok, uk}},
-		{"placeholders cleared, then refused", single, false, []error{nil, nil}, open, []uint8{ns, ns}},
-		{"placeholders cleared, then refused, go-redis may have retried", singleRetry, false, []error{nil, nil}, open, []uint8{uk, uk}},
+			[]error{nil, gaveUp{errLimited}}, gaveUp{errLimited}, []uint8{ok, uk}},
+		{"placeholders cleared, then refused", single, false, []error{nil, nil}, errOpen, []uint8{ns, ns}},
+		{"placeholders cleared, then refused, go-redis may have retried", singleRetry, false, []error{nil, nil}, errOpen, []uint8{uk, uk}},
 		{"placeholders cleared, then a dial error", single, false, []error{dialErr, dialErr}, dialErr, []uint8{ns, ns}},
 		{"retry hook: never sent", single, false, []error{syscall.ECONNREFUSED, syscall.ECONNREFUSED}, neverSent{syscall.ECONNREFUSED}, []uint8{ns, ns}},
 		{"never sent but go-redis may have retried", singleRetry, false, []error{N, N}, neverSent{syscall.ECONNREFUSED}, []uint8{uk, uk}},
@@ -125,7 +126,7 @@ func TestClassify(t *testing.T) {
 		{"tx success", single, true, []error{nil, nil}, nil, []uint8{ok, ok}},
 		{"tx runtime error inside EXEC", single, true, []error{nil, wrongType, nil}, wrongType, []uint8{ok, rj, ok}},
 		{"tx EXECABORT", single, true, []error{execAbort, arity, execAbort}, execAbort, []uint8{rj, rj, rj}},
-		{"tx refused by a hook", single, true, []error{nil, nil}, limited, []uint8{ns, ns}},
+		{"tx refused by a hook", single, true, []error{nil, nil}, errLimited, []uint8{ns, ns}},
 		{"tx handshake rejected", single, true, []error{nil, nil}, wrongPass, []uint8{ns, ns}},
 		{"tx dial error (retries are safe for MULTI)", singleRetry, true, []error{dialErr, dialErr}, dialErr, []uint8{ns, ns}},
 		{"tx read failed after send", single, true, []error{io.EOF, io.EOF}, io.EOF, []uint8{uk, uk}},
@@ -135,10 +136,10 @@ func TestClassify(t *testing.T) {
 		{"cluster one node fails mid-read", cluster, false,
 			[]error{nil, io.EOF, nil, io.EOF}, io.EOF, []uint8{ok, uk, ok, uk}},
 		{"cluster node refused, no redirects", cluster, false,
-			[]error{nil, limited, nil, limited}, limited, []uint8{ok, ns, ok, ns}},
+			[]error{nil, errLimited, nil, errLimited}, errLimited, []uint8{ok, ns, ok, ns}},
 		{"cluster node refused, redirects on", clusterRetry, false,
-			[]error{nil, limited, nil, limited}, limited, []uint8{ok, uk, ok, uk}},
-		{"cluster refused before routing", clusterRetry, false, []error{nil, nil}, open, []uint8{ns, ns}},
+			[]error{nil, errLimited, nil, errLimited}, errLimited, []uint8{ok, uk, ok, uk}},
+		{"cluster refused before routing", clusterRetry, false, []error{nil, nil}, errOpen, []uint8{ns, ns}},
 		{"cluster tx cross slot", cluster, true, []error{crossSlot, crossSlot}, crossSlot, []uint8{rj, rj}},
 		{"cluster tx dial error", clusterRetry, true, []error{dialErr, dialErr}, dialErr, []uint8{ns, ns}},
 		{"cluster tx read failed", cluster, true, []error{io.EOF, io.EOF}, io.EOF, []uint8{uk, uk}},
@@ -148,13 +149,13 @@ func TestClassify(t *testing.T) {
 		{"other error reply: the rest is not known", other, false, []error{nil, wrongType}, wrongType, []uint8{uk, rj}},
 		{"other failure: only error replies known", other, false,
 			[]error{nil, wrongType, io.EOF}, io.EOF, []uint8{uk, rj, uk}},
-		{"other refused", other, false, []error{nil, nil}, limited, []uint8{uk, uk}},
+		{"other refused", other, false, []error{nil, nil}, errLimited, []uint8{uk, uk}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out := make([]uint8, len(tc.errs))
 			tc.t.classify(cmdsWith(tc.errs...), tc.xerr, tc.tx, out)
-			if fmt.Sprint(out) != fmt.Sprint(tc.want) {
+			if !slices.Equal(out, tc.want) {
 				t.Fatalf("got %v, want %v (1 ok, 2 rejected, 3 unknown, 4 not sent)", out, tc.want)
 			}
 		})

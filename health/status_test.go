@@ -96,8 +96,8 @@ func TestRulesWithDefaults(t *testing.T) {
 }
 
 func TestStatusRank(t *testing.T) {
-	if !(Status("").rank() < StatusHealthy.rank() && StatusHealthy.rank() < StatusDegraded.rank() &&
-		StatusDegraded.rank() < StatusUnhealthy.rank()) {
+	if Status("").rank() >= StatusHealthy.rank() || StatusHealthy.rank() >= StatusDegraded.rank() ||
+		StatusDegraded.rank() >= StatusUnhealthy.rank() {
 		t.Fatal("statuses are not ordered healthy < degraded < unhealthy")
 	}
 }

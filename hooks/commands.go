@@ -345,12 +345,16 @@ func isSHA1Hex(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if !ishex(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// ishex reports whether c is a hexadecimal digit.
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // Classify reports what cmd is, from its name and arguments. It does not

@@ -503,14 +503,14 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			return nil
 		}
 		d = r.decide(t, err)
-		switch {
-		case d.outcome == OutcomeMaybeApplied:
+		switch d.outcome {
+		case OutcomeMaybeApplied:
 			maybe = true
-		case d.outcome == OutcomeAnswer:
+		case OutcomeAnswer:
 			// The server answered this attempt: that is the result.
 			r.recovered.Add(1)
 			return err
-		case d.outcome == OutcomeStopped:
+		case OutcomeStopped:
 			r.gaveUp.Add(1)
 			if maybe {
 				return r.wrap(t, d, maybe, attempts+1, err)

@@ -57,7 +57,7 @@ func Dialer(c Config) func(ctx context.Context, network, addr string) (net.Conn,
 		}
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil, fmt.Errorf("profiles: TLS handshake with %s: %w", addr, err)
 		}
 		return tc, nil

@@ -347,7 +347,7 @@ func looksLikeDuration(s string) bool {
 	}
 	for s != "" {
 		i := 0
-		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		for i < len(s) && digitOrDot(s[i]) {
 			i++
 		}
 		if !isDecimal(s[:i]) {
@@ -355,7 +355,7 @@ func looksLikeDuration(s string) bool {
 		}
 		s = s[i:]
 		j := 0
-		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+		for j < len(s) && !digitOrDot(s[j]) {
 			j++
 		}
 		switch s[:j] {
@@ -367,6 +367,9 @@ func looksLikeDuration(s string) bool {
 	}
 	return true
 }
+
+// digitOrDot reports whether c can be part of a duration's number.
+func digitOrDot(c byte) bool { return c >= '0' && c <= '9' || c == '.' }
 
 func parseBool(s string) (bool, string) {
 	switch strings.ToLower(strings.TrimSpace(s)) {

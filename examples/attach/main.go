@@ -63,10 +63,10 @@ func run(stdout, stderr io.Writer) int {
 	opt.MaxRetries = -1
 	opt.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opt)
-	defer rdb.Close()
 
 	ctx := context.Background()
 	if err := rdb.Set(ctx, key, "hello", 0).Err(); err != nil {
+		_ = rdb.Close()
 		fmt.Fprintln(stderr, "attach: cannot reach Redis:", err)
 		return 1
 	}
@@ -75,6 +75,7 @@ func run(stdout, stderr io.Writer) int {
 
 	bare, err := phase(ctx, rdb, nil)
 	if err != nil {
+		_ = rdb.Close()
 		fmt.Fprintln(stderr, "attach: bare client:", err)
 		return 1
 	}
@@ -86,11 +87,13 @@ func run(stdout, stderr io.Writer) int {
 	cfg.MaxBlocking = 4      // of which blocking ones: 4 slots always stay for short commands
 	hs, err := profiles.Apply(rdb, cfg)
 	if err != nil {
+		_ = rdb.Close()
 		fmt.Fprintln(stderr, "attach:", err)
 		return 1
 	}
 
 	guarded, err := phase(ctx, rdb, hs.Limiter)
+	_ = rdb.Close() // done with the client either way
 	if err != nil {
 		fmt.Fprintln(stderr, "attach: guarded client:", err)
 		return 1
@@ -102,7 +105,10 @@ func run(stdout, stderr io.Writer) int {
 		round(bare.get), bare.returnedBefore, blockers)
 	fmt.Fprintf(tw, "after profiles.Apply\t%s\t%d of %d: %d BLPOPs held the blocking budget, %d waited in the limiter, not in the pool\n",
 		round(guarded.get), guarded.returnedBefore, blockers, guarded.stats.InFlightBlocking, guarded.stats.Waiting)
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintln(stderr, "attach:", err)
+		return 1
+	}
 
 	if guarded.returnedBefore > 0 {
 		fmt.Fprintln(stdout, "\nFAIL: the guarded GET waited for a BLPOP")

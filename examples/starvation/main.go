@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opt.PoolSize = poolSize
 	bare := redis.NewClient(opt)
 	bareRes := load(bare, *duration)
-	bare.Close()
+	_ = bare.Close()
 
 	// The guarded client: the API preset sized for the same pool.
 	cfg, err := target.Config(profiles.API())
@@ -96,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	guardedRes := load(guarded, *duration)
 	lim := guarded.Hooks.Limiter.Stats()
-	guarded.Close()
+	_ = guarded.Close()
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "client\tSET ops/s\tSET p50\tSET p99\tSET errors\tBLPOPs answered")
@@ -107,7 +107,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%d\n", r.name, r.res.opsPerSec, round(r.res.p50), round(r.res.p99),
 			r.res.errors, r.res.blpops)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintln(stderr, "starvation:", err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "\nguarded limiter: %d of %d slots for blocking commands; the BLPOPs beyond them waited for a permit (longest wait %s), %d commands rejected\n",
 		lim.MaxBlocking, lim.MaxInFlight, round(lim.MaxWaitSeen), lim.Rejected)
 	for _, e := range []struct {

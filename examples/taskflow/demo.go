@@ -247,7 +247,7 @@ func followEvents(ctx context.Context, rdb redis.UniversalClient, k keys) (*even
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := ps.Receive(rctx); err != nil { // the subscription is confirmed
-		ps.Close()
+		_ = ps.Close()
 		return nil, err
 	}
 	e := &events{ps: ps, done: make(chan struct{}), changed: make(chan struct{}, 1), finished: map[string]bool{}, last: time.Now()}
@@ -299,7 +299,7 @@ func (e *events) unfinished(ours map[string]bool) []string {
 }
 
 func (e *events) close() {
-	e.ps.Close()
+	_ = e.ps.Close() // ends the Channel loop
 	<-e.done
 }
 
@@ -398,7 +398,6 @@ func submitTask(ctx context.Context, hc *http.Client, base string, d doc) (strin
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
 	var sr submitResponse
 	if err := decode(resp, http.StatusAccepted, &sr); err != nil {
 		return "", err
@@ -415,7 +414,6 @@ func getTask(ctx context.Context, hc *http.Client, base, id string) (*taskRespon
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	var tr taskResponse
 	if err := decode(resp, http.StatusOK, &tr); err != nil {
 		return nil, err
@@ -423,8 +421,11 @@ func getTask(ctx context.Context, hc *http.Client, base, id string) (*taskRespon
 	return &tr, nil
 }
 
+// decode reads and closes resp's body, and unmarshals it into v when the
+// status is want.
 func decode(resp *http.Response, want int, v any) error {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	_ = resp.Body.Close()
 	if err != nil {
 		return err
 	}

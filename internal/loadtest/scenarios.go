@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"sync"
@@ -28,6 +29,10 @@ func guarded(preset profiles.Config, addr string, change func(*profiles.Config))
 	return profiles.NewClient(cfg)
 }
 
+// closeClient closes a client a scenario is done with. Its figures are taken
+// by then, so an error closing it changes nothing.
+func closeClient(c io.Closer) { _ = c.Close() }
+
 // ---------------------------------------------------------------- overhead
 
 func runOverhead(e *env) ([]Row, error) {
@@ -41,12 +46,12 @@ func runOverhead(e *env) ([]Row, error) {
 	d := e.dur(1500 * time.Millisecond)
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
-	defer bare.Close()
+	defer closeClient(bare)
 	g, err := guarded(profiles.API(), srv.Addr(), nil)
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
+	defer closeClient(g)
 
 	op := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
 		return func(ctx context.Context, gi, i int) error {
@@ -108,7 +113,7 @@ func runStarvation(e *env) ([]Row, error) {
 	// Unloaded: the same SET load with no BLPOP, for the baseline.
 	unloadedClient := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
 	unloaded := runFor(ctx, setters, e.dur(3*time.Second), setOp(unloadedClient))
-	unloadedClient.Close()
+	closeClient(unloadedClient)
 	unloadedTput := float64(unloaded.ops) / e.dur(3*time.Second).Seconds()
 
 	measure := func(c redis.UniversalClient) (*sample, int64) {
@@ -137,7 +142,7 @@ func runStarvation(e *env) ([]Row, error) {
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
 	bs, _ := measure(bare)
-	bare.Close()
+	closeClient(bare)
 
 	g, err := guarded(profiles.Worker(), srv.Addr(), func(c *profiles.Config) {
 		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
@@ -146,7 +151,7 @@ func runStarvation(e *env) ([]Row, error) {
 		return nil, err
 	}
 	gs, gBlpopErrs := measure(g)
-	g.Close()
+	closeClient(g)
 
 	// The same with a smaller blocking budget, to show what the split
 	// between blocking and short commands costs.
@@ -158,7 +163,7 @@ func runStarvation(e *env) ([]Row, error) {
 		return nil, err
 	}
 	gs4, _ := measure(g4)
-	g4.Close()
+	closeClient(g4)
 
 	secs := d.Seconds()
 	note := fmt.Sprintf("pool %d, %d goroutines in BLPOP 2s, %d goroutines SET for %s; guarded = Worker preset with pool %d, limiter %d, blocking budget %d; unloaded SET throughput %.0f ops/s; SET errors bare %s, guarded %s; guarded BLPOP errors (limiter) %d",
@@ -195,7 +200,7 @@ func runOverload(e *env) ([]Row, error) {
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
 	bs := runFor(ctx, workers, d, op(bare))
 	bTimeouts := bare.PoolStats().Timeouts
-	bare.Close()
+	closeClient(bare)
 
 	g, err := guarded(profiles.API(), srv.Addr(), func(c *profiles.Config) {
 		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
@@ -205,7 +210,7 @@ func runOverload(e *env) ([]Row, error) {
 	}
 	gs := runFor(ctx, workers, d, op(g))
 	gTimeouts := g.PoolStats().Timeouts
-	g.Close()
+	closeClient(g)
 
 	secs := d.Seconds()
 	note := fmt.Sprintf("pool %d, %d goroutines SET for %s; guarded = API preset with pool %d and limiter %d; errors bare %s, guarded %s",
@@ -233,12 +238,12 @@ func runBatch(e *env) ([]Row, error) {
 		values[i] = "v" + strconv.Itoa(i)
 	}
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer c.Close()
+	defer closeClient(c)
 	g, err := guarded(profiles.Worker(), srv.Addr(), nil)
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
+	defer closeClient(g)
 
 	timeIt := func(key string, f func() error) (float64, error) {
 		c.Del(ctx, key)
@@ -334,7 +339,7 @@ func runAutopipeline(e *env) ([]Row, error) {
 	d := e.dur(1500 * time.Millisecond)
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 50})
-	defer bare.Close()
+	defer closeClient(bare)
 	bap, err := bare.AutoPipeline()
 	if err != nil {
 		return nil, err
@@ -343,7 +348,7 @@ func runAutopipeline(e *env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
+	defer closeClient(g)
 	gap, err := g.AutoPipeline()
 	if err != nil {
 		return nil, err
@@ -392,12 +397,12 @@ func runFailfast(e *env) ([]Row, error) {
 	const socket = 500 * time.Millisecond
 
 	bare := redis.NewClient(&redis.Options{Addr: px.Addr(), ReadTimeout: socket, WriteTimeout: socket})
-	defer bare.Close()
+	defer closeClient(bare)
 	g, err := guarded(profiles.API(), px.Addr(), func(c *profiles.Config) { c.SocketTimeout = socket })
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
+	defer closeClient(g)
 	for _, c := range []redis.UniversalClient{bare, g} {
 		if err := c.Ping(ctx).Err(); err != nil {
 			return nil, err
@@ -479,7 +484,7 @@ func runRestart(e *env) ([]Row, error) {
 		if err != nil {
 			return o, err
 		}
-		defer c.Close()
+		defer closeClient(c)
 		ctx := context.Background()
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -538,7 +543,7 @@ func runRestart(e *env) ([]Row, error) {
 		wg.Wait()
 		check := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		final, err := check.Get(ctx, "r:counter").Int64()
-		check.Close()
+		closeClient(check)
 		if err != nil && err != redis.Nil {
 			return o, err
 		}

@@ -97,7 +97,7 @@ func StartServer(args ...string) (*Server, error) {
 	}
 	s, err := startIn(dir, args)
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	s.ownDir = true
@@ -109,7 +109,7 @@ func StartServer(args ...string) (*Server, error) {
 func (s *Server) Close() {
 	s.stop()
 	if s.ownDir {
-		os.RemoveAll(s.dir)
+		_ = os.RemoveAll(s.dir)
 	}
 }
 
@@ -136,8 +136,9 @@ func FreePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close() // frees the port for the caller
+	return port, nil
 }
 
 // Addr is the server's "127.0.0.1:PORT".
@@ -176,13 +177,13 @@ func (s *Server) start() error {
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close()
 		return fmt.Errorf("starting redis-server: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		logf.Close()
+		_ = logf.Close()
 		close(done)
 	}()
 	s.mu.Lock()
@@ -312,7 +313,6 @@ func Do(addr string, timeout time.Duration, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
@@ -320,9 +320,12 @@ func Do(addr string, timeout time.Duration, args ...string) (string, error) {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
 	if _, err := conn.Write(b.Bytes()); err != nil {
+		_ = conn.Close()
 		return "", err
 	}
-	return readReply(bufio.NewReader(conn))
+	reply, err := readReply(bufio.NewReader(conn))
+	_ = conn.Close()
+	return reply, err
 }
 
 func readReply(r *bufio.Reader) (string, error) {
