@@ -26,6 +26,15 @@ func FuzzFromEnv(f *testing.F) {
 	f.Add(false, uint8(1), "unix", "u", "pw", "/tmp/r.sock?db=1", uint8(0), "", "", "", "", "", "", "", "", "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, worker bool, urlMode uint8, scheme, user, pw, rest string, pwMode uint8,
 		host, port, db, tlsv, cluster, sentinel, master, pool, ops, blocking, socket, keepidle, keepcnt string) {
+		// Every password starts with fuzzMarker. A field that is printed
+		// on purpose (a host, a user name, a number) and holds the marker
+		// may hold a password's text too (host "Zq9p", password "p"): that
+		// is the field, not a leak, so such inputs prove nothing.
+		for _, v := range []string{scheme, user, rest, host, port, db, tlsv, cluster, sentinel, master, pool, ops, blocking, socket, keepidle, keepcnt} {
+			if strings.Contains(v, fuzzMarker) {
+				return
+			}
+		}
 		secret := fuzzMarker + pw
 		var urlValue string
 		urlSecretChecked := false
