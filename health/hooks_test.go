@@ -81,3 +81,48 @@ func containsReason(reasons []string, want string) bool {
 	}
 	return false
 }
+
+// A killed and restarted server with a real breaker: the monitor's own
+// PINGs open the breaker, and once the server is back they are the probes
+// that close it again, so the status returns to healthy without any other
+// traffic. (A new connection's handshake runs through the hooks too: it
+// must not be refused by the half-open breaker, or the probe never gets a
+// connection.)
+func TestRealBreakerRecoversAfterRestart(t *testing.T) {
+	s := redistest.Start(t)
+	rdb := s.Client(t, &redis.Options{MaxRetries: -1, PoolSize: 4})
+	brk, err := hooks.NewBreaker(hooks.BreakerOptions{ConsecutiveFailures: 2, OpenTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Attach(rdb, brk); err != nil {
+		t.Fatal(err)
+	}
+	m := newMonitor(t, rdb, Options{Breaker: brk, PingTimeout: 2 * time.Second})
+	ctx := context.Background()
+	if r := m.Check(ctx); r.Status != StatusHealthy {
+		t.Fatalf("first check: %q %q", r.Status, r.Reasons)
+	}
+
+	s.Kill()
+	var r Report
+	waitFor(t, "the breaker to open", func() bool {
+		r = m.Check(ctx)
+		return r.Hooks.Breakers[s.Addr()] == gobreaker.StateOpen
+	})
+	if r.Status != StatusUnhealthy {
+		t.Fatalf("breaker open: %q %q", r.Status, r.Reasons)
+	}
+
+	s.Restart()
+	waitFor(t, "the status to return to healthy", func() bool {
+		r = m.Check(ctx)
+		return r.Status == StatusHealthy
+	})
+	if st := r.Hooks.Breakers[s.Addr()]; st != gobreaker.StateClosed {
+		t.Fatalf("healthy with breaker %v", st)
+	}
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET after recovery: %v", err)
+	}
+}
