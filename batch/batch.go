@@ -101,7 +101,6 @@ type filler func(p redis.Pipeliner, lo, hi int, ends []int) ([]int, error)
 type engine struct {
 	ctx    context.Context
 	c      Client
-	n      int
 	size   int
 	opt    Options
 	target target
@@ -135,7 +134,6 @@ func run(ctx context.Context, c Client, n int, fill filler, opt Options, name st
 	e := &engine{
 		ctx:    ctx,
 		c:      c,
-		n:      n,
 		size:   opt.ChunkSize,
 		opt:    opt,
 		target: targetOf(c),
@@ -228,7 +226,7 @@ func (e *engine) parallel(chunks, par int) {
 // the batch must stop.
 func (e *engine) chunk(w *worker, k int) (stop bool) {
 	lo := k * e.size
-	hi := min(lo+e.size, e.n)
+	hi := min(lo+e.size, len(e.status))
 	p := w.p
 	if err := e.ctx.Err(); err != nil {
 		return e.stop(k, fmt.Errorf("batch: stopped before item %d: %w", lo, err))

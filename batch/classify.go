@@ -233,13 +233,7 @@ func (t target) classifySingle(cmds []redis.Cmder, xerr error, out []uint8) {
 
 // classifySingleTx reads a MULTI/EXEC on one connection.
 func classifySingleTx(cmds []redis.Cmder, xerr error, out []uint8) {
-	allNil := true
-	for _, c := range cmds {
-		if c.Err() != nil {
-			allNil = false
-			break
-		}
-	}
+	allNil := noErrors(cmds)
 	switch {
 	case isReplyErr(xerr) && allNil:
 		// An error reply that no command carries: the connection handshake
@@ -266,14 +260,7 @@ func classifySingleTx(cmds []redis.Cmder, xerr error, out []uint8) {
 // command answered before a failure with its own result and gives each
 // command it could not complete an error.
 func (t target) classifyCluster(cmds []redis.Cmder, xerr error, tx bool, out []uint8) {
-	allNil := true
-	for _, c := range cmds {
-		if c.Err() != nil {
-			allNil = false
-			break
-		}
-	}
-	if allNil {
+	if noErrors(cmds) {
 		// Nothing ran: a hook on the cluster client returned before
 		// routing.
 		kind := uint8(cmdUnknown)
@@ -302,6 +289,16 @@ func classifyOther(cmds []redis.Cmder, out []uint8) {
 	for i, c := range cmds {
 		out[i] = known(c.Err())
 	}
+}
+
+// noErrors reports whether no command carries an error.
+func noErrors(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func fill(s []uint8, v uint8) {

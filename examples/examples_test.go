@@ -82,6 +82,21 @@ func env(extra ...string) []string {
 	return append(out, extra...)
 }
 
+// backend is one Redis an example runs against; first is how the
+// example's first line starts.
+type backend struct {
+	name, first string
+	env         []string
+}
+
+// backends are the embedded default and the real server srv.
+func backends(srv *redistest.Server) []backend {
+	return []backend{
+		{"embedded", "redis: embedded", env()},
+		{"real server", "redis: real server", env("REDIS_URL=redis://" + srv.Addr())},
+	}
+}
+
 // runExample runs an example to its end and returns its output and exit code.
 func runExample(t *testing.T, environ []string, name string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -310,13 +325,7 @@ func TestTaskflowServer(t *testing.T) {
 func TestAttach(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	for _, tc := range []struct {
-		name, first string
-		env         []string
-	}{
-		{"embedded", "redis: embedded", env()},
-		{"real server", "redis: real server", env("REDIS_URL=redis://" + srv.Addr())},
-	} {
+	for _, tc := range backends(srv) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			out, errOut, code := runExample(t, tc.env, "attach")
@@ -349,13 +358,7 @@ func TestStarvation(t *testing.T) {
 func TestFxapp(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	for _, tc := range []struct {
-		name, first string
-		env         []string
-	}{
-		{"embedded", "redis: embedded", env()},
-		{"real server", "redis: real server", env("REDIS_URL=redis://" + srv.Addr())},
-	} {
+	for _, tc := range backends(srv) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := startServer(t, tc.env, "fxapp", "-addr", "127.0.0.1:0")

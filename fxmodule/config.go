@@ -88,13 +88,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-func (o Options) pingTimeout() time.Duration {
-	if o.PingTimeout > 0 {
-		return o.PingTimeout
-	}
-	return DefaultPingTimeout
-}
-
 func (o Options) logger() *slog.Logger {
 	if o.Logger != nil {
 		return o.Logger

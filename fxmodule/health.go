@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"go.uber.org/fx"
 
@@ -15,8 +14,9 @@ import (
 //
 //   - GET /health: the worst status of all monitors, 200 when it is healthy
 //     or degraded and 503 when it is unhealthy, with a JSON object
-//     {status, monitors: {NAME: {name, status, reasons, latency_ms,
-//     avg_latency_ms, consecutive_failures, last_error, checked_at}}}.
+//     {status, monitors: {NAME: summary}}, each summary (health.Summary)
+//     as health's /health serves it: {name, status, reasons, latency_ms,
+//     avg_latency_ms, consecutive_failures, last_error, checked_at}.
 //   - GET /pool-stats: 200 with {NAME: report}, each report as health's
 //     /pool-stats serves it (pool, server, hook figures).
 //
@@ -96,36 +96,16 @@ func worst(reps []health.Report) health.Status {
 	return w
 }
 
-type healthSummary struct {
-	Name                string        `json:"name"`
-	Status              health.Status `json:"status"`
-	Reasons             []string      `json:"reasons"`
-	LatencyMs           float64       `json:"latency_ms"`
-	AvgLatencyMs        float64       `json:"avg_latency_ms"`
-	ConsecutiveFailures int           `json:"consecutive_failures"`
-	LastError           string        `json:"last_error,omitempty"`
-	CheckedAt           time.Time     `json:"checked_at"`
-}
-
 func (h *Health) serveHealth(w http.ResponseWriter, r *http.Request) {
 	reps := h.reports(r)
 	body := struct {
-		Status   health.Status            `json:"status"`
-		Monitors map[string]healthSummary `json:"monitors"`
-	}{Monitors: make(map[string]healthSummary, len(reps))}
+		Status   health.Status             `json:"status"`
+		Monitors map[string]health.Summary `json:"monitors"`
+	}{Monitors: make(map[string]health.Summary, len(reps))}
 	list := make([]health.Report, 0, len(reps))
 	for name, rep := range reps {
 		list = append(list, rep)
-		body.Monitors[name] = healthSummary{
-			Name:                rep.Name,
-			Status:              rep.Status,
-			Reasons:             rep.Reasons,
-			LatencyMs:           ms(rep.Latency),
-			AvgLatencyMs:        ms(rep.AvgLatency),
-			ConsecutiveFailures: rep.ConsecutiveFailures,
-			LastError:           rep.LastError,
-			CheckedAt:           rep.CheckedAt,
-		}
+		body.Monitors[name] = rep.Summary()
 	}
 	body.Status = worst(list)
 	code := http.StatusOK
@@ -140,8 +120,6 @@ func (h *Health) serveHealth(w http.ResponseWriter, r *http.Request) {
 func (h *Health) servePoolStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.reports(r))
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	body, err := json.Marshal(v)

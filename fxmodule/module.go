@@ -163,7 +163,7 @@ func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]re
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			err := Ping(ctx, c, opt.pingTimeout())
+			err := Ping(ctx, c, opt.PingTimeout)
 			if err == nil {
 				return nil
 			}

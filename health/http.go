@@ -33,16 +33,7 @@ func (m *Monitor) HealthHandler() http.Handler {
 		if rep.Status == StatusUnhealthy {
 			code = http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, healthJSON{
-			Name:                rep.Name,
-			Status:              rep.Status,
-			Reasons:             rep.Reasons,
-			LatencyMs:           ms(rep.Latency),
-			AvgLatencyMs:        ms(rep.AvgLatency),
-			ConsecutiveFailures: rep.ConsecutiveFailures,
-			LastError:           rep.LastError,
-			CheckedAt:           rep.CheckedAt,
-		})
+		writeJSON(w, code, rep.Summary())
 	})
 }
 
@@ -66,7 +57,9 @@ func (m *Monitor) current(r *http.Request) Report {
 	return rep
 }
 
-type healthJSON struct {
+// Summary is the body /health serves (see Handler): the Report's status
+// and ping figures, without the pool, server, node and hook figures.
+type Summary struct {
 	Name                string    `json:"name,omitempty"`
 	Status              Status    `json:"status"`
 	Reasons             []string  `json:"reasons"`
@@ -75,6 +68,20 @@ type healthJSON struct {
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	LastError           string    `json:"last_error,omitempty"`
 	CheckedAt           time.Time `json:"checked_at"`
+}
+
+// Summary returns r as /health serves it.
+func (r Report) Summary() Summary {
+	return Summary{
+		Name:                r.Name,
+		Status:              r.Status,
+		Reasons:             r.Reasons,
+		LatencyMs:           ms(r.Latency),
+		AvgLatencyMs:        ms(r.AvgLatency),
+		ConsecutiveFailures: r.ConsecutiveFailures,
+		LastError:           r.LastError,
+		CheckedAt:           r.CheckedAt,
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

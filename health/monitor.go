@@ -110,10 +110,9 @@ type Options struct {
 // Monitor checks one client on an interval and keeps the last Report. Its
 // methods are safe for concurrent use.
 type Monitor struct {
-	c     Client
-	opt   Options // defaults applied
-	rules Rules   // defaults applied
-	log   *slog.Logger
+	c   Client
+	opt Options // defaults applied, Rules included
+	log *slog.Logger
 
 	checkMu sync.Mutex // serializes checks, so counters compare in order
 	// Guarded by checkMu: the state carried from check to check.
@@ -168,7 +167,7 @@ func NewMonitor(c Client, opt Options) (*Monitor, error) {
 	if opt.Name != "" {
 		log = log.With(slog.String("name", opt.Name))
 	}
-	return &Monitor{c: c, opt: opt, rules: rules, log: log}, nil
+	return &Monitor{c: c, opt: opt, log: log}, nil
 }
 
 // Start begins checking: the first check runs at once, then one every
@@ -342,7 +341,7 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	m.prevTimeouts, m.prevRejected, m.haveCounters = timeouts, rejected, true
 	in.breakers = r.Hooks.Breakers
 
-	r.Status, r.Reasons = m.rules.evaluate(in)
+	r.Status, r.Reasons = m.opt.Rules.evaluate(in)
 
 	m.mu.Lock()
 	old := m.last.Status

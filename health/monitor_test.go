@@ -36,8 +36,8 @@ func TestNewMonitorRejectsBadOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.opt.Interval != DefaultInterval || m.opt.PingTimeout != DefaultPingTimeout || m.rules != DefaultRules {
-		t.Fatalf("defaults not applied: %+v %+v", m.opt, m.rules)
+	if m.opt.Interval != DefaultInterval || m.opt.PingTimeout != DefaultPingTimeout || m.opt.Rules != DefaultRules {
+		t.Fatalf("defaults not applied: %+v %+v", m.opt, m.opt.Rules)
 	}
 	if r := m.Report(); r.Status != "" || !r.CheckedAt.IsZero() {
 		t.Fatalf("report before any check = %+v", r)

@@ -184,26 +184,25 @@ func (a *nodeAttacher) walkDone() map[string]bool {
 }
 
 func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
+	// Every node client gets at least the resend guard, so there is always
+	// something to attach per node.
 	top, node := splitHooks(hooks)
 	node = append(node, resendGuardFor(hooks))
-	var walkErr error
-	if len(node) > 0 {
-		a := newNodeAttacher(node)
-		c.OnNewNode(a.onNewNode)
-		ctx, cancel := context.WithTimeout(context.Background(), attachWalkTimeout)
-		walkErr = c.ForEachShard(ctx, func(_ context.Context, nc *redis.Client) error {
-			a.attach(nc)
-			return nil
-		})
-		cancel()
-		created := a.walkDone()
-		if walkErr != nil && !clusterFresh(c.Options(), created) {
-			walkErr = fmt.Errorf("hooks: Attach: cannot list the cluster's node clients (%w); "+
-				"node clients created before Attach may lack %d per-node hook(s): "+
-				"attach before the first command, or while the cluster is reachable", walkErr, len(node))
-		} else {
-			walkErr = nil
-		}
+	a := newNodeAttacher(node)
+	c.OnNewNode(a.onNewNode)
+	ctx, cancel := context.WithTimeout(context.Background(), attachWalkTimeout)
+	walkErr := c.ForEachShard(ctx, func(_ context.Context, nc *redis.Client) error {
+		a.attach(nc)
+		return nil
+	})
+	cancel()
+	created := a.walkDone()
+	if walkErr != nil && !clusterFresh(c.Options(), created) {
+		walkErr = fmt.Errorf("hooks: Attach: cannot list the cluster's node clients (%w); "+
+			"node clients created before Attach may lack %d per-node hook(s): "+
+			"attach before the first command, or while the cluster is reachable", walkErr, len(node))
+	} else {
+		walkErr = nil
 	}
 	for _, h := range top {
 		c.AddHook(h)
@@ -230,30 +229,29 @@ func clusterFresh(opt *redis.ClusterOptions, created map[string]bool) bool {
 }
 
 func attachRing(r *redis.Ring, hooks []redis.Hook) error {
+	// As on a cluster, every node client gets at least the resend guard.
 	top, node := splitHooks(hooks)
 	node = append(node, resendGuardFor(hooks))
-	if len(node) > 0 {
-		want := len(r.Options().Addrs)
-		var mu sync.Mutex
-		live := 0
-		_ = r.ForEachShard(context.Background(), func(context.Context, *redis.Client) error {
-			mu.Lock()
-			live++
-			mu.Unlock()
-			return nil
-		})
-		if live < want {
-			return fmt.Errorf("hooks: Attach: the ring lists %d live shards of the %d configured; "+
-				"a shard marked down cannot be reached: attach before the first command or while every shard is up", live, want)
-		}
-		a := newNodeAttacher(node)
-		r.OnNewNode(a.onNewNode)
-		_ = r.ForEachShard(context.Background(), func(_ context.Context, nc *redis.Client) error {
-			a.attach(nc)
-			return nil
-		})
-		a.walkDone()
+	want := len(r.Options().Addrs)
+	var mu sync.Mutex
+	live := 0
+	_ = r.ForEachShard(context.Background(), func(context.Context, *redis.Client) error {
+		mu.Lock()
+		live++
+		mu.Unlock()
+		return nil
+	})
+	if live < want {
+		return fmt.Errorf("hooks: Attach: the ring lists %d live shards of the %d configured; "+
+			"a shard marked down cannot be reached: attach before the first command or while every shard is up", live, want)
 	}
+	a := newNodeAttacher(node)
+	r.OnNewNode(a.onNewNode)
+	_ = r.ForEachShard(context.Background(), func(_ context.Context, nc *redis.Client) error {
+		a.attach(nc)
+		return nil
+	})
+	a.walkDone()
 	for _, h := range top {
 		r.AddHook(h)
 	}

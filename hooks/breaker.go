@@ -381,25 +381,7 @@ func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if isHandshake(cmd) {
 			return next(ctx, cmd)
 		}
-		nb := h.node()
-		if !nb.closed.Load() {
-			if ctx.Value(nestedKey{nb}) != nil {
-				return next(ctx, cmd)
-			}
-			ctx = context.WithValue(ctx, nestedKey{nb}, true)
-		}
-		var err error
-		_, v := nb.cb.Execute(func() (struct{}, error) {
-			err = next(ctx, cmd)
-			return struct{}{}, verdict(ctx, err, false)
-		})
-		if h.b.pending.Load() != 0 {
-			h.b.deliver()
-		}
-		if v == gobreaker.ErrOpenState || v == gobreaker.ErrTooManyRequests {
-			return nb.openErr
-		}
-		return err
+		return h.execute(ctx, false, func(ctx context.Context) error { return next(ctx, cmd) })
 	}
 }
 
@@ -408,26 +390,32 @@ func (h *breakerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if allHandshake(cmds) {
 			return next(ctx, cmds)
 		}
-		nb := h.node()
-		if !nb.closed.Load() {
-			if ctx.Value(nestedKey{nb}) != nil {
-				return next(ctx, cmds)
-			}
-			ctx = context.WithValue(ctx, nestedKey{nb}, true)
-		}
-		var err error
-		_, v := nb.cb.Execute(func() (struct{}, error) {
-			err = next(ctx, cmds)
-			return struct{}{}, verdict(ctx, err, true)
-		})
-		if h.b.pending.Load() != 0 {
-			h.b.deliver()
-		}
-		if v == gobreaker.ErrOpenState || v == gobreaker.ErrTooManyRequests {
-			return nb.openErr
-		}
-		return err
+		return h.execute(ctx, true, func(ctx context.Context) error { return next(ctx, cmds) })
 	}
+}
+
+// execute runs call, a command or a batch (pipeline), through the node's
+// breaker.
+func (h *breakerHook) execute(ctx context.Context, pipeline bool, call func(context.Context) error) error {
+	nb := h.node()
+	if !nb.closed.Load() {
+		if ctx.Value(nestedKey{nb}) != nil {
+			return call(ctx)
+		}
+		ctx = context.WithValue(ctx, nestedKey{nb}, true)
+	}
+	var err error
+	_, v := nb.cb.Execute(func() (struct{}, error) {
+		err = call(ctx)
+		return struct{}{}, verdict(ctx, err, pipeline)
+	})
+	if h.b.pending.Load() != 0 {
+		h.b.deliver()
+	}
+	if v == gobreaker.ErrOpenState || v == gobreaker.ErrTooManyRequests {
+		return nb.openErr
+	}
+	return err
 }
 
 // circuitOpenError is the error of an open circuit: it names the node and

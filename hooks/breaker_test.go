@@ -417,11 +417,8 @@ func TestBreakerBlackhole(t *testing.T) {
 			mu.Unlock()
 		},
 	})
-	r, err := NewRetry(RetryOptions{MaxAttempts: 2, InitialInterval: 10 * time.Millisecond, Logger: quietLogger,
+	r := mustRetry(t, RetryOptions{MaxAttempts: 2, InitialInterval: 10 * time.Millisecond,
 		OnRetry: func(e RetryEvent) { t.Logf("retry: %+v", e) }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dials := &dialCounter{}
 	rdb := redis.NewClient(&redis.Options{
 		Addr: px.Addr(), MaxRetries: -1, ReadTimeout: 100 * time.Millisecond, DialTimeout: 200 * time.Millisecond, PoolSize: 4,

@@ -470,38 +470,42 @@ func (t *CommandTable) ClassifyPipeline(cmds []redis.Cmder) PipelineInfo {
 // maxCmdNameLen bounds the names lower-cased on the stack.
 const maxCmdNameLen = 64
 
-// lookupCmd finds the entry for a command or subcommand name argument without
-// allocating: go-redis sends lower-case names, so the first map access
-// usually hits; other names are lower-cased into a stack buffer.
+// lookupCmd finds the entry for a command or subcommand name argument
+// without allocating.
 func lookupCmd(m map[string]*cmdEntry, arg interface{}) *cmdEntry {
+	e, _ := lookupLower(m, arg)
+	return e
+}
+
+// lookupLower looks a name argument (string, []byte or *string) up in a map
+// keyed by lower-case names, ignoring ASCII case, without allocating:
+// go-redis sends lower-case names, so the first map access usually hits;
+// other names of up to maxCmdNameLen bytes are lower-cased into a stack
+// buffer.
+func lookupLower[V any](m map[string]V, arg interface{}) (e V, ok bool) {
 	switch v := arg.(type) {
 	case string:
-		if e, ok := m[v]; ok {
-			return e
-		}
-		if len(v) > maxCmdNameLen || !hasUpperASCII(v) {
-			return nil
+		if e, ok = m[v]; ok || len(v) > maxCmdNameLen || !hasUpperASCII(v) {
+			return e, ok
 		}
 		var buf [maxCmdNameLen]byte
 		n := copy(buf[:], v)
 		lowerASCII(buf[:n])
-		return m[string(buf[:n])]
+		e, ok = m[string(buf[:n])]
 	case []byte:
 		if len(v) > maxCmdNameLen {
-			return nil
+			return e, false
 		}
 		var buf [maxCmdNameLen]byte
 		n := copy(buf[:], v)
 		lowerASCII(buf[:n])
-		return m[string(buf[:n])]
+		e, ok = m[string(buf[:n])]
 	case *string:
-		if v == nil {
-			return nil
+		if v != nil {
+			e, ok = lookupLower(m, *v)
 		}
-		return lookupCmd(m, *v)
-	default:
-		return nil
 	}
+	return e, ok
 }
 
 func hasUpperASCII(s string) bool {
@@ -971,40 +975,8 @@ func refineEvalSha(t *CommandTable, args []interface{}, f Flags) Flags {
 	if len(args) < 2 || t.shas == nil {
 		return f
 	}
-	return idemIf(f, lookupLowerSet(t.shas, args[1]))
-}
-
-// lookupLowerSet looks a lower-case key up without allocating.
-func lookupLowerSet(m map[string]struct{}, arg interface{}) bool {
-	var s string
-	switch v := arg.(type) {
-	case string:
-		if _, ok := m[v]; ok {
-			return true
-		}
-		s = v
-	case []byte:
-		if len(v) > maxCmdNameLen {
-			return false
-		}
-		var buf [maxCmdNameLen]byte
-		n := copy(buf[:], v)
-		lowerASCII(buf[:n])
-		_, ok := m[string(buf[:n])]
-		return ok
-	case *string:
-		return v != nil && lookupLowerSet(m, *v)
-	default:
-		return false
-	}
-	if len(s) > maxCmdNameLen || !hasUpperASCII(s) {
-		return false
-	}
-	var buf [maxCmdNameLen]byte
-	n := copy(buf[:], s)
-	lowerASCII(buf[:n])
-	_, ok := m[string(buf[:n])]
-	return ok
+	_, ok := lookupLower(t.shas, args[1])
+	return idemIf(f, ok)
 }
 
 // ---- the built-in table ----

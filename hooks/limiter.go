@@ -207,13 +207,8 @@ func (l *Limiter) Stats() LimiterStats {
 // Attach reports its budget under the key "". A node that left a cluster
 // keeps its entry.
 func (l *Limiter) NodeStats() map[string]LimiterStats {
-	l.mu.Lock()
-	m := make(map[string]LimiterStats, len(l.cores))
-	cores := make([]*limCore, 0, len(l.cores))
-	for _, c := range l.cores {
-		cores = append(cores, c)
-	}
-	l.mu.Unlock()
+	cores := l.coreList()
+	m := make(map[string]LimiterStats, len(cores))
 	for _, c := range cores {
 		m[c.addr] = c.stats()
 	}
@@ -336,17 +331,15 @@ func (c *limCore) pipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipe
 		if allHandshake(cmds) {
 			return next(ctx, cmds)
 		}
-		flags, blocking := pipelineFlags(ctx, cmds, c.table)
-		if blocking {
-			blocking = flags&Blocking != 0
-		} else {
+		flags, ok := pipelineFlags(ctx, cmds, c.table)
+		if !ok {
 			for _, cmd := range cmds {
-				if c.table.Classify(cmd).IsBlocking() {
-					blocking = true
+				if flags = c.table.Classify(cmd).Flags; flags&Blocking != 0 {
 					break
 				}
 			}
 		}
+		blocking := flags&Blocking != 0
 		if err := c.acquire(ctx, blocking); err != nil {
 			// go-redis sets no per-command error when a hook fails a
 			// pipeline without calling next: say why on each command.

@@ -95,6 +95,20 @@ func ltLetAndSee(t *testing.T, g *ltGate, id, want string) {
 	}
 }
 
+// ltRunner returns a function that runs h on a command in a new goroutine
+// counted by wg; an error fails the test.
+func ltRunner(t *testing.T, wg *sync.WaitGroup, h redis.ProcessHook) func(redis.Cmder) {
+	return func(cmd redis.Cmder) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h(context.Background(), cmd); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+}
+
 func TestLimiterOptionsValidation(t *testing.T) {
 	bad := []struct {
 		opt  LimiterOptions
@@ -131,15 +145,7 @@ func TestLimiterFIFO(t *testing.T) {
 	g := newLtGate()
 	h := l.ProcessHook(g.next)
 	var wg sync.WaitGroup
-	run := func(cmd redis.Cmder) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := h(context.Background(), cmd); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
+	run := ltRunner(t, &wg, h)
 	run(ltGet("h1"))
 	run(ltGet("h2"))
 	ltWaitFor(t, "two holders", func() bool { return l.Stats().InFlight == 2 })
@@ -184,15 +190,7 @@ func TestLimiterBlockingBudget(t *testing.T) {
 	g := newLtGate()
 	h := l.ProcessHook(g.next)
 	var wg sync.WaitGroup
-	run := func(cmd redis.Cmder) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := h(context.Background(), cmd); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
+	run := ltRunner(t, &wg, h)
 	run(ltBLPop("b1"))
 	run(ltBLPop("b2"))
 	ltWaitFor(t, "two blocking in flight", func() bool { return l.Stats().InFlightBlocking == 2 })

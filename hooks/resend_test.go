@@ -78,11 +78,7 @@ func TestClusterDoesNotResendIncrAfterReadTimeout(t *testing.T) {
 		})
 		defer rdb.Close()
 		if attach {
-			r, err := NewRetry(RetryOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := Attach(rdb, r); err != nil {
+			if err := Attach(rdb, mustRetry(t, RetryOptions{})); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -23,12 +23,20 @@ import (
 
 // ---- unit tests: a fake next and a fake clock ----
 
+// newTestRetry returns a Retry on a fake clock (unless opt.Clock is set).
 func newTestRetry(t *testing.T, opt RetryOptions) (*Retry, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
 	if opt.Clock == nil {
 		opt.Clock = clk
 	}
+	return mustRetry(t, opt), clk
+}
+
+// mustRetry returns NewRetry(opt), with its log dropped unless opt.Logger
+// is set.
+func mustRetry(t *testing.T, opt RetryOptions) *Retry {
+	t.Helper()
 	if opt.Logger == nil {
 		opt.Logger = quietLogger
 	}
@@ -36,7 +44,7 @@ func newTestRetry(t *testing.T, opt RetryOptions) (*Retry, *fakeClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, clk
+	return r
 }
 
 func TestRetryOptionsValidation(t *testing.T) {
@@ -246,7 +254,7 @@ func TestRetryRecoversAndCounts(t *testing.T) {
 	// Read timeout on INCR: not retried.
 	calls = 0
 	_ = r.ProcessHook(failingNext(&calls, errReadTO))(context.Background(), cmd)
-	// Rejected three times: gave up.
+	// Not sent three times: gave up.
 	calls = 0
 	_ = r.ProcessHook(failingNext(&calls, errDial, errDial, errDial))(context.Background(), cmd)
 	// An answer: nothing counted.
@@ -525,10 +533,7 @@ func TestRetryPipelineDecision(t *testing.T) {
 // check that runs in every test run.
 func TestRetrySuccessPathAllocatesNothing(t *testing.T) {
 	r, _ := newTestRetry(t, RetryOptions{})
-	br, err := NewBreaker(BreakerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	br := newTestBreaker(t, BreakerOptions{})
 	ctx := context.Background()
 	h := r.ProcessHook(br.forNode("n").ProcessHook(noopNext))
 	hp := r.ProcessPipelineHook(br.forNode("n").ProcessPipelineHook(noopNextPipeline))
@@ -554,23 +559,28 @@ func guardedClient(t *testing.T, opt redis.Options, hs ...redis.Hook) *redis.Cli
 	return c
 }
 
+// restartClient returns a Retry that rides out a server restart (delays of
+// 10ms to 100ms, maxAttempts attempts within 5s) and a guarded client for
+// addr that uses it.
+func restartClient(t *testing.T, addr string, maxAttempts, poolSize int) (*Retry, *redis.Client) {
+	t.Helper()
+	r := mustRetry(t, RetryOptions{
+		MaxAttempts: maxAttempts, InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond,
+		MaxElapsed: 5 * time.Second,
+	})
+	return r, guardedClient(t, redis.Options{
+		Addr: addr, PoolSize: poolSize, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, DialerRetries: 1,
+	}, r)
+}
+
 // TestRetryRestartUnderIncr kills the server (AOF, appendfsync always)
 // with SIGKILL three times under 16 goroutines doing INCR on one key, and
 // checks after each restart that acked <= counter <= acked + ambiguous:
 // no acknowledged write was lost, and no INCR was applied twice.
 func TestRetryRestartUnderIncr(t *testing.T) {
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-	r, err := NewRetry(RetryOptions{
-		MaxAttempts: 50, InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond,
-		MaxElapsed: 5 * time.Second, Logger: quietLogger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := guardedClient(t, redis.Options{
-		Addr: srv.Addr(), PoolSize: 32, DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: time.Second, WriteTimeout: time.Second, DialerRetries: 1,
-	}, r)
+	r, rdb := restartClient(t, srv.Addr(), 50, 32)
 
 	const workers = 16
 	var acked, ambiguous, notApplied, stopped atomic.Int64
@@ -664,17 +674,7 @@ func TestRetryRestartUnderIncr(t *testing.T) {
 // restart reaches callers with no error at all.
 func TestRetryRestartUnderSetGet(t *testing.T) {
 	srv := redistest.Start(t)
-	r, err := NewRetry(RetryOptions{
-		MaxAttempts: 100, InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond,
-		MaxElapsed: 5 * time.Second, Logger: quietLogger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := guardedClient(t, redis.Options{
-		Addr: srv.Addr(), PoolSize: 16, DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: time.Second, WriteTimeout: time.Second, DialerRetries: 1,
-	}, r)
+	r, rdb := restartClient(t, srv.Addr(), 100, 16)
 	var ops, errs atomic.Int64
 	var firstErr atomic.Value
 	stop := make(chan struct{})
@@ -762,14 +762,11 @@ func TestRetryReadTimeoutAfterWrite(t *testing.T) {
 	direct := srv.Client(t, &redis.Options{MaxRetries: -1})
 
 	t.Run("INCR not retried", func(t *testing.T) {
-		r, err := NewRetry(RetryOptions{MaxAttempts: 4, InitialInterval: 10 * time.Millisecond, Logger: quietLogger})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustRetry(t, RetryOptions{MaxAttempts: 4, InitialInterval: 10 * time.Millisecond})
 		rdb := guardedClient(t, redis.Options{Addr: px.Addr(), ReadTimeout: readTimeout, PoolSize: 8}, r)
 		warmPool(t, rdb, 4)
 		name := px.Latency("downstream", slowReply, 0)
-		err = rdb.Incr(context.Background(), "incr-once").Err()
+		err := rdb.Incr(context.Background(), "incr-once").Err()
 		px.RemoveToxic(name)
 		settle()
 		got, gerr := direct.Get(context.Background(), "incr-once").Int()
@@ -791,8 +788,8 @@ func TestRetryReadTimeoutAfterWrite(t *testing.T) {
 		}
 		var name string
 		var events atomic.Int32
-		r, err := NewRetry(RetryOptions{
-			MaxAttempts: 4, InitialInterval: 10 * time.Millisecond, Logger: quietLogger,
+		r := mustRetry(t, RetryOptions{
+			MaxAttempts: 4, InitialInterval: 10 * time.Millisecond,
 			// The first retry finds the path healthy again.
 			OnRetry: func(RetryEvent) {
 				if events.Add(1) == 1 {
@@ -800,9 +797,6 @@ func TestRetryReadTimeoutAfterWrite(t *testing.T) {
 				}
 			},
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		rdb := guardedClient(t, redis.Options{Addr: px.Addr(), ReadTimeout: readTimeout}, r)
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
 			t.Fatal(err)
@@ -862,20 +856,12 @@ func TestRetryReadOnlyReplica(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	r, err := NewRetry(RetryOptions{
-		MaxAttempts: 3, InitialInterval: 10 * time.Millisecond, Logger: quietLogger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := NewBreaker(BreakerOptions{ConsecutiveFailures: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRetry(t, RetryOptions{MaxAttempts: 3, InitialInterval: 10 * time.Millisecond})
+	br := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 2})
 	rdb := guardedClient(t, redis.Options{Addr: replica.Addr()}, r, br)
 
 	for i := 0; i < 3; i++ {
-		err = rdb.Incr(context.Background(), "n").Err()
+		err := rdb.Incr(context.Background(), "n").Err()
 		if !redis.IsReadOnlyError(err) || !errors.Is(err, ErrRejected) {
 			t.Fatalf("INCR on a replica: %v, want READONLY matching ErrRejected", err)
 		}
@@ -889,8 +875,8 @@ func TestRetryReadOnlyReplica(t *testing.T) {
 
 	// Promoted between two attempts, the replica takes the write: one
 	// INCR, applied once.
-	r2, err := NewRetry(RetryOptions{
-		MaxAttempts: 3, InitialInterval: 10 * time.Millisecond, Logger: quietLogger,
+	r2 := mustRetry(t, RetryOptions{
+		MaxAttempts: 3, InitialInterval: 10 * time.Millisecond,
 		OnRetry: func(RetryEvent) {
 			promote.Do(func() {
 				if _, err := redistest.Do(replica.Addr(), time.Second, "REPLICAOF", "NO", "ONE"); err != nil {
@@ -899,9 +885,6 @@ func TestRetryReadOnlyReplica(t *testing.T) {
 			})
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rdb2 := guardedClient(t, redis.Options{Addr: replica.Addr()}, r2)
 	n, err := rdb2.Incr(context.Background(), "n").Result()
 	if err != nil || n != 1 {
@@ -933,10 +916,7 @@ func TestRetryServerRejectionsFromFake(t *testing.T) {
 				}
 				return ":1\r\n"
 			})
-			r, err := NewRetry(RetryOptions{MaxAttempts: 3, InitialInterval: time.Millisecond, Logger: quietLogger})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := mustRetry(t, RetryOptions{MaxAttempts: 3, InitialInterval: time.Millisecond})
 			rdb := fakeClient(t, fake.Addr())
 			if err := Attach(rdb, r); err != nil {
 				t.Fatal(err)
@@ -960,14 +940,8 @@ func TestRetryServerRejectionsFromFake(t *testing.T) {
 // successes.
 func TestRetryAnswersNotRetried(t *testing.T) {
 	srv := redistest.Start(t)
-	r, err := NewRetry(RetryOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := NewBreaker(BreakerOptions{ConsecutiveFailures: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRetry(t, RetryOptions{})
+	br := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 1})
 	rdb := guardedClient(t, redis.Options{Addr: srv.Addr()}, r, br)
 	ctx := context.Background()
 	if err := rdb.LPush(ctx, "list", "x").Err(); err != nil {
@@ -1019,14 +993,8 @@ func TestRetryAnswersNotRetried(t *testing.T) {
 // not count against the node.
 func TestRetryCancelledCaller(t *testing.T) {
 	srv := redistest.Start(t)
-	r, err := NewRetry(RetryOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := NewBreaker(BreakerOptions{ConsecutiveFailures: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRetry(t, RetryOptions{})
+	br := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 1})
 	rdb := guardedClient(t, redis.Options{Addr: srv.Addr(), ReadTimeout: 200 * time.Millisecond}, r, br)
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		t.Fatal(err)

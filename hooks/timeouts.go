@@ -142,11 +142,6 @@ func NewTimeouts(opt TimeoutOptions) (*Timeouts, error) {
 
 func (t *Timeouts) hookOrder() int { return orderTimeouts }
 
-// timeout returns cmd's deadline, or -1 for none.
-func (t *Timeouts) timeout(cmd redis.Cmder) time.Duration {
-	return t.forInfo(t.table.Classify(cmd))
-}
-
 // forInfo returns the deadline of a command classified as info, or -1.
 func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
 	if t.perCmd != nil {

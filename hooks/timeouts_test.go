@@ -25,6 +25,11 @@ func ltNewTimeouts(t testing.TB, opt TimeoutOptions) *Timeouts {
 
 func ltCmd(args ...any) redis.Cmder { return redis.NewCmd(context.Background(), args...) }
 
+// timeout returns cmd's deadline, or -1 for none.
+func (t *Timeouts) timeout(cmd redis.Cmder) time.Duration {
+	return t.forInfo(t.table.Classify(cmd))
+}
+
 func TestTimeoutsClassDeadlines(t *testing.T) {
 	base := TimeoutOptions{
 		Read: 1 * time.Second, Write: 2 * time.Second, Slow: 3 * time.Second,

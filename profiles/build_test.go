@@ -29,11 +29,7 @@ func TestNewClientHasPresetSettingsAndLogs(t *testing.T) {
 	cfg := Worker()
 	cfg.Addr = s.Addr()
 	cfg.Password = "" // no password on this server
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := presetClient(t, cfg)
 	rc, ok := c.UniversalClient.(*redis.Client)
 	if !ok {
 		t.Fatalf("single-server config built a %T", c.UniversalClient)
@@ -91,11 +87,7 @@ func TestWorkerPresetKeepsShortCommandsFlowing(t *testing.T) {
 	cfg := Worker()
 	cfg.Addr = s.Addr()
 	cfg.PoolSize, cfg.MaxConcurrentOps, cfg.MaxBlocking = 8, 8, 4
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := presetClient(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -185,11 +177,7 @@ func TestNewClientClusterHasPerNodeLimiter(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
 	cfg := API()
 	cfg.ClusterAddrs = cl.Addrs()
-	c, err := NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := presetClient(t, cfg)
 	if _, ok := c.UniversalClient.(*redis.ClusterClient); !ok {
 		t.Fatalf("cluster config built a %T", c.UniversalClient)
 	}
@@ -208,6 +196,17 @@ func TestNewClientClusterHasPerNodeLimiter(t *testing.T) {
 			t.Errorf("node %s admitted nothing", addr)
 		}
 	}
+}
+
+// presetClient builds a client with NewClient and closes it in Cleanup.
+func presetClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 func waitUntil(t *testing.T, cond func() bool) {
@@ -229,11 +228,7 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 		s := redistest.Start(t)
 		cfg := API()
 		cfg.Addr = s.Addr()
-		c, err := NewClient(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := presetClient(t, cfg)
 		ctx := context.Background()
 		if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 			t.Fatal(err)
@@ -254,11 +249,7 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 		s := redistest.Start(t)
 		cfg := Worker()
 		cfg.Addr = s.Addr()
-		c, err := NewClient(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := presetClient(t, cfg)
 		ctx := context.Background()
 		if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 			t.Fatal(err)

@@ -47,8 +47,9 @@ const withheld = "malformed URL (the parser's message is withheld because it wou
 // parseURL parses a redis://, rediss:// or unix:// URL with redis.ParseURL.
 // Errors are *urlError.
 func parseURL(raw string) (*urlInfo, error) {
+	var password string // set once the URL parsed; scrub removes it too
 	fail := func(reason string) error {
-		return &urlError{url: RedactURL(raw), reason: scrub(reason, raw, "")}
+		return &urlError{url: RedactURL(raw), reason: scrub(reason, raw, password)}
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -59,16 +60,16 @@ func parseURL(raw string) (*urlInfo, error) {
 		}
 		return nil, fail(err.Error())
 	}
-	password, _ := u.User.Password()
+	password, _ = u.User.Password()
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
-		return nil, &urlError{url: RedactURL(raw), reason: scrub(strings.TrimPrefix(err.Error(), "redis: "), raw, password)}
+		return nil, fail(strings.TrimPrefix(err.Error(), "redis: "))
 	}
 	q := u.Query()
 	for _, o := range ownedQuery {
 		for _, v := range q[o.key] {
 			if v != "" {
-				return nil, &urlError{url: RedactURL(raw), reason: scrub(fmt.Sprintf("query option %s is set by the profile: use %s", o.key, o.use), raw, password)}
+				return nil, fail(fmt.Sprintf("query option %s is set by the profile: use %s", o.key, o.use))
 			}
 		}
 	}
@@ -85,7 +86,7 @@ func parseURL(raw string) (*urlInfo, error) {
 	if opts.Network == "tcp" {
 		info.host, info.port, _ = net.SplitHostPort(opts.Addr)
 		if err := checkPort(info.port); err != nil {
-			return nil, &urlError{url: RedactURL(raw), reason: scrub(err.Error(), raw, password)}
+			return nil, fail(err.Error())
 		}
 		if strings.Trim(u.Path, "/") != "" {
 			info.hasDB = true

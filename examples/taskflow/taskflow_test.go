@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
 
 	"github.com/redisguard/redisguard/examples/internal/exampleredis"
 	"github.com/redisguard/redisguard/health"
@@ -150,6 +151,21 @@ func TestDemoOnRealServer(t *testing.T) {
 // app is stopped in Cleanup.
 func started(t *testing.T, srv *redistest.Server, args ...string) parts {
 	t.Helper()
+	app, p := startApp(t, srv, args...)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := app.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return p
+}
+
+// startApp starts the app against srv with args and returns it and its
+// parts; the caller stops it.
+func startApp(t *testing.T, srv *redistest.Server, args ...string) (*fx.App, parts) {
+	t.Helper()
 	useEnv(t, "redis://"+srv.Addr())
 	o, err := parseFlags(args, io.Discard)
 	if err != nil {
@@ -170,14 +186,7 @@ func started(t *testing.T, srv *redistest.Server, args ...string) parts {
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := app.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return p
+	return app, p
 }
 
 // putTask writes a queued task's hash, as the API would, without queueing it.
@@ -257,21 +266,7 @@ func TestStopRequeuesWhatIsLeft(t *testing.T) {
 	rdb := srv.Client(t, nil)
 	ctx := context.Background()
 	k := keys{"stop"}
-	useEnv(t, "redis://"+srv.Addr())
-	o, err := parseFlags([]string{"-prefix", "stop", "-reap-interval", "1h"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.addr = "127.0.0.1:0"
-	target, _ := exampleredis.Open()
-	var p parts
-	app, err := newApp(target, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	app, p := startApp(t, srv, "-prefix", "stop", "-reap-interval", "1h")
 	putTask(t, rdb, k, "left")
 	rdb.RPush(ctx, k.processing(p.Workers.ID()), "left")
 	stopCtx, cancel := context.WithTimeout(ctx, 20*time.Second)

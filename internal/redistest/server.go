@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -80,7 +81,7 @@ func Start(t testing.TB, args ...string) *Server {
 		t.Fatalf("redistest: %v", err)
 	}
 	s.fail, s.help = t.Fatalf, t.Helper
-	t.Cleanup(s.stop)
+	t.Cleanup(s.kill)
 	return s
 }
 
@@ -107,7 +108,7 @@ func StartServer(args ...string) (*Server, error) {
 // Close stops a server made by StartServer and removes its directory. On a
 // server made by Start it only stops the server (t.Cleanup does the rest).
 func (s *Server) Close() {
-	s.stop()
+	s.kill()
 	if s.ownDir {
 		_ = os.RemoveAll(s.dir)
 	}
@@ -230,8 +231,6 @@ func (s *Server) kill() {
 	<-done
 }
 
-func (s *Server) stop() { s.kill() }
-
 // Kill stops the server with SIGKILL (no shutdown, no final save) and waits
 // for it to be reaped. Connections to it see resets or EOF.
 func (s *Server) Kill() {
@@ -351,7 +350,7 @@ func readReply(r *bufio.Reader) (string, error) {
 			return "", nil
 		}
 		buf := make([]byte, n+2)
-		if _, err := ioReadFull(r, buf); err != nil {
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return "", err
 		}
 		return string(buf[:n]), nil
@@ -372,16 +371,4 @@ func readReply(r *bufio.Reader) (string, error) {
 	default:
 		return "", fmt.Errorf("redistest: unexpected reply %q", line)
 	}
-}
-
-func ioReadFull(r *bufio.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
