@@ -390,7 +390,16 @@ func (h *breakerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if allHandshake(cmds) {
 			return next(ctx, cmds)
 		}
-		return h.execute(ctx, true, func(ctx context.Context) error { return next(ctx, cmds) })
+		err := h.execute(ctx, true, func(ctx context.Context) error { return next(ctx, cmds) })
+		if _, refused := err.(*circuitOpenError); refused {
+			// go-redis sets no per-command error when a hook fails a
+			// pipeline without calling next: say why on each command,
+			// as the Limiter does.
+			for _, cmd := range cmds {
+				cmd.SetErr(err)
+			}
+		}
+		return err
 	}
 }
 

@@ -538,3 +538,31 @@ func TestBreakerHalfOpenProbeDialsWithOnConnect(t *testing.T) {
 		t.Errorf("state %v after the probe, want closed", s)
 	}
 }
+
+// A pipeline the open breaker refuses: go-redis sets no per-command error
+// when a hook returns without calling next, so the Breaker must, or each
+// command would read as a success with an empty value.
+func TestBreakerRefusedPipelineSetsEachCommandsError(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t, &redis.Options{MaxRetries: -1})
+	b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 1, OpenTimeout: time.Hour})
+	if err := Attach(rdb, b); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv.Kill()
+	if err := rdb.Get(ctx, "k").Err(); err == nil || errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("GET to a killed server: %v, want a transport error", err)
+	}
+	pipe := rdb.Pipeline()
+	incr := pipe.Incr(ctx, "n")
+	get := pipe.Get(ctx, "k")
+	if _, err := pipe.Exec(ctx); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("Exec: %v, want ErrCircuitOpen", err)
+	}
+	for _, c := range []redis.Cmder{incr, get} {
+		if !errors.Is(c.Err(), ErrCircuitOpen) {
+			t.Errorf("%s: error %v, want ErrCircuitOpen", c.Name(), c.Err())
+		}
+	}
+}
