@@ -1044,3 +1044,26 @@ func TestRetryWaitOutOpenCircuit(t *testing.T) {
 		})
 	}
 }
+
+// The same for a pipeline holding INCR, refused as the Breaker refuses it:
+// every command carries the open-circuit error.
+func TestRetryWaitOutOpenCircuitPipeline(t *testing.T) {
+	open := fmt.Errorf("hooks: circuit open for node 127.0.0.1:1: %w", ErrCircuitOpen)
+	r, _ := newTestRetry(t, RetryOptions{MaxAttempts: 5, WaitOutOpenCircuit: true})
+	calls := 0
+	next := func(ctx context.Context, cmds []redis.Cmder) error {
+		calls++
+		if calls <= 2 {
+			for _, c := range cmds {
+				c.SetErr(open)
+			}
+			return open
+		}
+		return nil
+	}
+	ctx := context.Background()
+	cmds := []redis.Cmder{redis.NewIntCmd(ctx, "incr", "k"), redis.NewStringCmd(ctx, "get", "k")}
+	if err := r.ProcessPipelineHook(next)(ctx, cmds); err != nil || calls != 3 {
+		t.Fatalf("%d calls, err %v; want 3 calls and success", calls, err)
+	}
+}
