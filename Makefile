@@ -64,6 +64,10 @@ lint: ## gofmt check, go vet, and golangci-lint (installed at a pinned version w
 		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	golangci-lint run ./...
 
+.PHONY: api
+api: ## Count the exported names per package against the targets (total 150, hooks 50).
+	$(GO) run ./internal/apicount -max-total 150 -max hooks=50
+
 .PHONY: tidy
 tidy: ## go mod tidy.
 	$(GO) mod tidy
