@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +67,22 @@ type BreakerOptions struct {
 // is not a timeout of the connection, and the client's own limits
 // (ErrLimited, pool timeouts) are not counted at all. A pipeline or a
 // MULTI/EXEC counts once.
+//
+// A timeout counts when the command's class deadline (Timeouts) or the
+// client's socket timeout (ReadTimeout, WriteTimeout) cut the command, but
+// not when the caller's own deadline did: with ContextTimeoutEnabled a
+// caller's deadline reaches the socket and ends the read with the same i/o
+// timeout, and a caller asking for 1 ms says nothing about the node. The
+// Breaker tells them apart by the caller's context, the one Timeouts was
+// given: its deadline cut the command if it was no later than every other
+// deadline on the context and had passed when the error came.
+//
+// Every failed dial to the node counts too, including each of go-redis's
+// own dial attempts (Options.DialerRetries). go-redis dials on a goroutine
+// of its own and a caller whose deadline ends first gets only its context
+// error, which does not count; the failed dial itself does, so a node
+// that refuses connections opens the circuit even when every caller sets
+// a short deadline.
 //
 // # Nodes
 //
@@ -311,6 +329,8 @@ func verdict(ctx context.Context, err error, pipeline bool) error {
 	}
 	o, fault := classify(err, pipeline)
 	switch {
+	case fault && callerDeadlineCut(ctx, err):
+		return errBreakerExcluded
 	case fault:
 		return errBreakerFailure
 	case o == OutcomeNotSent, o == OutcomeStopped:
@@ -320,9 +340,53 @@ func verdict(ctx context.Context, err error, pipeline bool) error {
 	}
 }
 
-// DialHook returns next: dials happen inside a command the breaker already
-// let through.
-func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook { return next }
+// deadlineSlack absorbs the difference between the clock a socket deadline
+// fires by and time.Now for a deadline without a monotonic reading.
+const deadlineSlack = time.Millisecond
+
+// callerDeadlineCut reports whether err is the caller's own deadline
+// cutting the command: err is a timeout (not a dial's), and the deadline of
+// the caller's context (the one Timeouts was given, see callerContext) was
+// no later than any other deadline on ctx and had passed when err came. A
+// class deadline of Timeouts that was earlier, or a socket timeout that
+// fired before the caller's deadline, is the node's failure.
+func callerDeadlineCut(ctx context.Context, err error) bool {
+	if !isDeadlineErr(err) {
+		return false
+	}
+	dl, ok := callerContext(ctx).Deadline()
+	if !ok {
+		return false
+	}
+	if eff, ok := ctx.Deadline(); ok && eff.Before(dl) {
+		return false
+	}
+	return !time.Now().Add(deadlineSlack).Before(dl)
+}
+
+// isDeadlineErr reports a timeout other than a dial's: a socket deadline,
+// a net.Error timing out, or context.DeadlineExceeded.
+func isDeadlineErr(err error) bool {
+	var m *MaybeAppliedError
+	if errors.As(err, &m) {
+		err = m.Cause()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// DialHook counts the failed dials of the breaker of address "" (see
+// breakerHook.DialHook).
+func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook {
+	return b.selfHook().DialHook(next)
+}
 
 // ProcessHook runs commands through the breaker of address "" (see Nodes
 // in the type's doc).
@@ -374,7 +438,33 @@ func (h *breakerHook) node() *nodeBreaker {
 	return nb
 }
 
-func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+// DialHook counts every failed dial as a failure of the node, whoever
+// waits for the connection: go-redis dials on a goroutine of its own,
+// detached from the command that needed the connection, so a caller whose
+// deadline ends first never sees the dial's error. A dial cancelled
+// (context.Canceled) does not count; a successful dial is not a success,
+// since a node that accepts connections may still not answer. The dial
+// itself is never refused: the commands that need it were let through.
+func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() != context.Canceled {
+			h.dialFailed()
+		}
+		return conn, err
+	}
+}
+
+// dialFailed records a failure with the node's breaker. An open breaker
+// records nothing; a half-open one with no probe left neither (the probe's
+// own result decides).
+func (h *breakerHook) dialFailed() {
+	nb := h.node()
+	_, _ = nb.cb.Execute(func() (struct{}, error) { return struct{}{}, errBreakerFailure })
+	if h.b.pending.Load() != 0 {
+		h.b.deliver()
+	}
+}
 
 func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
