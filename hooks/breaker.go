@@ -44,7 +44,8 @@ type BreakerOptions struct {
 	// OnStateChange, if set, is called on every state change of a node's
 	// breaker, in order, outside gobreaker's lock and any other lock, on
 	// the goroutine of a call that follows the change (or of State and
-	// States). It may call State and States.
+	// States). It may call State and States. More listeners can be added
+	// with Breaker.Subscribe.
 	OnStateChange func(node string, from, to gobreaker.State)
 }
 
@@ -113,6 +114,14 @@ type Breaker struct {
 	events     []stateEvent
 	pending    atomic.Int32
 	delivering atomic.Bool
+
+	subMu sync.Mutex                      // serializes changes to subs
+	subs  atomic.Pointer[[]*subscription] // copy on write
+}
+
+// subscription is one listener added with Subscribe.
+type subscription struct {
+	fn func(node string, from, to gobreaker.State)
 }
 
 var _ nodeHook = (*Breaker)(nil)
@@ -225,9 +234,7 @@ func (b *Breaker) node(addr string) *nodeBreaker {
 	nb.closed.Store(true)
 	st.OnStateChange = func(name string, from, to gobreaker.State) {
 		nb.closed.Store(to == gobreaker.StateClosed)
-		if b.onStateChange != nil {
-			b.enqueue(name, from, to)
-		}
+		b.enqueue(name, from, to)
 	}
 	nb.cb = gobreaker.NewCircuitBreaker[struct{}](st)
 	if addr == "" {
@@ -274,6 +281,46 @@ func (b *Breaker) States() map[string]gobreaker.State {
 	return m
 }
 
+// Subscribe adds fn to the listeners of every node's state changes, next
+// to BreakerOptions.OnStateChange and any other subscriber, and returns a
+// function that removes it (safe to call more than once). fn is called as
+// OnStateChange is: in order, with no lock held, on the goroutine of a call
+// that follows the change or of State and States; it may call them. Keep
+// it short: the next listeners and the call wait for it. A health.Monitor
+// subscribes this way to follow the breaker at once.
+func (b *Breaker) Subscribe(fn func(node string, from, to gobreaker.State)) (unsubscribe func()) {
+	if fn == nil {
+		return func() {}
+	}
+	s := &subscription{fn: fn}
+	b.subMu.Lock()
+	var cur []*subscription
+	if p := b.subs.Load(); p != nil {
+		cur = *p
+	}
+	next := append(append(make([]*subscription, 0, len(cur)+1), cur...), s)
+	b.subs.Store(&next)
+	b.subMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.subMu.Lock()
+			defer b.subMu.Unlock()
+			p := b.subs.Load()
+			if p == nil {
+				return
+			}
+			next := make([]*subscription, 0, len(*p))
+			for _, o := range *p {
+				if o != s {
+					next = append(next, o)
+				}
+			}
+			b.subs.Store(&next)
+		})
+	}
+}
+
 // enqueue is gobreaker's OnStateChange: it runs under gobreaker's lock, so
 // it only queues the event.
 func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
@@ -283,9 +330,9 @@ func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
 	b.evMu.Unlock()
 }
 
-// deliver hands queued events to OnStateChange, in order, with no lock
-// held. One goroutine delivers at a time; one that finds another at it
-// leaves the events to it.
+// deliver hands queued events to OnStateChange and the subscribers, in
+// order, with no lock held. One goroutine delivers at a time; one that finds
+// another at it leaves the events to it.
 func (b *Breaker) deliver() {
 	for b.pending.Load() != 0 {
 		if !b.delivering.CompareAndSwap(false, true) {
@@ -306,8 +353,17 @@ func (b *Breaker) deliverQueued() {
 		if len(batch) == 0 {
 			return
 		}
+		var subs []*subscription
+		if p := b.subs.Load(); p != nil {
+			subs = *p
+		}
 		for _, e := range batch {
-			b.onStateChange(e.node, e.from, e.to)
+			if b.onStateChange != nil {
+				b.onStateChange(e.node, e.from, e.to)
+			}
+			for _, s := range subs {
+				s.fn(e.node, e.from, e.to)
+			}
 		}
 	}
 }
