@@ -50,68 +50,108 @@ var guardedHandles = []guardedHandle{
 	}},
 }
 
-// deadlineErr reports an error a command cut by a deadline returns.
+// deadlineErr reports an error a command cut by a deadline returns. On a
+// cluster a command that is not idempotent gets a MaybeAppliedError, which
+// keeps the network error apart (see its doc).
 func deadlineErr(err error) bool {
+	var m *hooks.MaybeAppliedError
+	if errors.As(err, &m) {
+		err = m.Cause()
+	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // TestCallerDeadlineOpenedBreaker: commands cut by their caller's own
-// deadline (BLPOP 2s under 30 ms, GET of a 4 MB value under 1 ms) on a
-// healthy server used to open the node's circuit for every caller (five
-// were enough). A thousand of them now leave it closed.
+// deadline (BLPOP 2s under 30 ms; GET of a 4 MB value under 1 ms, alone, in
+// a pipeline and in a MULTI/EXEC) on a healthy server used to open the
+// node's circuit for every caller (five were enough). A thousand of them
+// now leave it closed, through a *profiles.Client and a *redis.Client with
+// profiles.Apply, and on a cluster.
 func TestCallerDeadlineOpenedBreaker(t *testing.T) {
 	s := redistest.Start(t)
-	big := strings.Repeat("x", 4<<20)
 	for _, h := range guardedHandles {
 		t.Run(h.name, func(t *testing.T) {
 			rdb, brk := h.open(t, s.Addr(), 0)
-			ctx := context.Background()
-			if err := rdb.Set(ctx, "big", big, 0).Err(); err != nil {
-				t.Fatal(err)
-			}
-			const workers, perWorker = 8, 125 // 1,000 commands
-			var mu sync.Mutex
-			cut, unexpected := 0, []error(nil)
-			var wg sync.WaitGroup
-			for w := range workers {
-				wg.Go(func() {
-					for i := range perWorker {
-						var err error
-						if (w+i)%2 == 0 {
-							cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-							err = rdb.BLPop(cctx, 2*time.Second, "empty").Err()
-							cancel()
-						} else {
-							cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
-							err = rdb.Get(cctx, "big").Err()
-							cancel()
-						}
-						mu.Lock()
-						switch {
-						case err == nil:
-						case deadlineErr(err):
-							cut++
-						default:
-							unexpected = append(unexpected, err)
-						}
-						mu.Unlock()
+			cutByCallerDeadlines(t, rdb, brk)
+		})
+	}
+	t.Run("profiles.NewClient/cluster", func(t *testing.T) {
+		cl := redistest.StartCluster(t, 3, 0)
+		c := profiles.API()
+		c.ClusterAddrs = cl.Addrs()
+		pc, err := profiles.NewClient(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		cutByCallerDeadlines(t, pc, pc.Hooks.Breaker)
+	})
+}
+
+// cutByCallerDeadlines sends 1,000 commands cut by their caller's deadline
+// and checks that no circuit opened.
+func cutByCallerDeadlines(t *testing.T, rdb redis.UniversalClient, brk *hooks.Breaker) {
+	t.Helper()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "big", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	getBig := func(p redis.Pipeliner) error {
+		p.Get(ctx, "big")
+		return nil
+	}
+	const workers, perWorker = 8, 125 // 1,000 commands
+	var mu sync.Mutex
+	cut, unexpected := 0, []error(nil)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				var err error
+				switch (w + i) % 4 {
+				case 0, 2:
+					cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+					err = rdb.BLPop(cctx, 2*time.Second, "empty").Err()
+					cancel()
+				case 1:
+					cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+					err = rdb.Get(cctx, "big").Err()
+					cancel()
+				case 3:
+					cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+					if i%2 == 0 {
+						_, err = rdb.Pipelined(cctx, getBig)
+					} else {
+						_, err = rdb.TxPipelined(cctx, getBig)
 					}
-				})
-			}
-			wg.Wait()
-			if len(unexpected) > 0 {
-				t.Errorf("%d commands failed other than by their deadline, first: %v", len(unexpected), unexpected[0])
-			}
-			if cut < workers*perWorker/2 {
-				t.Errorf("only %d of %d commands were cut by their deadline; the test needs the BLPOPs at least", cut, workers*perWorker)
-			}
-			if st := brk.State(s.Addr()); st != gobreaker.StateClosed {
-				t.Errorf("after %d commands cut by caller deadlines the breaker is %v, want closed", cut, st)
-			}
-			if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
-				t.Errorf("SET after the cut commands: %v", err)
+					cancel()
+				}
+				mu.Lock()
+				switch {
+				case err == nil:
+				case deadlineErr(err):
+					cut++
+				default:
+					unexpected = append(unexpected, err)
+				}
+				mu.Unlock()
 			}
 		})
+	}
+	wg.Wait()
+	if len(unexpected) > 0 {
+		t.Errorf("%d commands failed other than by their deadline, first: %v", len(unexpected), unexpected[0])
+	}
+	if cut < workers*perWorker/2 {
+		t.Errorf("only %d of %d commands were cut by their deadline; the test needs the BLPOPs at least", cut, workers*perWorker)
+	}
+	for addr, st := range brk.States() {
+		if st != gobreaker.StateClosed {
+			t.Errorf("after %d commands cut by caller deadlines the breaker of %s is %v, want closed", cut, addr, st)
+		}
+	}
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Errorf("SET after the cut commands: %v", err)
 	}
 }
 
