@@ -38,7 +38,11 @@
 // configurable. In short: unhealthy after Rules.FailuresUnhealthy failed
 // PINGs in a row or while a breaker is open; degraded on a failed or slow
 // PING, pool timeouts or limiter rejections since the previous check, a
-// half-open breaker, or a cluster node that does not answer.
+// half-open breaker, or a cluster node that does not answer. While the
+// monitor runs, the status follows the breaker (Options.Breaker) at once,
+// not at the next check: each state change of a *hooks.Breaker re-applies
+// the rules, so /health turns 503 when a circuit opens and back when it
+// closes, whatever the Interval.
 // Options.OnStatusChange is called, with no lock held, when the status
 // changes.
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,8 +49,15 @@ type LimiterSource interface {
 }
 
 // BreakerSource gives each node's breaker state; *hooks.Breaker is one.
+// A source that also has the Subscribe method of *hooks.Breaker is
+// followed at once (see Options.Breaker).
 type BreakerSource interface {
 	States() map[string]gobreaker.State
+}
+
+// breakerSubscriber is a BreakerSource that tells of its state changes.
+type breakerSubscriber interface {
+	Subscribe(fn func(node string, from, to gobreaker.State)) (unsubscribe func())
 }
 
 // RetrySource gives the retry hook's counters; *hooks.Retry is one.
@@ -58,9 +66,10 @@ type RetrySource interface {
 }
 
 var (
-	_ LimiterSource = (*hooks.Limiter)(nil)
-	_ BreakerSource = (*hooks.Breaker)(nil)
-	_ RetrySource   = (*hooks.Retry)(nil)
+	_ LimiterSource     = (*hooks.Limiter)(nil)
+	_ BreakerSource     = (*hooks.Breaker)(nil)
+	_ breakerSubscriber = (*hooks.Breaker)(nil)
+	_ RetrySource       = (*hooks.Retry)(nil)
 )
 
 // Defaults for the zero Options fields.
@@ -93,7 +102,12 @@ type Options struct {
 	// rejections to the rules.
 	Limiter LimiterSource
 	// Breaker, when set, adds each node's breaker state to the report and
-	// to the rules.
+	// to the rules. While the monitor runs (Start) and the source has a
+	// Subscribe method (*hooks.Breaker has), the status follows the
+	// breakers at once, whatever the Interval: each state change
+	// re-evaluates the rules with the new states and the last check's other
+	// figures, without a command to Redis; when no breaker is left open and
+	// the last check's PING had failed, a check runs at once.
 	Breaker BreakerSource
 	// Retry, when set, adds the retry counters to the report.
 	Retry RetrySource
@@ -123,8 +137,19 @@ type Monitor struct {
 	haveCounters bool
 	maxConns     int // the last known pool size from the client
 
-	mu   sync.Mutex // guards last
+	mu   sync.Mutex // guards last, lastIn and lastSeq
 	last Report
+	// lastIn are the rules' inputs behind last; lastSeq is the breakerSeq
+	// value read before last's breaker states were.
+	lastIn  inputs
+	lastSeq uint64
+
+	// breakerSeq counts the breaker's state changes seen through
+	// Subscribe; breakerKick wakes the goroutine that follows them, and
+	// checkNow asks the loop for a check.
+	breakerSeq  atomic.Uint64
+	breakerKick chan struct{}
+	checkNow    chan struct{}
 
 	probeMu   sync.Mutex
 	probeDone chan struct{} // closed when the running probe ends; nil if none ran
@@ -167,7 +192,8 @@ func NewMonitor(c Client, opt Options) (*Monitor, error) {
 	if opt.Name != "" {
 		log = log.With(slog.String("name", opt.Name))
 	}
-	return &Monitor{c: c, opt: opt, log: log}, nil
+	return &Monitor{c: c, opt: opt, log: log,
+		breakerKick: make(chan struct{}, 1), checkNow: make(chan struct{}, 1)}, nil
 }
 
 // Start begins checking: the first check runs at once, then one every
@@ -182,7 +208,95 @@ func (m *Monitor) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	m.cancel, m.runDone = cancel, done
-	go m.loop(ctx, done)
+	loopDone := make(chan struct{})
+	go m.loop(ctx, loopDone)
+	sub, ok := m.opt.Breaker.(breakerSubscriber)
+	if !ok {
+		go func() { <-loopDone; close(done) }()
+		return
+	}
+	unsubscribe := sub.Subscribe(m.breakerChanged)
+	followDone := make(chan struct{})
+	go m.followBreaker(ctx, followDone)
+	go func() {
+		<-loopDone
+		<-followDone
+		unsubscribe()
+		close(done)
+	}()
+}
+
+// breakerChanged is the monitor's breaker subscription. It runs on a
+// command's goroutine, so it only wakes followBreaker.
+func (m *Monitor) breakerChanged(string, gobreaker.State, gobreaker.State) {
+	m.breakerSeq.Add(1)
+	select {
+	case m.breakerKick <- struct{}{}:
+	default:
+	}
+}
+
+// followBreaker re-evaluates the status on each breaker state change
+// until ctx ends.
+func (m *Monitor) followBreaker(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.breakerKick:
+			m.refreshBreakers(ctx)
+		}
+	}
+}
+
+// refreshBreakers applies the breakers' current states to the last
+// report: the rules run again with them and the last check's other inputs,
+// with no I/O. When no breaker is left open but the last check's PING had
+// failed (often because the open circuit refused it), it asks the loop for
+// a check, so that a stale failure does not outlive the outage.
+func (m *Monitor) refreshBreakers(ctx context.Context) {
+	seq := m.breakerSeq.Load()
+	states := m.opt.Breaker.States() // no lock held: it may run callbacks
+	m.mu.Lock()
+	if m.last.Status == "" || seq < m.lastSeq {
+		// No check yet (the first one reads the states), or a newer view
+		// is in already.
+		m.mu.Unlock()
+		return
+	}
+	old := m.last.Status
+	r := m.last.clone()
+	r.Hooks.Breakers = make(map[string]gobreaker.State, len(states))
+	for addr, st := range states {
+		r.Hooks.Breakers[addr] = st
+	}
+	in := m.lastIn
+	in.breakers = r.Hooks.Breakers
+	r.Status, r.Reasons = m.opt.Rules.evaluate(in)
+	m.last, m.lastIn, m.lastSeq = r, in, seq
+	out := r.clone()
+	m.mu.Unlock()
+
+	if in.pingErr != nil && !anyOpen(states) {
+		select {
+		case m.checkNow <- struct{}{}:
+		default:
+		}
+	}
+	m.logChange(ctx, old, out)
+	if old != out.Status && m.opt.OnStatusChange != nil {
+		m.opt.OnStatusChange(old, out.Status, append([]string(nil), out.Reasons...))
+	}
+}
+
+func anyOpen(states map[string]gobreaker.State) bool {
+	for _, st := range states {
+		if st == gobreaker.StateOpen {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop ends the checks and waits for the checking goroutine and for a PING
@@ -230,6 +344,8 @@ func (m *Monitor) loop(ctx context.Context, done chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			m.Check(ctx)
+		case <-m.checkNow:
 			m.Check(ctx)
 		}
 	}
@@ -279,6 +395,7 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	r.Name = m.opt.Name
 	r.CheckedAt = start
 	r.Pool = poolFigures(m.c.PoolStats())
+	seq := m.breakerSeq.Load() // before the breaker states are read
 	m.hookFigures(&r)
 
 	r.Latency = ping.latency
@@ -341,11 +458,17 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	m.prevTimeouts, m.prevRejected, m.haveCounters = timeouts, rejected, true
 	in.breakers = r.Hooks.Breakers
 
-	r.Status, r.Reasons = m.opt.Rules.evaluate(in)
-
 	m.mu.Lock()
+	if m.lastSeq > seq {
+		// A breaker change was applied while this check ran: its states
+		// are newer than the ones read above.
+		r.Hooks.Breakers = m.last.clone().Hooks.Breakers
+		in.breakers = r.Hooks.Breakers
+		seq = m.lastSeq
+	}
+	r.Status, r.Reasons = m.opt.Rules.evaluate(in)
 	old := m.last.Status
-	m.last = r
+	m.last, m.lastIn, m.lastSeq = r, in, seq
 	m.mu.Unlock()
 	out := r.clone()
 	m.checkMu.Unlock()
@@ -381,6 +504,11 @@ func (m *Monitor) logCheck(ctx context.Context, old Status, r Report) {
 		}
 		m.log.LogAttrs(ctx, slog.LevelDebug, "Redis pool health", attrs...)
 	}
+	m.logChange(ctx, old, r)
+}
+
+// logChange logs "Redis health status changed" when the status changed.
+func (m *Monitor) logChange(ctx context.Context, old Status, r Report) {
 	if old == r.Status {
 		return
 	}

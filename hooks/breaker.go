@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +44,8 @@ type BreakerOptions struct {
 	// OnStateChange, if set, is called on every state change of a node's
 	// breaker, in order, outside gobreaker's lock and any other lock, on
 	// the goroutine of a call that follows the change (or of State and
-	// States). It may call State and States.
+	// States). It may call State and States. More listeners can be added
+	// with Breaker.Subscribe.
 	OnStateChange func(node string, from, to gobreaker.State)
 }
 
@@ -65,6 +68,22 @@ type BreakerOptions struct {
 // is not a timeout of the connection, and the client's own limits
 // (ErrLimited, pool timeouts) are not counted at all. A pipeline or a
 // MULTI/EXEC counts once.
+//
+// A timeout counts when the command's class deadline (Timeouts) or the
+// client's socket timeout (ReadTimeout, WriteTimeout) cut the command, but
+// not when the caller's own deadline did: with ContextTimeoutEnabled a
+// caller's deadline reaches the socket and ends the read with the same i/o
+// timeout, and a caller asking for 1 ms says nothing about the node. The
+// Breaker tells them apart by the caller's context, the one Timeouts was
+// given: its deadline cut the command if it was no later than every other
+// deadline on the context and had passed when the error came.
+//
+// Every failed dial to the node counts too, including each of go-redis's
+// own dial attempts (Options.DialerRetries). go-redis dials on a goroutine
+// of its own and a caller whose deadline ends first gets only its context
+// error, which does not count; the failed dial itself does, so a node
+// that refuses connections opens the circuit even when every caller sets
+// a short deadline.
 //
 // # Nodes
 //
@@ -95,6 +114,14 @@ type Breaker struct {
 	events     []stateEvent
 	pending    atomic.Int32
 	delivering atomic.Bool
+
+	subMu sync.Mutex                      // serializes changes to subs
+	subs  atomic.Pointer[[]*subscription] // copy on write
+}
+
+// subscription is one listener added with Subscribe.
+type subscription struct {
+	fn func(node string, from, to gobreaker.State)
 }
 
 var _ nodeHook = (*Breaker)(nil)
@@ -207,9 +234,7 @@ func (b *Breaker) node(addr string) *nodeBreaker {
 	nb.closed.Store(true)
 	st.OnStateChange = func(name string, from, to gobreaker.State) {
 		nb.closed.Store(to == gobreaker.StateClosed)
-		if b.onStateChange != nil {
-			b.enqueue(name, from, to)
-		}
+		b.enqueue(name, from, to)
 	}
 	nb.cb = gobreaker.NewCircuitBreaker[struct{}](st)
 	if addr == "" {
@@ -256,6 +281,46 @@ func (b *Breaker) States() map[string]gobreaker.State {
 	return m
 }
 
+// Subscribe adds fn to the listeners of every node's state changes, next
+// to BreakerOptions.OnStateChange and any other subscriber, and returns a
+// function that removes it (safe to call more than once). fn is called as
+// OnStateChange is: in order, with no lock held, on the goroutine of a call
+// that follows the change or of State and States; it may call them. Keep
+// it short: the next listeners and the call wait for it. A health.Monitor
+// subscribes this way to follow the breaker at once.
+func (b *Breaker) Subscribe(fn func(node string, from, to gobreaker.State)) (unsubscribe func()) {
+	if fn == nil {
+		return func() {}
+	}
+	s := &subscription{fn: fn}
+	b.subMu.Lock()
+	var cur []*subscription
+	if p := b.subs.Load(); p != nil {
+		cur = *p
+	}
+	next := append(append(make([]*subscription, 0, len(cur)+1), cur...), s)
+	b.subs.Store(&next)
+	b.subMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.subMu.Lock()
+			defer b.subMu.Unlock()
+			p := b.subs.Load()
+			if p == nil {
+				return
+			}
+			next := make([]*subscription, 0, len(*p))
+			for _, o := range *p {
+				if o != s {
+					next = append(next, o)
+				}
+			}
+			b.subs.Store(&next)
+		})
+	}
+}
+
 // enqueue is gobreaker's OnStateChange: it runs under gobreaker's lock, so
 // it only queues the event.
 func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
@@ -265,9 +330,9 @@ func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
 	b.evMu.Unlock()
 }
 
-// deliver hands queued events to OnStateChange, in order, with no lock
-// held. One goroutine delivers at a time; one that finds another at it
-// leaves the events to it.
+// deliver hands queued events to OnStateChange and the subscribers, in
+// order, with no lock held. One goroutine delivers at a time; one that finds
+// another at it leaves the events to it.
 func (b *Breaker) deliver() {
 	for b.pending.Load() != 0 {
 		if !b.delivering.CompareAndSwap(false, true) {
@@ -288,8 +353,17 @@ func (b *Breaker) deliverQueued() {
 		if len(batch) == 0 {
 			return
 		}
+		var subs []*subscription
+		if p := b.subs.Load(); p != nil {
+			subs = *p
+		}
 		for _, e := range batch {
-			b.onStateChange(e.node, e.from, e.to)
+			if b.onStateChange != nil {
+				b.onStateChange(e.node, e.from, e.to)
+			}
+			for _, s := range subs {
+				s.fn(e.node, e.from, e.to)
+			}
 		}
 	}
 }
@@ -311,6 +385,8 @@ func verdict(ctx context.Context, err error, pipeline bool) error {
 	}
 	o, fault := classify(err, pipeline)
 	switch {
+	case fault && callerDeadlineCut(ctx, err):
+		return errBreakerExcluded
 	case fault:
 		return errBreakerFailure
 	case o == OutcomeNotSent, o == OutcomeStopped:
@@ -320,9 +396,53 @@ func verdict(ctx context.Context, err error, pipeline bool) error {
 	}
 }
 
-// DialHook returns next: dials happen inside a command the breaker already
-// let through.
-func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook { return next }
+// deadlineSlack absorbs the difference between the clock a socket deadline
+// fires by and time.Now for a deadline without a monotonic reading.
+const deadlineSlack = time.Millisecond
+
+// callerDeadlineCut reports whether err is the caller's own deadline
+// cutting the command: err is a timeout (not a dial's), and the deadline of
+// the caller's context (the one Timeouts was given, see callerContext) was
+// no later than any other deadline on ctx and had passed when err came. A
+// class deadline of Timeouts that was earlier, or a socket timeout that
+// fired before the caller's deadline, is the node's failure.
+func callerDeadlineCut(ctx context.Context, err error) bool {
+	if !isDeadlineErr(err) {
+		return false
+	}
+	dl, ok := callerContext(ctx).Deadline()
+	if !ok {
+		return false
+	}
+	if eff, ok := ctx.Deadline(); ok && eff.Before(dl) {
+		return false
+	}
+	return !time.Now().Add(deadlineSlack).Before(dl)
+}
+
+// isDeadlineErr reports a timeout other than a dial's: a socket deadline,
+// a net.Error timing out, or context.DeadlineExceeded.
+func isDeadlineErr(err error) bool {
+	var m *MaybeAppliedError
+	if errors.As(err, &m) {
+		err = m.Cause()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// DialHook counts the failed dials of the breaker of address "" (see
+// breakerHook.DialHook).
+func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook {
+	return b.selfHook().DialHook(next)
+}
 
 // ProcessHook runs commands through the breaker of address "" (see Nodes
 // in the type's doc).
@@ -374,7 +494,33 @@ func (h *breakerHook) node() *nodeBreaker {
 	return nb
 }
 
-func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+// DialHook counts every failed dial as a failure of the node, whoever
+// waits for the connection: go-redis dials on a goroutine of its own,
+// detached from the command that needed the connection, so a caller whose
+// deadline ends first never sees the dial's error. A dial cancelled
+// (context.Canceled) does not count; a successful dial is not a success,
+// since a node that accepts connections may still not answer. The dial
+// itself is never refused: the commands that need it were let through.
+func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() != context.Canceled {
+			h.dialFailed()
+		}
+		return conn, err
+	}
+}
+
+// dialFailed records a failure with the node's breaker. An open breaker
+// records nothing; a half-open one with no probe left neither (the probe's
+// own result decides).
+func (h *breakerHook) dialFailed() {
+	nb := h.node()
+	_, _ = nb.cb.Execute(func() (struct{}, error) { return struct{}{}, errBreakerFailure })
+	if h.b.pending.Load() != 0 {
+		h.b.deliver()
+	}
+}
 
 func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {

@@ -46,7 +46,7 @@ type TimeoutOptions struct {
 	PerCommand map[string]time.Duration
 	// Commands classifies commands. nil means DefaultTable.
 	Commands *CommandTable
-	// StdContext derives each deadline with context.WithTimeout (four
+	// StdContext derives each deadline with context.WithTimeout (five
 	// allocations and a timer per command) instead of the pooled deadline
 	// context described in the package documentation ("Deadlines"). Set it
 	// if a hook added after Timeouts, or code it calls, may keep the context
@@ -219,7 +219,7 @@ func (t *Timeouts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		if t.std {
-			dctx, cancel := context.WithTimeout(ctx, d)
+			dctx, cancel := context.WithTimeout(context.WithValue(ctx, callerCtxKey{}, ctx), d)
 			err := next(dctx, cmd)
 			cancel()
 			return err
@@ -241,7 +241,7 @@ func (t *Timeouts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 			return next(ctx, cmds)
 		}
 		if t.std {
-			dctx, cancel := context.WithTimeout(ctx, d)
+			dctx, cancel := context.WithTimeout(context.WithValue(ctx, callerCtxKey{}, ctx), d)
 			err := next(dctx, cmds)
 			cancel()
 			return err
@@ -359,8 +359,28 @@ func (c *deadlineCtx) Err() error {
 	return nil
 }
 
-// Value returns the parent's value for key.
-func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
+// Value returns the parent's value for key, and the parent itself for
+// callerCtxKey.
+func (c *deadlineCtx) Value(key any) any {
+	if _, ok := key.(callerCtxKey); ok {
+		return c.parent
+	}
+	return c.parent.Value(key)
+}
+
+// callerCtxKey is the key under which a context Timeouts made holds the
+// context Timeouts was given: the caller's. The Breaker asks for it to tell
+// the caller's own deadline from the command's class deadline.
+type callerCtxKey struct{}
+
+// callerContext returns the context ctx was derived from by Timeouts, or ctx
+// itself when Timeouts did not derive it.
+func callerContext(ctx context.Context) context.Context {
+	if p, ok := ctx.Value(callerCtxKey{}).(context.Context); ok {
+		return p
+	}
+	return ctx
+}
 
 // String describes the context, as the standard library's contexts do.
 func (c *deadlineCtx) String() string {
