@@ -107,8 +107,9 @@ type printable struct {
 var handleNames = []string{"Client+Apply", "profiles.Client", "ClusterClient+Apply", "Ring+Apply", "Failover+Apply"}
 
 // newHandle builds the handle called name on s and closes it in t.Cleanup.
-func (s *servers) newHandle(t *testing.T, name string) *handle {
-	t.Helper()
+func (s *servers) newHandle(c0 *cell, name string) *handle {
+	c0.Helper()
+	t := c0.T
 	c := config()
 	h := &handle{name: name}
 	fast := func(retries *int, backoff *time.Duration) {
@@ -125,7 +126,7 @@ func (s *servers) newHandle(t *testing.T, name string) *handle {
 		c.URL = url(s.singleProxy)
 		o, oerr := c.ClientOptions()
 		if oerr != nil {
-			t.Fatal(oerr)
+			c0.fatal("%s: %v", name, oerr)
 		}
 		fast(&o.DialerRetries, &o.DialerRetryTimeout)
 		rdb := redis.NewClient(o)
@@ -137,7 +138,7 @@ func (s *servers) newHandle(t *testing.T, name string) *handle {
 		c.URL = url(s.profilesProxy)
 		pc, perr := profiles.NewClient(c)
 		if perr != nil {
-			t.Fatal(perr)
+			c0.fatal("%s: %v", name, perr)
 		}
 		h.rdb, h.hooks = pc, pc.Hooks
 		h.proxies, h.data = []*redistest.Proxy{s.profilesProxy}, []string{s.profiles.Addr()}
@@ -146,7 +147,7 @@ func (s *servers) newHandle(t *testing.T, name string) *handle {
 		c.ClusterAddrs, c.Password = s.cluster.Addrs(), secret
 		o, oerr := c.ClusterOptions()
 		if oerr != nil {
-			t.Fatal(oerr)
+			c0.fatal("%s: %v", name, oerr)
 		}
 		o.Dialer = redistest.DialVia(s.clusterProxies, o.Dialer)
 		fast(&o.DialerRetries, &o.DialerRetryTimeout)
@@ -182,7 +183,7 @@ func (s *servers) newHandle(t *testing.T, name string) *handle {
 		c.Password, c.SentinelPassword = secret, sentinelSecret
 		o, oerr := c.FailoverOptions()
 		if oerr != nil {
-			t.Fatal(oerr)
+			c0.fatal("%s: %v", name, oerr)
 		}
 		o.Dialer = redistest.DialVia(s.sentinelProxy, o.Dialer)
 		fast(&o.DialerRetries, &o.DialerRetryTimeout)
@@ -193,11 +194,11 @@ func (s *servers) newHandle(t *testing.T, name string) *handle {
 		h.data = []string{s.sentinel.Master.Addr()}
 		h.printed = []printable{{"profiles.Config", c}, {"profiles.Hooks", h.hooks}}
 	default:
-		t.Fatalf("unknown handle %q", name)
+		c0.fatal("unknown handle %q", name)
 	}
 	if err != nil {
 		_ = h.rdb.Close()
-		t.Fatalf("%s: %v", name, err)
+		c0.fatal("%s: %v", name, err)
 	}
 	h.cfg = c
 	t.Cleanup(func() { _ = h.rdb.Close() })

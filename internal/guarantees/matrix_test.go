@@ -73,11 +73,11 @@ func TestGuaranteeMatrix(t *testing.T) {
 // On WATCH the delay starts after the transaction's GET, so that EXEC is the
 // command whose reply is late.
 func checkOnce(c *cell, s *servers, hname, path string) {
-	h := s.newHandle(c.T, hname)
+	h := s.newHandle(c, hname)
 	c.needPath(h, path)
 	f := newFaults(c.T, h)
 	k := newKeys()
-	warm(c.T, h, f, path, k, false, false)
+	warm(c, h, f, path, k, false, false)
 	ctx := ctxFor(c.T, 10*time.Second)
 	var errs []error
 	if path == "WATCH" {
@@ -91,6 +91,8 @@ func checkOnce(c *cell, s *servers, hname, path string) {
 	n := applied(c.T, h, path, k)
 	c.Logf("applied %d time(s); errors: %s", n, showAll(errs))
 	switch {
+	case n > calls(path) && path == "batch":
+		c.fail("a value of the batch is in the list %d times (errors: %s)", n, showAll(errs))
 	case n > calls(path):
 		c.fail("%d INCR(s) applied %d times (errors: %s)", calls(path), n, showAll(errs))
 	case n == 0:
@@ -106,12 +108,12 @@ func checkOnce(c *cell, s *servers, hname, path string) {
 // errors.Is. A fault must produce at least one error.
 func checkClassified(c *cell, s *servers, hname, path string) {
 	for _, sc := range []string{"refused", "stalled reply", "cut mid-reply"} {
-		h := s.newHandle(c.T, hname)
+		h := s.newHandle(c, hname)
 		c.needPath(h, path)
 		c.needPath(h, path)
 		f := newFaults(c.T, h)
 		k := newKeys()
-		warm(c.T, h, f, path, k, false, true)
+		warm(c, h, f, path, k, false, true)
 		ctx := ctxFor(c.T, 10*time.Second)
 		var errs []error
 		switch sc {
@@ -181,11 +183,11 @@ func classes(err error) []string {
 // socket timeout and no caller deadline, the breaker must open within 10
 // INCRs, or the check above would hold for a breaker that counts nothing.
 func checkDeadline(c *cell, s *servers, hname, path string) {
-	h := s.newHandle(c.T, hname)
+	h := s.newHandle(c, hname)
 	c.needPath(h, path)
 	f := newFaults(c.T, h)
 	k := newKeys()
-	warm(c.T, h, f, path, k, false, true)
+	warm(c, h, f, path, k, false, true)
 	pause := func(args ...string) {
 		for _, a := range h.data {
 			if _, err := redistest.Do(a, 2*time.Second, append([]string{"CLIENT"}, args...)...); err != nil {
@@ -193,7 +195,11 @@ func checkDeadline(c *cell, s *servers, hname, path string) {
 			}
 		}
 	}
-	c.Cleanup(func() { pause("UNPAUSE") })
+	c.Cleanup(func() {
+		for _, a := range h.data {
+			_, _ = redistest.Do(a, 2*time.Second, "CLIENT", "UNPAUSE")
+		}
+	})
 	cut := 0
 	var last []error
 	for i := 0; i < 25 && (cut > 0 || i < 5); i++ {
@@ -224,10 +230,10 @@ func checkDeadline(c *cell, s *servers, hname, path string) {
 	if path != "command" {
 		return
 	}
-	h2 := s.newHandle(c.T, hname)
+	h2 := s.newHandle(c, hname)
 	f2 := newFaults(c.T, h2)
 	k2 := newKeys()
-	warm(c.T, h2, f2, path, k2, false, true)
+	warm(c, h2, f2, path, k2, false, true)
 	f2.delay(slowReply)
 	opened := false
 	for i := 0; i < 10 && !opened; i++ {
@@ -275,13 +281,13 @@ func checkReport(c *cell, s *servers, hname, path string) {
 		scenarios = []string{"healthy", "stalled reply"}
 	}
 	for _, sc := range scenarios {
-		h := s.newHandle(c.T, hname)
+		h := s.newHandle(c, hname)
 		c.needPath(h, path)
 		c.needPath(h, path)
 		f := newFaults(c.T, h)
 		k := newKeys()
 		if sc != "refused" { // refused: no connection may be open before the batch
-			warm(c.T, h, f, path, k, true, true)
+			warm(c, h, f, path, k, true, true)
 		}
 		ctx := ctxFor(c.T, 10*time.Second)
 		var inTx func()
@@ -373,7 +379,7 @@ func checkSecret(c *cell, s *servers, hname, path string) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	c.Cleanup(func() { slog.SetDefault(old) })
 
-	h := s.newHandle(c.T, hname)
+	h := s.newHandle(c, hname)
 	c.needPath(h, path)
 	f := newFaults(c.T, h)
 	k := newKeys()
@@ -469,6 +475,7 @@ type cellResult struct{ status, note string }
 type cell struct {
 	*testing.T
 	skipReason, firstFail, remark string
+	moreFails                     int
 }
 
 // note records a remark the table shows even when the cell passes.
@@ -483,8 +490,17 @@ func (c *cell) fail(format string, args ...any) {
 	msg := redact(fmt.Sprintf(format, args...))
 	if c.firstFail == "" {
 		c.firstFail = msg
+	} else {
+		c.moreFails++
 	}
 	c.Error(msg)
+}
+
+// fatal is fail, then the end of the cell.
+func (c *cell) fatal(format string, args ...any) {
+	c.Helper()
+	c.fail(format, args...)
+	c.FailNow()
 }
 
 func (c *cell) skip(reason string) {
@@ -517,8 +533,11 @@ func (m *matrix) run(t *testing.T, name string, body func(c *cell)) {
 				r = cellResult{"n/a", c.skipReason}
 			case t.Failed():
 				r = cellResult{"FAIL", c.firstFail}
-				if r.note == "" {
+				switch {
+				case r.note == "":
 					r.note = "stopped early; see the subtest's log"
+				case c.moreFails > 0:
+					r.note += fmt.Sprintf(" (and %d more failure(s) in the subtest's log)", c.moreFails)
 				}
 			}
 			m.mu.Lock()

@@ -208,7 +208,7 @@ func batchOn(ctx context.Context, t *testing.T, h *handle, path string, k keys, 
 	case "AutoPipeline":
 		ap, aerr := h.rdb.AutoPipeline()
 		if aerr != nil {
-			t.Fatalf("AutoPipeline: %v", aerr)
+			panic(fmt.Sprintf("%s: AutoPipeline: %v", h.name, aerr))
 		}
 		res, err = batch.RPush(ctx, ap, k.l(), values, opt)
 		return res, err, true, fromList
@@ -228,8 +228,8 @@ func batchOn(ctx context.Context, t *testing.T, h *handle, path string, k keys, 
 // A light warm-up runs the path once, with no delay: enough for the command
 // under test to go out on an open connection rather than stall in a new
 // connection's handshake.
-func warm(t *testing.T, h *handle, f *faults, path string, k keys, batchPath, light bool) {
-	t.Helper()
+func warm(c *cell, h *handle, f *faults, path string, k keys, batchPath, light bool) {
+	c.Helper()
 	n := 4
 	if light {
 		n = 1
@@ -245,7 +245,7 @@ func warm(t *testing.T, h *handle, f *faults, path string, k keys, batchPath, li
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if batchPath {
-				_, err, _, _ := batchOn(ctx, t, h, path, k.warm(i), nil)
+				_, err, _, _ := batchOn(ctx, c.T, h, path, k.warm(i), nil)
 				errs[i] = []error{err}
 				return
 			}
@@ -257,7 +257,7 @@ func warm(t *testing.T, h *handle, f *faults, path string, k keys, batchPath, li
 	for _, es := range errs {
 		for _, err := range es {
 			if err != nil {
-				t.Fatalf("warm-up on a healthy server failed: %s", show(err))
+				c.fatal("warm-up on a healthy server failed: %s", show(err))
 			}
 		}
 	}
