@@ -69,9 +69,13 @@ func TestGuaranteeMatrix(t *testing.T) {
 // delayed beyond the socket timeout (the server runs each command at once;
 // only its answer is late), so the call fails after the write, with no
 // caller deadline. The unit (see write) must then be applied at most once:
-// the INCR counter is at most 1, no value of the batch is in the list twice.
-// On WATCH the delay starts after the transaction's GET, so that EXEC is the
-// command whose reply is late.
+// the INCR counter is at most 1 (at most autoCallers on AutoPipeline, one
+// INCR per caller), no value of the batch is in the list twice. On WATCH the
+// delay starts after the transaction's GET, so that EXEC is the command whose
+// reply is late. The client's pools are warmed with several connections
+// first, so a command sent again goes out at once, as on a busy client. A
+// counter of 0 means the write never left and the cell proves nothing: that
+// is reported as a failure too ("inconclusive").
 func checkOnce(c *cell, s *servers, hname, path string) {
 	h := s.newHandle(c, hname)
 	c.needPath(h, path)
@@ -109,7 +113,6 @@ func checkOnce(c *cell, s *servers, hname, path string) {
 func checkClassified(c *cell, s *servers, hname, path string) {
 	for _, sc := range []string{"refused", "stalled reply", "cut mid-reply"} {
 		h := s.newHandle(c, hname)
-		c.needPath(h, path)
 		c.needPath(h, path)
 		f := newFaults(c.T, h)
 		k := newKeys()
@@ -269,7 +272,14 @@ func openNodes(h *handle) map[string]string {
 //     which needs a connection before the batch starts);
 //   - stalled reply (every reply delayed beyond the socket timeout; on WATCH
 //     from inside the transaction): the first chunk was sent and got no reply,
-//     so Unknown is [0 1]; the batch stops there, so NotWritten is [2 3 4].
+//     so Unknown is [0 1]; the batch stops there, so NotWritten is [2 3 4];
+//   - limiter full (TxPipeline, AutoPipeline and batch, whose items all go to
+//     the list's node): the servers hold writes for 250ms (CLIENT PAUSE),
+//     8 INCRs on the list's slot hold the node's 8 Limiter permits meanwhile,
+//     and the batch runs with a caller deadline of 50ms, which ends while its
+//     first chunk waits for a permit: nothing was sent, so all 5 NotWritten.
+//     If the Limiter counted no cancelled or rejected wait, the batch did not
+//     meet the full limiter and the scenario is reported inconclusive.
 //
 // A single command has no batch report.
 func checkReport(c *cell, s *servers, hname, path string) {
@@ -277,12 +287,14 @@ func checkReport(c *cell, s *servers, hname, path string) {
 		c.skip("a single command has no batch report; its error is checked by " + gClassified)
 	}
 	scenarios := []string{"healthy", "refused", "stalled reply"}
-	if path == "WATCH" {
+	switch path {
+	case "WATCH":
 		scenarios = []string{"healthy", "stalled reply"}
+	case "TxPipeline", "AutoPipeline", "batch":
+		scenarios = append(scenarios, "limiter full")
 	}
 	for _, sc := range scenarios {
 		h := s.newHandle(c, hname)
-		c.needPath(h, path)
 		c.needPath(h, path)
 		f := newFaults(c.T, h)
 		k := newKeys()
@@ -301,8 +313,22 @@ func checkReport(c *cell, s *servers, hname, path string) {
 				f.delay(slowReply)
 			}
 		}
+		var refusedBefore uint64
+		if sc == "limiter full" {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			refusedBefore = fillLimiter(c, h, k)
+		}
 		res, err, ran, counts := batchOn(ctx, c.T, h, path, k, inTx)
 		f.restore()
+		if sc == "limiter full" {
+			st := h.hooks.Limiter.Stats()
+			if st.Cancelled+st.Rejected == refusedBefore {
+				c.fail("%s: inconclusive: the batch never waited for a permit (report W%v N%v U%v, error %s)", sc, res.Written, res.NotWritten, res.Unknown, show(err))
+				continue
+			}
+		}
 		if !ran {
 			c.fail("%s: the batch never ran: %s", sc, show(err))
 			continue
@@ -322,6 +348,8 @@ func checkReport(c *cell, s *servers, hname, path string) {
 			want = batch.Result{NotWritten: []int{0, 1, 2, 3, 4}}
 		case "stalled reply":
 			want = batch.Result{NotWritten: []int{2, 3, 4}, Unknown: []int{0, 1}}
+		case "limiter full":
+			want = batch.Result{NotWritten: []int{0, 1, 2, 3, 4}}
 		}
 		if !slices.Equal(res.Written, want.Written) || !slices.Equal(res.NotWritten, want.NotWritten) || !slices.Equal(res.Unknown, want.Unknown) {
 			c.fail("%s: report W%v N%v U%v, want W%v N%v U%v (held %v, error %s)", sc,
@@ -331,6 +359,40 @@ func checkReport(c *cell, s *servers, hname, path string) {
 			c.fail("%s: error %s", sc, show(err))
 		}
 	}
+}
+
+// fillLimiter makes the data servers hold writes for 250ms and starts 8
+// INCRs on k's slot, which take the node's 8 Limiter permits and keep them
+// until the servers answer; it returns once they hold them, with the
+// Limiter's count of cancelled and rejected waits so far. The INCRs are
+// waited for in c.Cleanup.
+func fillLimiter(c *cell, h *handle, k keys) uint64 {
+	c.Helper()
+	for _, a := range h.data {
+		if _, err := redistest.Do(a, 2*time.Second, "CLIENT", "PAUSE", "250", "WRITE"); err != nil {
+			c.fatal("CLIENT PAUSE on %s: %v", a, err)
+		}
+	}
+	var wg sync.WaitGroup
+	c.Cleanup(wg.Wait)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = h.rdb.Incr(ctx, k.n()).Err()
+		}()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for h.hooks.Limiter.Stats().InFlight < 8 {
+		if time.Now().After(deadline) {
+			c.fatal("the 8 INCRs never held the Limiter's permits: %+v", h.hooks.Limiter.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := h.hooks.Limiter.Stats()
+	return st.Cancelled + st.Rejected
 }
 
 // exact checks a report against what the servers hold: "" when it is
