@@ -258,6 +258,14 @@ func (f *faults) delay(d time.Duration) {
 	}
 }
 
+// resetOnSend resets (TCP RST) every connection as soon as the client sends
+// on it; what was sent never reaches the server.
+func (f *faults) resetOnSend() {
+	for _, p := range f.ps {
+		p.ResetPeer("upstream", 0)
+	}
+}
+
 // refuse closes every connection and refuses new ones.
 func (f *faults) refuse() {
 	if f.disabled {

@@ -104,14 +104,15 @@ func checkOnce(c *cell, s *servers, hname, path string) {
 	}
 }
 
-// checkClassified: every transport error is classified. Under each of three
+// checkClassified: every transport error is classified. Under each of four
 // faults (connections refused; every reply stalled beyond the socket
-// timeout; connections closed while the replies are on their way), the
+// timeout; connections closed while the replies are on their way;
+// connections reset by the peer as soon as the client sends), the
 // call's error and every command's error that is not nil must match exactly
 // one of hooks.ErrNotSent, hooks.ErrMaybeApplied and hooks.ErrRejected with
 // errors.Is. A fault must produce at least one error.
 func checkClassified(c *cell, s *servers, hname, path string) {
-	for _, sc := range []string{"refused", "stalled reply", "cut mid-reply"} {
+	for _, sc := range []string{"refused", "stalled reply", "cut mid-reply", "reset on send"} {
 		h := s.newHandle(c, hname)
 		c.needPath(h, path)
 		f := newFaults(c.T, h)
@@ -125,6 +126,9 @@ func checkClassified(c *cell, s *servers, hname, path string) {
 			errs = write(ctx, h, path, k, nil)
 		case "stalled reply":
 			f.delay(slowReply)
+			errs = write(ctx, h, path, k, nil)
+		case "reset on send":
+			f.resetOnSend()
 			errs = write(ctx, h, path, k, nil)
 		case "cut mid-reply":
 			f.delay(slowReply)
