@@ -87,7 +87,6 @@ type handle struct {
 	name  string
 	rdb   redis.UniversalClient
 	hooks profiles.Hooks
-	cfg   profiles.Config
 	// proxies carry all of the handle's traffic to the data servers.
 	proxies []*redistest.Proxy
 	// data are the direct addresses of the servers holding the keys (the
@@ -200,7 +199,6 @@ func (s *servers) newHandle(c0 *cell, name string) *handle {
 		_ = h.rdb.Close()
 		c0.fatal("%s: %v", name, err)
 	}
-	h.cfg = c
 	t.Cleanup(func() { _ = h.rdb.Close() })
 	return h
 }

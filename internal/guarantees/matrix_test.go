@@ -107,8 +107,10 @@ func checkOnce(c *cell, s *servers, hname, path string) {
 // checkClassified: every transport error is classified. Under each of four
 // faults (connections refused; every reply stalled beyond the socket
 // timeout; connections closed while the replies are on their way;
-// connections reset by the peer as soon as the client sends), the
-// call's error and every command's error that is not nil must match exactly
+// connections reset by the peer as soon as the client sends), the call's
+// error and every command's error (Err of each command a pipeline or a
+// transaction returns; each caller's on AutoPipeline) that is not nil must
+// match exactly
 // one of hooks.ErrNotSent, hooks.ErrMaybeApplied and hooks.ErrRejected with
 // errors.Is. A fault must produce at least one error.
 func checkClassified(c *cell, s *servers, hname, path string) {
@@ -147,10 +149,11 @@ func checkClassified(c *cell, s *servers, hname, path string) {
 			seen++
 			if got := classes(err); len(got) != 1 {
 				what := "the call's error"
-				if i > 0 && path != "AutoPipeline" {
-					what = fmt.Sprintf("command %d's error", i)
-				} else if path == "AutoPipeline" {
+				switch {
+				case path == "AutoPipeline":
 					what = fmt.Sprintf("caller %d's error", i)
+				case i > 0:
+					what = fmt.Sprintf("command %d's error", i)
 				}
 				c.fail("%s: %s %T %s matches %v", sc, what, err, show(err), got)
 			}
@@ -324,7 +327,7 @@ func checkReport(c *cell, s *servers, hname, path string) {
 			defer cancel()
 			refusedBefore = fillLimiter(c, h, k)
 		}
-		res, err, ran, counts := batchOn(ctx, c.T, h, path, k, inTx)
+		res, ran, counts, err := batchOn(ctx, c.T, h, path, k, inTx)
 		f.restore()
 		if sc == "limiter full" {
 			st := h.hooks.Limiter.Stats()

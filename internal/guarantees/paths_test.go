@@ -167,7 +167,7 @@ func listCounts(l []string) []int64 {
 //   - batch: batch.RPush on the client.
 //
 // ran is false when the path never reached the batch (WATCH failed first).
-func batchOn(ctx context.Context, t *testing.T, h *handle, path string, k keys, inTx func()) (res batch.Result, err error, ran bool, counts func() []int64) {
+func batchOn(ctx context.Context, t *testing.T, h *handle, path string, k keys, inTx func()) (res batch.Result, ran bool, counts func() []int64, err error) {
 	opt := batch.Options{ChunkSize: chunkSize}
 	fromList := func() []int64 { return listCounts(h.list(t, k.l())) }
 	switch path {
@@ -180,17 +180,17 @@ func batchOn(ctx context.Context, t *testing.T, h *handle, path string, k keys, 
 			p.Incr(ctx, k.item(i))
 			return nil
 		}, opt)
-		return res, err, true, func() []int64 {
+		return res, true, func() []int64 {
 			n := make([]int64, len(values))
 			for i := range n {
 				n[i] = h.count(t, k.item(i))
 			}
 			return n
-		}
+		}, err
 	case "TxPipeline":
 		opt.Tx = true
 		res, err = batch.RPush(ctx, h.rdb, k.l(), values, opt)
-		return res, err, true, fromList
+		return res, true, fromList, err
 	case "WATCH":
 		opt.Tx = true
 		werr := h.rdb.Watch(ctx, func(tx *redis.Tx) error {
@@ -204,17 +204,17 @@ func batchOn(ctx context.Context, t *testing.T, h *handle, path string, k keys, 
 		if !ran {
 			err = werr
 		}
-		return res, err, ran, fromList
+		return res, ran, fromList, err
 	case "AutoPipeline":
 		ap, aerr := h.rdb.AutoPipeline()
 		if aerr != nil {
 			panic(fmt.Sprintf("%s: AutoPipeline: %v", h.name, aerr))
 		}
 		res, err = batch.RPush(ctx, ap, k.l(), values, opt)
-		return res, err, true, fromList
+		return res, true, fromList, err
 	case "batch":
 		res, err = batch.RPush(ctx, h.rdb, k.l(), values, opt)
-		return res, err, true, fromList
+		return res, true, fromList, err
 	}
 	panic("no batch on path " + path)
 }
@@ -245,7 +245,7 @@ func warm(c *cell, h *handle, f *faults, path string, k keys, batchPath, light b
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if batchPath {
-				_, err, _, _ := batchOn(ctx, c.T, h, path, k.warm(i), nil)
+				_, _, _, err := batchOn(ctx, c.T, h, path, k.warm(i), nil)
 				errs[i] = []error{err}
 				return
 			}
