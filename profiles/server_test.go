@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -449,49 +448,10 @@ func TestClusterFromEnv(t *testing.T) {
 	}
 }
 
-// startSentinel runs a Sentinel monitoring master as "mymaster"; the harness
-// cannot start one (Sentinel needs a config file as its first argument).
+// startSentinel runs a Sentinel monitoring master as "mymaster".
 func startSentinel(t *testing.T, master *redistest.Server) string {
 	t.Helper()
-	port, err := redistest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "sentinel.conf")
-	text := fmt.Sprintf(`port %d
-bind 127.0.0.1
-protected-mode no
-daemonize no
-dir %s
-sentinel monitor mymaster 127.0.0.1 %d 1
-sentinel down-after-milliseconds mymaster 2000
-sentinel failover-timeout mymaster 10000
-`, port, dir, master.Port())
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "sentinel.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("redis-server", conf, "--sentinel")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	waitFor(t, 10*time.Second, "sentinel PING", func() (bool, string) {
-		r, err := redistest.Do(addr, time.Second, "PING")
-		return err == nil && r == "PONG", fmt.Sprint(r, err)
-	})
-	return addr
+	return redistest.StartSentinel(t, "mymaster", master, 1)
 }
 
 // waitFor polls cond every 100ms until it holds or limit passes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,4 +166,33 @@ func (p *Proxy) Enable() {
 // cannot reach it; it is toxiproxy's leak, not the code under test.
 func LeakOptions() []goleak.Option {
 	return []goleak.Option{goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe")}
+}
+
+// ProxyEach starts one proxy in front of each address and returns them keyed
+// by the address they forward to. With DialVia, a cluster's or a Sentinel
+// client's traffic to those servers goes through the proxies although the
+// servers announce their own addresses.
+func ProxyEach(t testing.TB, addrs ...string) map[string]*Proxy {
+	t.Helper()
+	m := make(map[string]*Proxy, len(addrs))
+	for _, a := range addrs {
+		m[a] = NewProxy(t, a)
+	}
+	return m
+}
+
+// DialVia returns a dialer for go-redis options that connects to the proxy
+// in front of addr when proxies has one, and to addr itself otherwise,
+// through dial (a net.Dialer when nil).
+func DialVia(proxies map[string]*Proxy, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if p, ok := proxies[addr]; ok {
+			addr = p.Addr()
+		}
+		return dial(ctx, network, addr)
+	}
 }

@@ -239,3 +239,40 @@ func TestStartWithRequirepass(t *testing.T) {
 		t.Fatalf("PING with the password: %v", err)
 	}
 }
+
+func TestSentinelSetAndDialVia(t *testing.T) {
+	set := StartSentinelSet(t, 1, 3)
+	if len(set.Sentinels) != 3 || len(set.Replicas) != 1 {
+		t.Fatalf("set: %d sentinels, %d replicas", len(set.Sentinels), len(set.Replicas))
+	}
+	r, err := Do(set.Sentinels[0], time.Second, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", set.Name)
+	if err != nil || r != "127.0.0.1\n"+fmt.Sprint(set.Master.Port()) {
+		t.Fatalf("master by name: %q, %v", r, err)
+	}
+	// The failover client learns the master's own address from the
+	// Sentinels; DialVia sends its connections through the proxy.
+	proxies := ProxyEach(t, set.Master.Addr())
+	var dialed atomic.Int64
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == proxies[set.Master.Addr()].Addr() {
+			dialed.Add(1)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName: set.Name, SentinelAddrs: set.Sentinels, Dialer: DialVia(proxies, dial),
+	})
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if dialed.Load() == 0 {
+		t.Fatal("the master was not dialed through its proxy")
+	}
+	proxies[set.Master.Addr()].Disable()
+	if err := rdb.Get(ctx, "k").Err(); err == nil {
+		t.Fatal("GET succeeded with the master's proxy disabled")
+	}
+}
