@@ -310,6 +310,42 @@ func (t *retryTarget) reset() {
 	resetCmd(t.cmd)
 }
 
+// errNoReply is set on a single command before it is sent again. go-redis
+// sets the command's error from the reply, or returns the error of the
+// attempt; a next that returns it came back without sending anything.
+var errNoReply = errors.New("hooks: no reply to the re-sent command")
+
+// arm marks a single command before a re-send, so that notResent can tell a
+// real re-send from a next that returned at once. Batches need no mark:
+// every go-redis pipeline path (plain, MULTI/EXEC, cluster, AutoPipeline
+// batches, full-duplex Pipeline and FDPipelined) runs the whole batch again
+// when its pipeline hook calls next.
+func (t *retryTarget) arm() {
+	if !t.pipeline {
+		t.cmd.SetErr(errNoReply)
+	}
+}
+
+// notResent reports, after a re-send, that next returned without sending:
+// go-redis's full-duplex engine runs a command's process hooks after the
+// command was written, and its next only hands back the command's state,
+// which arm set. A command sent for real leaves the mark behind only when
+// next succeeded (go-redis sets the error after the hooks return), and the
+// mark is then cleared here.
+func (t *retryTarget) notResent(err error) bool {
+	if t.pipeline {
+		return false
+	}
+	if errors.Is(err, errNoReply) {
+		t.cmd.SetErr(nil)
+		return true
+	}
+	if t.cmd.Err() == errNoReply {
+		t.cmd.SetErr(err)
+	}
+	return false
+}
+
 func (t *retryTarget) commandName() string {
 	if t.name == "" {
 		switch {
@@ -496,8 +532,18 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			return r.wrap(t, d, maybe, attempts, err)
 		}
 		t.reset()
-		r.retries.Add(1)
+		t.arm()
+		prev := err
 		err = t.run(ctx)
+		if t.notResent(err) {
+			// The layer below returned without sending the command again
+			// (go-redis's full-duplex engine answers a second next with
+			// the command's own state): no reply came, so the previous
+			// attempt's error stands.
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts, prev)
+		}
+		r.retries.Add(1)
 		if err == nil {
 			r.recovered.Add(1)
 			return nil
@@ -524,13 +570,43 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	}
 }
 
-// wrap returns the error a failed call ends with.
+// wrap returns the error a failed call ends with. For a batch it also
+// gives each command that failed on the transport or the server's state its
+// own classified error, since that is all an AutoPipeline caller sees.
 func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err error) error {
 	o := d.outcome
 	if maybe {
 		o = OutcomeMaybeApplied
 	}
-	return &RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault}
+	if t.pipeline {
+		wrapCmds(t.cmds, maybe, attempts)
+	}
+	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault})
+}
+
+// wrapCmds replaces each transport or server-state error of a batch's
+// commands by a *RetryError of the command's own outcome (maybe applied if
+// an earlier attempt may have run the batch), so that every such error
+// matches exactly one of ErrNotSent, ErrRejected and ErrMaybeApplied.
+func wrapCmds(cmds []redis.Cmder, maybe bool, attempts int) {
+	for _, c := range cmds {
+		e := c.Err()
+		if e == nil || e == redis.Nil {
+			continue
+		}
+		var re *RetryError
+		if errors.As(e, &re) {
+			continue
+		}
+		o, fault := classify(e, true)
+		if !isFailure(o) {
+			continue
+		}
+		if maybe {
+			o = OutcomeMaybeApplied
+		}
+		c.SetErr(newRetryError(&RetryError{Outcome: o, Command: c.Name(), Attempts: attempts, Err: e, nodeFault: fault}))
+	}
 }
 
 // report logs a retry and calls OnRetry.
