@@ -100,16 +100,14 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			if len(send) == len(cmds) {
 				send = append(make([]redis.Cmder, 0, len(cmds)), cmds[:i]...)
 			}
-			if err := c.Err(); err != nil && !isMaybeAppliedGuard(err) {
-				c.SetErr(&MaybeAppliedError{Command: c.Name(), Node: g.node, cause: err})
-			}
 		}
 		if len(send) == 0 {
 			// Everything was sent before: nothing goes out, and each
 			// command keeps what its earlier send left (a reply, or a
-			// *MaybeAppliedError). Returning nil without calling next makes
-			// go-redis keep those results.
-			return firstGuardErr(cmds)
+			// *MaybeAppliedError). go-redis sets a hook's error on every
+			// command without one when the hook does not call next, so
+			// return nil: the commands carry the outcome.
+			return nil
 		}
 		err := next(ctx, send)
 		if err == nil {

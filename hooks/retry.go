@@ -138,8 +138,12 @@ type RetryStats struct {
 //
 // Errors that are about the transport or the server's state come back as a
 // *RetryError, which matches ErrNotSent, ErrRejected or ErrMaybeApplied
-// with errors.Is and unwraps to the last attempt's error. Answers and
-// context errors come back unchanged.
+// with errors.Is and unwraps to the last attempt's error; when that error is
+// a net.Error, the returned error is a net.Error too (err.(net.Error) holds,
+// Timeout answers as the network error does) and errors.As still finds the
+// *RetryError. When a pipeline fails, each of its commands that failed on
+// the transport or the server's state gets such an error of its own.
+// Answers and context errors come back unchanged.
 //
 // # go-redis's own retries
 //
@@ -149,9 +153,20 @@ type RetryStats struct {
 // included: a slow reply can apply one INCR several times. With both
 // enabled the attempts also multiply: Retry's MaxAttempts times go-redis's
 // MaxRetries+1. On a ClusterClient, go-redis's redirect loop
-// (ClusterOptions.MaxRedirects) also re-sends a command after a read
-// timeout, whatever the node clients' MaxRetries; Retry cannot undo that,
-// and MaxRedirects cannot be turned off without losing MOVED/ASK handling.
+// (ClusterOptions.MaxRedirects) also re-sends a command or a node's
+// pipeline after a read timeout, whatever the node clients' MaxRetries;
+// MaxRedirects cannot be turned off without losing MOVED/ASK handling, so
+// Attach adds a guard to every node client that keeps a command that is not
+// idempotent from going out again (see MaybeAppliedError).
+//
+// # Re-sends that send nothing
+//
+// Under go-redis's full-duplex autopipelining a command's process hooks run
+// after it was written, and calling next again does not send it again.
+// Retry marks a single command before each re-send and treats a next that
+// hands the mark back as no attempt: it gives up with the previous
+// attempt's error instead of reporting a success with no reply. Every
+// go-redis pipeline path runs the whole batch again on a second next.
 //
 // # Placement
 //
