@@ -51,6 +51,8 @@ type retryNetError struct {
 	cause error
 }
 
+var _ net.Error = (*retryNetError)(nil)
+
 func (e *retryNetError) Error() string { return e.re.Error() }
 
 // Unwrap returns the *RetryError and, when a *MaybeAppliedError hid it, the
