@@ -506,6 +506,12 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	}
 	d := r.decide(t, err)
 	if !isFailure(d.outcome) {
+		if t.pipeline && d.outcome == OutcomeStopped {
+			// The batch stops (the caller's context ended, the circuit
+			// is open), but a command of it may still carry a transport
+			// error of its own.
+			wrapCmds(t.cmds, false, 1)
+		}
 		return err
 	}
 	maybe := d.outcome == OutcomeMaybeApplied
@@ -575,6 +581,9 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			r.gaveUp.Add(1)
 			if maybe {
 				return r.wrap(t, d, maybe, attempts+1, err)
+			}
+			if t.pipeline {
+				wrapCmds(t.cmds, false, attempts+1)
 			}
 			return err
 		}

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -306,4 +307,31 @@ func TestRetryErrorKeepsNetErrorContract(t *testing.T) {
 			t.Fatalf("%v: want ErrPoolTimeout and ErrNotSent", err)
 		}
 	})
+}
+
+// TestRetryClassifiesEachCommandOfAStoppedBatch checks the batch that stops
+// (here the caller's context ended on one command) while another command
+// of it failed on the transport: that command's error is classified too.
+func TestRetryClassifiesEachCommandOfAStoppedBatch(t *testing.T) {
+	ctx := context.Background()
+	r, err := hooks.NewRetry(hooks.RetryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	incr := redis.NewIntCmd(ctx, "incr", "a")
+	get := redis.NewStringCmd(ctx, "get", "b")
+	err = r.ProcessPipelineHook(func(_ context.Context, cmds []redis.Cmder) error {
+		incr.SetErr(io.ErrUnexpectedEOF)
+		get.SetErr(context.Canceled)
+		return io.ErrUnexpectedEOF
+	})(ctx, []redis.Cmder{incr, get})
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("batch error %v", err)
+	}
+	if matchesOne(incr.Err()) != 1 || !errors.Is(incr.Err(), hooks.ErrMaybeApplied) || !errors.Is(incr.Err(), io.ErrUnexpectedEOF) {
+		t.Fatalf("INCR error %v: want ErrMaybeApplied wrapping the EOF", incr.Err())
+	}
+	if get.Err() != context.Canceled {
+		t.Fatalf("GET error %v: the caller's cancellation must stay as it is", get.Err())
+	}
 }
