@@ -22,6 +22,11 @@ var ErrCircuitOpen = errors.New("hooks: circuit open")
 // hides, for a *MaybeAppliedError) a net.Error, re wrapped so that the error
 // Retry returns is a net.Error too, as go-redis's own would have been.
 func newRetryError(re *RetryError) error {
+	for _, o := range []Outcome{OutcomeNotSent, OutcomeRejected, OutcomeMaybeApplied} {
+		if o != re.Outcome && errors.Is(re.Err, o.sentinel()) {
+			re.otherClass = true
+		}
+	}
 	cause := re.Err
 	var m *MaybeAppliedError
 	if errors.As(cause, &m) {
@@ -71,3 +76,22 @@ func (e *retryNetError) Timeout() bool { return e.net.Timeout() }
 func (e *retryNetError) Temporary() bool {
 	return e.net.Temporary() //nolint:staticcheck // net.Error requires it
 }
+
+// oneClass is what a *RetryError unwraps to when its last attempt's error
+// matches the sentinel of another outcome than the RetryError's own: it
+// answers errors.Is and errors.As as that error does, except for
+// ErrNotSent, ErrRejected and ErrMaybeApplied, so that the RetryError
+// matches exactly one of them.
+type oneClass struct{ err error }
+
+func (e oneClass) Error() string { return e.err.Error() }
+
+func (e oneClass) Is(target error) bool {
+	switch target {
+	case ErrNotSent, ErrRejected, ErrMaybeApplied:
+		return false
+	}
+	return errors.Is(e.err, target)
+}
+
+func (e oneClass) As(target any) bool { return errors.As(e.err, target) }

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -333,5 +334,36 @@ func TestRetryClassifiesEachCommandOfAStoppedBatch(t *testing.T) {
 	}
 	if get.Err() != context.Canceled {
 		t.Fatalf("GET error %v: the caller's cancellation must stay as it is", get.Err())
+	}
+}
+
+// TestRetryErrorMatchesOneClassAfterOpenCircuit checks a command that may
+// have run on a first attempt and then met an open circuit (whose error
+// matches ErrNotSent): Retry's error says maybe applied, and only that,
+// while errors.Is still finds ErrCircuitOpen.
+func TestRetryErrorMatchesOneClassAfterOpenCircuit(t *testing.T) {
+	ctx := context.Background()
+	r, err := hooks.NewRetry(hooks.RetryOptions{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	open := fmt.Errorf("%w on 10.0.0.1:6379 (%w)", hooks.ErrCircuitOpen, hooks.ErrNotSent)
+	calls := 0
+	err = r.ProcessHook(func(context.Context, redis.Cmder) error {
+		calls++
+		if calls == 1 {
+			return timeout
+		}
+		return open
+	})(ctx, redis.NewStringCmd(ctx, "get", "k"))
+	if calls != 2 {
+		t.Fatalf("%d attempts, want 2", calls)
+	}
+	if n := matchesOne(err); n != 1 || !errors.Is(err, hooks.ErrMaybeApplied) {
+		t.Fatalf("%v matches %d classes, want only ErrMaybeApplied", err, n)
+	}
+	if !errors.Is(err, hooks.ErrCircuitOpen) {
+		t.Fatalf("%v: errors.Is must still find ErrCircuitOpen", err)
 	}
 }
