@@ -207,6 +207,7 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 	for _, h := range top {
 		c.AddHook(h)
 	}
+	c.AddHook(resendScopeHook{})
 	return walkErr
 }
 
@@ -255,5 +256,6 @@ func attachRing(r *redis.Ring, hooks []redis.Hook) error {
 	for _, h := range top {
 		r.AddHook(h)
 	}
+	r.AddHook(resendScopeHook{})
 	return nil
 }

@@ -224,6 +224,10 @@ type RetryError struct {
 	Err error
 
 	nodeFault bool
+	// otherClass: Err matches the sentinel of another outcome (an open
+	// circuit's ErrNotSent after an attempt that may have applied the
+	// command), which Unwrap hides so the error matches one class.
+	otherClass bool
 }
 
 // Error describes the failure and the last attempt's error.
@@ -255,7 +259,12 @@ func (e *RetryError) Error() string {
 }
 
 // Unwrap returns the last attempt's error.
-func (e *RetryError) Unwrap() error { return e.Err }
+func (e *RetryError) Unwrap() error {
+	if e.otherClass {
+		return oneClass{e.Err}
+	}
+	return e.Err
+}
 
 // Is matches the sentinel of the error's Outcome.
 func (e *RetryError) Is(target error) bool {

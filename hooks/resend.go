@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,9 +24,20 @@ import (
 // re-send them (moving to another node after a second failure), which is
 // safe.
 //
-// Pipelines are not covered: the cluster client decides which commands of a
-// node's pipeline to re-send inside the node's pipeline call, before any
-// hook sees the result.
+// Pipelines: ClusterClient.processPipeline decides inside the node's
+// pipeline call which commands to send again (after a read timeout, EOF or
+// reset it re-queues the node's whole batch, commands that already got
+// their reply included) and sends them again through the node's
+// ProcessPipelineHook, up to MaxRedirects times. The guard's pipeline hook
+// sees each of those sends. After a send it marks every command that is not
+// idempotent and may have run: a command whose error says it may have been
+// applied gets a *MaybeAppliedError, and a command that got its reply in a
+// batch that failed is remembered in the call's resendScope. On a later
+// send of the same command (the same Cmder) it leaves that command out of
+// the batch: a command that got its reply keeps it, the others keep their
+// *MaybeAppliedError. Idempotent commands are sent again. A MULTI/EXEC is
+// passed through: the cluster client sends it again only after a failed
+// write or a failed connection, when EXEC never reached the server.
 type resendGuard struct {
 	table *CommandTable
 	node  string
@@ -72,15 +84,177 @@ func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) == 0 || isTx(cmds) || isAskingTx(cmds) || allHandshake(cmds) {
+			return next(ctx, cmds)
+		}
+		scope, _ := ctx.Value(resendScopeKey{}).(*resendScope)
+		send := cmds
+		for i, c := range cmds {
+			if !g.sentBefore(scope, c) {
+				if len(send) < len(cmds) {
+					send = append(send, c)
+				}
+				continue
+			}
+			if len(send) == len(cmds) {
+				send = append(make([]redis.Cmder, 0, len(cmds)), cmds[:i]...)
+			}
+		}
+		if len(send) == 0 {
+			// Everything was sent before: nothing goes out, and each
+			// command keeps what its earlier send left (a reply, or a
+			// *MaybeAppliedError). go-redis sets a hook's error on every
+			// command without one when the hook does not call next, so
+			// return nil: the commands carry the outcome.
+			return nil
+		}
+		err := next(ctx, send)
+		if err == nil {
+			return nil
+		}
+		marked := g.markSent(scope, send)
+		if !marked && len(send) == len(cmds) {
+			return err
+		}
+		return firstGuardErr(cmds)
+	}
+}
+
+// sentBefore reports whether c is not idempotent and an earlier send of it
+// in this call may have applied it.
+func (g *resendGuard) sentBefore(scope *resendScope, c redis.Cmder) bool {
+	if err := c.Err(); err != nil {
+		if !isMaybeAppliedGuard(err) {
+			return false
+		}
+	} else if !scope.has(c) {
+		return false
+	}
+	return !isHandshake(c) && !g.table.Classify(c).IsIdempotent()
+}
+
+// markSent runs after a send of cmds that failed: every command that is not
+// idempotent and may have run is marked, so that a later send of the batch
+// leaves it out. It reports whether it marked any.
+func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
+	failed := false
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && err != redis.Nil && !isMaybeAppliedGuard(err) {
+			if o, _ := classify(err, true); o == OutcomeMaybeApplied {
+				failed = true
+				break
+			}
+		}
+	}
+	if !failed {
+		return false // answers, or nothing sent: go-redis re-sends nothing that ran
+	}
+	marked := false
+	for _, c := range cmds {
+		err := c.Err()
+		if err != nil && err != redis.Nil {
+			if o, _ := classify(err, true); o != OutcomeMaybeApplied || isMaybeAppliedGuard(err) {
+				continue
+			}
+		}
+		if isHandshake(c) || g.table.Classify(c).IsIdempotent() {
+			continue
+		}
+		if err == nil || err == redis.Nil {
+			// It got its reply, in a batch that failed: go-redis may
+			// re-queue the whole batch.
+			if scope == nil {
+				continue
+			}
+			scope.add(c)
+		} else {
+			c.SetErr(&MaybeAppliedError{Command: c.Name(), Node: g.node, cause: err})
+		}
+		marked = true
+	}
+	return marked
+}
+
+// firstGuardErr is the first command error in cmds, the error a pipeline's
+// next returns, redis.Nil and other answers excluded when a
+// *MaybeAppliedError is among them (that one tells the caller what matters).
+func firstGuardErr(cmds []redis.Cmder) error {
+	var first error
+	for _, c := range cmds {
+		err := c.Err()
+		if err == nil {
+			continue
+		}
+		if isMaybeAppliedGuard(err) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// isAskingTx reports ASKING followed by a MULTI ... EXEC batch.
+func isAskingTx(cmds []redis.Cmder) bool {
+	return len(cmds) >= 3 && cmds[0].Name() == "asking" && isTx(cmds[1:])
+}
+
+// resendScope remembers, for one pipeline call on a ClusterClient or Ring,
+// the commands that got their reply in a node batch that then failed, so
+// that a re-send of the batch by go-redis's cluster loop leaves them out.
+// It lives in the call's context and goes away with it: nothing outlives
+// the call, whatever happens below it.
+type resendScope struct {
+	mu   sync.Mutex
+	sent map[redis.Cmder]struct{}
+}
+
+type resendScopeKey struct{}
+
+func (s *resendScope) add(c redis.Cmder) {
+	s.mu.Lock()
+	if s.sent == nil {
+		s.sent = make(map[redis.Cmder]struct{})
+	}
+	s.sent[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *resendScope) has(c redis.Cmder) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	_, ok := s.sent[c]
+	s.mu.Unlock()
+	return ok
+}
+
+// resendScopeHook is added by Attach to a ClusterClient or Ring, innermost
+// among the hooks that wrap the whole call: it gives each pipeline call
+// (Pipelined, TxPipelined, an AutoPipeline batch) its own resendScope for
+// the node guards below to record in. Single commands need none.
+type resendScopeHook struct{}
+
+func (resendScopeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (resendScopeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (resendScopeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return next(context.WithValue(ctx, resendScopeKey{}, new(resendScope)), cmds)
+	}
 }
 
 // MaybeAppliedError is the error of a command that is not idempotent and
 // failed on a cluster or ring node after it may have been applied (a read
 // timeout, EOF or reset after the write). It matches ErrMaybeApplied with
-// errors.Is. It deliberately does not unwrap to the network error, so that
-// go-redis's cluster and ring loops do not send the command again; Cause
-// returns that error.
+// errors.Is. It deliberately does not unwrap to the network error, nor
+// answer Timeout, so that go-redis's cluster and ring loops do not send the
+// command again; Cause returns that error. The error Retry returns for it
+// reaches the network error again (see RetryError).
 type MaybeAppliedError struct {
 	// Command is the command's name.
 	Command string

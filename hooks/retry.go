@@ -138,8 +138,12 @@ type RetryStats struct {
 //
 // Errors that are about the transport or the server's state come back as a
 // *RetryError, which matches ErrNotSent, ErrRejected or ErrMaybeApplied
-// with errors.Is and unwraps to the last attempt's error. Answers and
-// context errors come back unchanged.
+// with errors.Is and unwraps to the last attempt's error; when that error is
+// a net.Error, the returned error is a net.Error too (err.(net.Error) holds,
+// Timeout answers as the network error does) and errors.As still finds the
+// *RetryError. When a pipeline fails, each of its commands that failed on
+// the transport or the server's state gets such an error of its own.
+// Answers and context errors come back unchanged.
 //
 // # go-redis's own retries
 //
@@ -149,9 +153,20 @@ type RetryStats struct {
 // included: a slow reply can apply one INCR several times. With both
 // enabled the attempts also multiply: Retry's MaxAttempts times go-redis's
 // MaxRetries+1. On a ClusterClient, go-redis's redirect loop
-// (ClusterOptions.MaxRedirects) also re-sends a command after a read
-// timeout, whatever the node clients' MaxRetries; Retry cannot undo that,
-// and MaxRedirects cannot be turned off without losing MOVED/ASK handling.
+// (ClusterOptions.MaxRedirects) also re-sends a command or a node's
+// pipeline after a read timeout, whatever the node clients' MaxRetries;
+// MaxRedirects cannot be turned off without losing MOVED/ASK handling, so
+// Attach adds a guard to every node client that keeps a command that is not
+// idempotent from going out again (see MaybeAppliedError).
+//
+// # Re-sends that send nothing
+//
+// Under go-redis's full-duplex autopipelining a command's process hooks run
+// after it was written, and calling next again does not send it again.
+// Retry marks a single command before each re-send and treats a next that
+// hands the mark back as no attempt: it gives up with the previous
+// attempt's error instead of reporting a success with no reply. Every
+// go-redis pipeline path runs the whole batch again on a second next.
 //
 // # Placement
 //
@@ -310,6 +325,42 @@ func (t *retryTarget) reset() {
 	resetCmd(t.cmd)
 }
 
+// errNoReply is set on a single command before it is sent again. go-redis
+// sets the command's error from the reply, or returns the error of the
+// attempt; a next that returns it came back without sending anything.
+var errNoReply = errors.New("hooks: no reply to the re-sent command")
+
+// arm marks a single command before a re-send, so that notResent can tell a
+// real re-send from a next that returned at once. Batches need no mark:
+// every go-redis pipeline path (plain, MULTI/EXEC, cluster, AutoPipeline
+// batches, full-duplex Pipeline and FDPipelined) runs the whole batch again
+// when its pipeline hook calls next.
+func (t *retryTarget) arm() {
+	if !t.pipeline {
+		t.cmd.SetErr(errNoReply)
+	}
+}
+
+// notResent reports, after a re-send, that next returned without sending:
+// go-redis's full-duplex engine runs a command's process hooks after the
+// command was written, and its next only hands back the command's state,
+// which arm set. A command sent for real leaves the mark behind only when
+// next succeeded (go-redis sets the error after the hooks return), and the
+// mark is then cleared here.
+func (t *retryTarget) notResent(err error) bool {
+	if t.pipeline {
+		return false
+	}
+	if errors.Is(err, errNoReply) {
+		t.cmd.SetErr(nil)
+		return true
+	}
+	if t.cmd.Err() == errNoReply {
+		t.cmd.SetErr(err)
+	}
+	return false
+}
+
 func (t *retryTarget) commandName() string {
 	if t.name == "" {
 		switch {
@@ -455,6 +506,12 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	}
 	d := r.decide(t, err)
 	if !isFailure(d.outcome) {
+		if t.pipeline && d.outcome == OutcomeStopped {
+			// The batch stops (the caller's context ended, the circuit
+			// is open), but a command of it may still carry a transport
+			// error of its own.
+			wrapCmds(t.cmds, false, 1)
+		}
 		return err
 	}
 	maybe := d.outcome == OutcomeMaybeApplied
@@ -496,8 +553,18 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			return r.wrap(t, d, maybe, attempts, err)
 		}
 		t.reset()
-		r.retries.Add(1)
+		t.arm()
+		prev := err
 		err = t.run(ctx)
+		if t.notResent(err) {
+			// The layer below returned without sending the command again
+			// (go-redis's full-duplex engine answers a second next with
+			// the command's own state): no reply came, so the previous
+			// attempt's error stands.
+			r.gaveUp.Add(1)
+			return r.wrap(t, d, maybe, attempts, prev)
+		}
+		r.retries.Add(1)
 		if err == nil {
 			r.recovered.Add(1)
 			return nil
@@ -515,6 +582,9 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			if maybe {
 				return r.wrap(t, d, maybe, attempts+1, err)
 			}
+			if t.pipeline {
+				wrapCmds(t.cmds, false, attempts+1)
+			}
 			return err
 		}
 		if !d.allowed || ctx.Err() != nil {
@@ -524,13 +594,43 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	}
 }
 
-// wrap returns the error a failed call ends with.
+// wrap returns the error a failed call ends with. For a batch it also
+// gives each command that failed on the transport or the server's state its
+// own classified error, since that is all an AutoPipeline caller sees.
 func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err error) error {
 	o := d.outcome
 	if maybe {
 		o = OutcomeMaybeApplied
 	}
-	return &RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault}
+	if t.pipeline {
+		wrapCmds(t.cmds, maybe, attempts)
+	}
+	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault})
+}
+
+// wrapCmds replaces each transport or server-state error of a batch's
+// commands by a *RetryError of the command's own outcome (maybe applied if
+// an earlier attempt may have run the batch), so that every such error
+// matches exactly one of ErrNotSent, ErrRejected and ErrMaybeApplied.
+func wrapCmds(cmds []redis.Cmder, maybe bool, attempts int) {
+	for _, c := range cmds {
+		e := c.Err()
+		if e == nil || e == redis.Nil {
+			continue
+		}
+		var re *RetryError
+		if errors.As(e, &re) {
+			continue
+		}
+		o, fault := classify(e, true)
+		if !isFailure(o) {
+			continue
+		}
+		if maybe {
+			o = OutcomeMaybeApplied
+		}
+		c.SetErr(newRetryError(&RetryError{Outcome: o, Command: c.Name(), Attempts: attempts, Err: e, nodeFault: fault}))
+	}
 }
 
 // report logs a retry and calls OnRetry.
