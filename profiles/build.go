@@ -3,7 +3,9 @@ package profiles
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -138,6 +140,56 @@ type Client struct {
 // Config returns the Config the client was built from, with the preset's
 // defaults filled in. Its String and LogValue redact passwords.
 func (c *Client) Config() Config { return c.cfg }
+
+// Unwrap returns the go-redis client inside c: a *redis.Client (single
+// server or Sentinel failover) or a *redis.ClusterClient. It is the one way
+// the helpers of this module (hooks.Attach, batch, health, fxmodule) reach
+// the concrete client; see hooks.Unwrap. A nil c gives nil.
+func (c *Client) Unwrap() redis.UniversalClient {
+	if c == nil {
+		return nil
+	}
+	return c.UniversalClient
+}
+
+// String describes c with passwords redacted:
+// "profiles.Client{Name:api Mode:single Addr:... Password:xxxxx ...}".
+func (c *Client) String() string {
+	if c == nil {
+		return "profiles.Client(nil)"
+	}
+	return "profiles.Client" + strings.TrimPrefix(c.cfg.String(), "profiles.Config")
+}
+
+// GoString is String, so %#v does not print the passwords either.
+func (c *Client) GoString() string { return c.String() }
+
+// Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that
+// fmt never walks c's fields, which hold the passwords.
+func (c *Client) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	_, _ = io.WriteString(f, c.String())
+}
+
+// LogValue makes slog log c as its Config, passwords redacted.
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue(c.String())
+	}
+	return c.cfg.LogValue()
+}
+
+// MarshalJSON encodes c as its Config, passwords redacted (see
+// Config.MarshalJSON).
+func (c *Client) MarshalJSON() ([]byte, error) {
+	if c == nil {
+		return []byte("null"), nil
+	}
+	return c.cfg.MarshalJSON()
+}
 
 // NewClient builds a client from c: a *redis.Client for a single server, a
 // *redis.ClusterClient when ClusterAddrs are set, a Sentinel failover
