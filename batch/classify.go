@@ -46,6 +46,7 @@ type mode uint8
 const (
 	modeSingle  mode = iota // one connection per pipeline: *redis.Client, *redis.Conn, *redis.Tx
 	modeCluster             // *redis.ClusterClient
+	modeRing                // *redis.Ring: conservative, but hook refusals are certain
 	modeOther               // anything else: conservative
 )
 
@@ -64,6 +65,8 @@ func targetOf(c Client) target {
 		return target{mode: modeSingle, resend: true}
 	case *redis.ClusterClient:
 		return target{mode: modeCluster, resend: v.Options().MaxRedirects > 0}
+	case *redis.Ring:
+		return target{mode: modeRing, resend: true}
 	default:
 		return target{mode: modeOther, resend: true}
 	}
@@ -88,12 +91,25 @@ func isReplyErr(err error) bool {
 	return errors.As(err, &re)
 }
 
-// refused reports whether err is a redisguard hook refusing to send. An
-// error that also says an earlier attempt may have run (redisguard's Retry
-// gave up after such an attempt) is not a refusal.
+// refused reports whether err is a redisguard hook refusing to send:
+// ErrLimited, ErrCircuitOpen, or a hook's own error matching ErrNotSent (the
+// Limiter's wait for a permit ended by the context). The hooks run above
+// go-redis's own resend loop, so a refusal means that nothing of the call
+// it ended was sent. An error that also says an earlier attempt may have
+// run (redisguard's Retry gave up after such an attempt) is not a refusal.
+// Retry's own ErrNotSent (a *hooks.RetryError) is not one either: it judges
+// the last attempt's error, which may be go-redis's after a resend; what
+// counts is the error it wraps.
 func refused(err error) bool {
-	return (errors.Is(err, hooks.ErrLimited) || errors.Is(err, hooks.ErrCircuitOpen)) &&
-		!errors.Is(err, hooks.ErrMaybeApplied)
+	if errors.Is(err, hooks.ErrMaybeApplied) {
+		return false
+	}
+	var re *hooks.RetryError
+	if errors.As(err, &re) {
+		err = re.Err
+	}
+	return errors.Is(err, hooks.ErrLimited) || errors.Is(err, hooks.ErrCircuitOpen) ||
+		errors.Is(err, hooks.ErrNotSent)
 }
 
 // beforeWrite reports whether err can only happen before a command is
@@ -159,6 +175,8 @@ func (t target) classify(cmds []redis.Cmder, xerr error, tx bool, out []uint8) {
 		classifySingleTx(cmds, xerr, out)
 	case t.mode == modeCluster:
 		t.classifyCluster(cmds, xerr, tx, out)
+	case t.mode == modeRing:
+		classifyRing(cmds, xerr, out)
 	default:
 		classifyOther(cmds, out)
 	}
@@ -216,9 +234,11 @@ func (t target) classifySingle(cmds []redis.Cmder, xerr error, out []uint8) {
 		// them (redisguard's Retry does), or the very last reply failed.
 		// The boundary is lost; error replies are certain, and the rest is
 		// known not sent only if the last attempt was not and no earlier
-		// one may have been.
+		// one may have been: a hook refused it (hooks that refuse a
+		// pipeline put their error on every command), or no connection
+		// could be had and go-redis did not try again.
 		kind := uint8(cmdUnknown)
-		if !t.resend && beforeWrite(xerr) {
+		if refused(xerr) || (!t.resend && beforeWrite(xerr)) {
 			kind = cmdNotSent
 		}
 		for i, c := range cmds {
@@ -279,6 +299,33 @@ func (t target) classifyCluster(cmds []redis.Cmder, xerr error, tx bool, out []u
 			out[i] = cmdNotSent
 		default:
 			out[i] = cmdUnknown
+		}
+	}
+}
+
+// classifyRing reads a Ring's pipeline or MULTI/EXEC conservatively, as
+// classifyOther does, except for refusals by redisguard's hooks: a Ring
+// sends a pipeline's part for each shard through that shard's client
+// once, with no resend loop of its own (go-redis v9.23 ring.go:
+// generalProcessPipeline), and the per-node hooks run above the shard
+// client's own retry loop, so a command carrying a hook's refusal was not
+// sent, unless an earlier attempt of Retry may have run it.
+func classifyRing(cmds []redis.Cmder, xerr error, out []uint8) {
+	maybe := errors.Is(xerr, hooks.ErrMaybeApplied)
+	if noErrors(cmds) {
+		// A hook on the Ring itself returned before routing.
+		kind := uint8(cmdUnknown)
+		if refused(xerr) {
+			kind = cmdNotSent
+		}
+		fill(out[:len(cmds)], kind)
+		return
+	}
+	for i, c := range cmds {
+		if err := c.Err(); !maybe && err != nil && !isReplyErr(err) && refused(err) {
+			out[i] = cmdNotSent
+		} else {
+			out[i] = known(err)
 		}
 	}
 }

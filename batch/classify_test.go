@@ -206,7 +206,7 @@ func TestTargetOf(t *testing.T) {
 		{"client with go-redis retries", def, target{mode: modeSingle, resend: true}},
 		{"client without", noRetry, target{mode: modeSingle}},
 		{"cluster without redirects", cl, target{mode: modeCluster}},
-		{"ring", ring, target{mode: modeOther, resend: true}},
+		{"ring", ring, target{mode: modeRing, resend: true}},
 	}
 	for _, tc := range tests {
 		if got := targetOf(tc.c); got != tc.want {
