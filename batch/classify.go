@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"errors"
 	"net"
 
@@ -92,24 +93,27 @@ func isReplyErr(err error) bool {
 }
 
 // refused reports whether err is a redisguard hook refusing to send:
-// ErrLimited, ErrCircuitOpen, or a hook's own error matching ErrNotSent (the
-// Limiter's wait for a permit ended by the context). The hooks run above
-// go-redis's own resend loop, so a refusal means that nothing of the call
-// it ended was sent. An error that also says an earlier attempt may have
-// run (redisguard's Retry gave up after such an attempt) is not a refusal.
-// Retry's own ErrNotSent (a *hooks.RetryError) is not one either: it judges
-// the last attempt's error, which may be go-redis's after a resend; what
-// counts is the error it wraps.
+// ErrLimited, ErrCircuitOpen, or the Limiter's wait for a permit ended by
+// the context (see waitEnded). An error that also says an earlier attempt
+// may have run (redisguard's Retry gave up after such an attempt) is not a
+// refusal.
 func refused(err error) bool {
-	if errors.Is(err, hooks.ErrMaybeApplied) {
+	return (errors.Is(err, hooks.ErrLimited) || errors.Is(err, hooks.ErrCircuitOpen) || waitEnded(err)) &&
+		!errors.Is(err, hooks.ErrMaybeApplied)
+}
+
+// waitEnded reports the Limiter's error for a command whose context ended
+// while it waited for a permit: it matches hooks.ErrNotSent and the
+// context's error. A dial that hit its own timeout also wraps
+// context.DeadlineExceeded, and a retry hook may call it not sent after
+// go-redis sent an earlier attempt, so a *net.OpError never counts.
+func waitEnded(err error) bool {
+	if !errors.Is(err, hooks.ErrNotSent) ||
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var re *hooks.RetryError
-	if errors.As(err, &re) {
-		err = re.Err
-	}
-	return errors.Is(err, hooks.ErrLimited) || errors.Is(err, hooks.ErrCircuitOpen) ||
-		errors.Is(err, hooks.ErrNotSent)
+	var op *net.OpError
+	return !errors.As(err, &op)
 }
 
 // beforeWrite reports whether err can only happen before a command is
@@ -234,11 +238,9 @@ func (t target) classifySingle(cmds []redis.Cmder, xerr error, out []uint8) {
 		// them (redisguard's Retry does), or the very last reply failed.
 		// The boundary is lost; error replies are certain, and the rest is
 		// known not sent only if the last attempt was not and no earlier
-		// one may have been: a hook refused it (hooks that refuse a
-		// pipeline put their error on every command), or no connection
-		// could be had and go-redis did not try again.
+		// one may have been.
 		kind := uint8(cmdUnknown)
-		if refused(xerr) || (!t.resend && beforeWrite(xerr)) {
+		if !t.resend && beforeWrite(xerr) {
 			kind = cmdNotSent
 		}
 		for i, c := range cmds {
