@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/hooks"
 )
 
 // DefaultChunkSize is the number of items sent in one pipeline when
@@ -47,11 +49,13 @@ type Options struct {
 // *redis.ClusterClient, *redis.Ring, *redis.Conn, *redis.Tx and every
 // redis.UniversalClient have it.
 //
-// The report is exact for *redis.Client, *redis.Conn, *redis.Tx and
-// *redis.ClusterClient, whose pipeline internals the batch knows. For any
-// other type (a *redis.Ring, a wrapper) it is conservative: after a failed
-// chunk only the commands answered with an error reply are known, and every
-// other item of that chunk is Unknown.
+// A wrapper around a go-redis client (a *profiles.Client) is first reduced
+// to the client inside it with hooks.Unwrap, so the report is the same
+// through either. The report is exact for *redis.Client, *redis.Conn,
+// *redis.Tx and *redis.ClusterClient, whose pipeline internals the batch
+// knows. For any other type (a *redis.Ring, a wrapper without Unwrap) it is
+// conservative: after a failed chunk only the commands answered with an
+// error reply are known, and every other item of that chunk is Unknown.
 type Client interface {
 	Pipeline() redis.Pipeliner
 	TxPipeline() redis.Pipeliner
@@ -124,6 +128,9 @@ type worker struct {
 func run(ctx context.Context, c Client, n int, fill filler, opt Options, name string, allowParallel bool) (Result, error) {
 	if err := opt.check(name, allowParallel); err != nil {
 		return allNotWritten(n), err
+	}
+	if u, ok := c.(redis.UniversalClient); ok {
+		c = hooks.Unwrap(u) // nil stays nil
 	}
 	if isNil(c) {
 		return allNotWritten(n), fmt.Errorf("batch: %s: client is nil", name)

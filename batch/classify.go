@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"errors"
 	"net"
 
@@ -46,6 +47,7 @@ type mode uint8
 const (
 	modeSingle  mode = iota // one connection per pipeline: *redis.Client, *redis.Conn, *redis.Tx
 	modeCluster             // *redis.ClusterClient
+	modeRing                // *redis.Ring: conservative, but hook refusals are certain
 	modeOther               // anything else: conservative
 )
 
@@ -64,6 +66,8 @@ func targetOf(c Client) target {
 		return target{mode: modeSingle, resend: true}
 	case *redis.ClusterClient:
 		return target{mode: modeCluster, resend: v.Options().MaxRedirects > 0}
+	case *redis.Ring:
+		return target{mode: modeRing, resend: true}
 	default:
 		return target{mode: modeOther, resend: true}
 	}
@@ -88,12 +92,28 @@ func isReplyErr(err error) bool {
 	return errors.As(err, &re)
 }
 
-// refused reports whether err is a redisguard hook refusing to send. An
-// error that also says an earlier attempt may have run (redisguard's Retry
-// gave up after such an attempt) is not a refusal.
+// refused reports whether err is a redisguard hook refusing to send:
+// ErrLimited, ErrCircuitOpen, or the Limiter's wait for a permit ended by
+// the context (see waitEnded). An error that also says an earlier attempt
+// may have run (redisguard's Retry gave up after such an attempt) is not a
+// refusal.
 func refused(err error) bool {
-	return (errors.Is(err, hooks.ErrLimited) || errors.Is(err, hooks.ErrCircuitOpen)) &&
+	return (errors.Is(err, hooks.ErrLimited) || errors.Is(err, hooks.ErrCircuitOpen) || waitEnded(err)) &&
 		!errors.Is(err, hooks.ErrMaybeApplied)
+}
+
+// waitEnded reports the Limiter's error for a command whose context ended
+// while it waited for a permit: it matches hooks.ErrNotSent and the
+// context's error. A dial that hit its own timeout also wraps
+// context.DeadlineExceeded, and a retry hook may call it not sent after
+// go-redis sent an earlier attempt, so a *net.OpError never counts.
+func waitEnded(err error) bool {
+	if !errors.Is(err, hooks.ErrNotSent) ||
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var op *net.OpError
+	return !errors.As(err, &op)
 }
 
 // beforeWrite reports whether err can only happen before a command is
@@ -159,6 +179,8 @@ func (t target) classify(cmds []redis.Cmder, xerr error, tx bool, out []uint8) {
 		classifySingleTx(cmds, xerr, out)
 	case t.mode == modeCluster:
 		t.classifyCluster(cmds, xerr, tx, out)
+	case t.mode == modeRing:
+		classifyRing(cmds, xerr, out)
 	default:
 		classifyOther(cmds, out)
 	}
@@ -279,6 +301,33 @@ func (t target) classifyCluster(cmds []redis.Cmder, xerr error, tx bool, out []u
 			out[i] = cmdNotSent
 		default:
 			out[i] = cmdUnknown
+		}
+	}
+}
+
+// classifyRing reads a Ring's pipeline or MULTI/EXEC conservatively, as
+// classifyOther does, except for refusals by redisguard's hooks: a Ring
+// sends a pipeline's part for each shard through that shard's client
+// once, with no resend loop of its own (go-redis v9.23 ring.go:
+// generalProcessPipeline), and the per-node hooks run above the shard
+// client's own retry loop, so a command carrying a hook's refusal was not
+// sent, unless an earlier attempt of Retry may have run it.
+func classifyRing(cmds []redis.Cmder, xerr error, out []uint8) {
+	maybe := errors.Is(xerr, hooks.ErrMaybeApplied)
+	if noErrors(cmds) {
+		// A hook on the Ring itself returned before routing.
+		kind := uint8(cmdUnknown)
+		if refused(xerr) {
+			kind = cmdNotSent
+		}
+		fill(out[:len(cmds)], kind)
+		return
+	}
+	for i, c := range cmds {
+		if err := c.Err(); !maybe && err != nil && !isReplyErr(err) && refused(err) {
+			out[i] = cmdNotSent
+		} else {
+			out[i] = known(err)
 		}
 	}
 }

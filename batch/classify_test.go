@@ -50,6 +50,21 @@ func (e neverSent) Error() string        { return "hooks: pipeline not sent: " +
 func (e neverSent) Unwrap() error        { return e.last }
 func (e neverSent) Is(target error) bool { return target == hooks.ErrNotSent }
 
+// waitOver is like the Limiter's error when the context ended while the
+// command waited for a permit.
+type waitOver struct{ cause error }
+
+func (e waitOver) Error() string        { return "hooks: limiter: context ended: " + e.cause.Error() }
+func (e waitOver) Unwrap() error        { return e.cause }
+func (e waitOver) Is(target error) bool { return target == hooks.ErrNotSent }
+
+var (
+	errWaitOver = waitOver{context.DeadlineExceeded}
+	// dialTimeout is a dial that hit its own timeout, as a retry hook that
+	// calls it not sent returns it.
+	dialTimeout = neverSent{&net.OpError{Op: "dial", Net: "tcp", Err: context.DeadlineExceeded}}
+)
+
 // N marks a command that still carries the placeholder (no reply read).
 var N = errNoReply
 
@@ -78,6 +93,7 @@ func TestClassify(t *testing.T) {
 	cluster := target{mode: modeCluster}
 	clusterRetry := target{mode: modeCluster, resend: true}
 	other := target{mode: modeOther, resend: true}
+	ring := target{mode: modeRing, resend: true}
 
 	tests := []struct {
 		name string
@@ -150,6 +166,24 @@ func TestClassify(t *testing.T) {
 		{"other failure: only error replies known", other, false,
 			[]error{nil, wrongType, io.EOF}, io.EOF, []uint8{uk, rj, uk}},
 		{"other refused", other, false, []error{nil, nil}, errLimited, []uint8{uk, uk}},
+
+		{"limiter wait ended by the context", single, false, []error{errWaitOver, errWaitOver}, errWaitOver, []uint8{ns, ns}},
+		{"limiter wait ended by the context, before go-redis", singleRetry, false, []error{N, N}, errWaitOver, []uint8{ns, ns}},
+		{"limiter wait cancelled", single, false, []error{N, N}, waitOver{context.Canceled}, []uint8{ns, ns}},
+		{"limiter wait ended after an attempt that may have run", single, false,
+			[]error{errWaitOver, errWaitOver}, gaveUp{errWaitOver}, []uint8{uk, uk}},
+		{"dial timeout called not sent, go-redis may have retried", singleRetry, false, []error{N, N}, dialTimeout, []uint8{uk, uk}},
+		{"tx limiter wait ended by the context", single, true, []error{errWaitOver, errWaitOver}, errWaitOver, []uint8{ns, ns}},
+		{"cluster limiter wait ended before routing", clusterRetry, false, []error{nil, nil}, errWaitOver, []uint8{ns, ns}},
+
+		{"ring success", ring, false, []error{nil, nil}, nil, []uint8{ok, ok}},
+		{"ring node refused", ring, false, []error{errLimited, errOpen, errWaitOver}, errLimited, []uint8{ns, ns, ns}},
+		{"ring one node refused, another failed mid-read", ring, false,
+			[]error{nil, errOpen, io.EOF, wrongType}, errOpen, []uint8{uk, ns, uk, rj}},
+		{"ring refused after an attempt that may have run", ring, false,
+			[]error{errLimited, errLimited}, gaveUp{errLimited}, []uint8{uk, uk}},
+		{"ring refused before routing", ring, false, []error{nil, nil}, errOpen, []uint8{ns, ns}},
+		{"ring dial error", ring, false, []error{dialErr, dialErr}, dialErr, []uint8{uk, uk}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +240,7 @@ func TestTargetOf(t *testing.T) {
 		{"client with go-redis retries", def, target{mode: modeSingle, resend: true}},
 		{"client without", noRetry, target{mode: modeSingle}},
 		{"cluster without redirects", cl, target{mode: modeCluster}},
-		{"ring", ring, target{mode: modeOther, resend: true}},
+		{"ring", ring, target{mode: modeRing, resend: true}},
 	}
 	for _, tc := range tests {
 		if got := targetOf(tc.c); got != tc.want {

@@ -92,9 +92,18 @@
 // slot and sends the parts to their nodes, and each command keeps its own
 // outcome; hooks added per node (OnNewNode) see one pipeline per node and
 // chunk. With Options.Tx every chunk must hash to one slot (RPush does, with
-// its one key). Any other Client (a *redis.Ring, a wrapper) gets a
+// its one key). A wrapper with an Unwrap method (a *profiles.Client; see
+// hooks.Unwrap) is read as the client inside it. A *redis.Ring gets a
 // conservative report: after a failed chunk only the commands answered with
-// an error reply are known, and the other items of that chunk are Unknown.
+// an error reply or refused by a redisguard hook (ErrLimited,
+// ErrCircuitOpen, a permit wait the context ended) are known, and the other
+// items of that chunk are Unknown; any other Client gets only the error
+// replies.
+//
+// Every refusal before the write is NotWritten on a *redis.Client (single
+// server or Sentinel failover) with MaxRetries -1: the Limiter's ErrLimited
+// and its wait ended by the context, ErrCircuitOpen, a pool timeout, a
+// dial error.
 //
 // # Order and parallel chunks
 //

@@ -252,7 +252,7 @@ func NewWorkerMonitor(p NewWorkerMonitorParams) (NewWorkerMonitorResult, error) 
 }
 
 func newMonitor(lc fx.Lifecycle, c *profiles.Client, opt Options) (*health.Monitor, error) {
-	m, err := health.NewMonitor(c.UniversalClient, MonitorOptions(c, opt))
+	m, err := health.NewMonitor(c, MonitorOptions(c, opt)) // NewMonitor reads the client inside (hooks.Unwrap)
 	if err != nil {
 		return nil, fmt.Errorf("fxmodule: %s monitor: %w", c.Config().Name, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/hooks"
 )
 
 // Heartbeat keeps a worker's key alive: SET key value with a TTL, again
@@ -147,9 +149,13 @@ func (h *Heartbeat) Stop(ctx context.Context) error {
 // LiveWorkers lists the heartbeats alive under prefix: the keys that start
 // with prefix, with the prefix cut off, sorted. It walks the keyspace with
 // SCAN (never KEYS), on every master of a *redis.ClusterClient and every
-// live shard of a *redis.Ring. A key that expires during the walk may or may
-// not be listed.
+// live shard of a *redis.Ring, also behind a wrapper such as a
+// *profiles.Client (see hooks.Unwrap). A key that expires during the walk
+// may or may not be listed.
 func LiveWorkers(ctx context.Context, c redis.Cmdable, prefix string) ([]string, error) {
+	if u, ok := c.(redis.UniversalClient); ok {
+		c = hooks.Unwrap(u) // nil stays nil
+	}
 	if c == nil {
 		return nil, errors.New("health: LiveWorkers: nil client")
 	}

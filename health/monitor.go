@@ -160,8 +160,14 @@ type Monitor struct {
 }
 
 // NewMonitor returns a monitor for c. It does not start it: call Start for
-// periodic checks, or Check for one.
+// periodic checks, or Check for one. A wrapper around a go-redis client (a
+// *profiles.Client) is first reduced to the client inside it with
+// hooks.Unwrap, so the monitor reads the same pool size and nodes through
+// either.
 func NewMonitor(c Client, opt Options) (*Monitor, error) {
+	if u, ok := c.(redis.UniversalClient); ok {
+		c = hooks.Unwrap(u) // nil stays nil
+	}
 	if c == nil {
 		return nil, errors.New("health: nil client")
 	}

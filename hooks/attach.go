@@ -32,8 +32,10 @@ const attachWalkTimeout = 10 * time.Second
 //     a command that is not idempotent again after a failure that may have
 //     applied it (see MaybeAppliedError).
 //
-// Any other type is an error. Call Attach once per client, before or after
-// it has served commands.
+// A wrapper is first reduced to the go-redis client inside it (see Unwrap),
+// so Attach on a *profiles.Client attaches to its go-redis client. Any
+// other type is an error. Call Attach once per client, before or after it
+// has served commands.
 //
 // On a ClusterClient with per-node hooks, Attach asks the cluster for its
 // slot map (one CLUSTER SLOTS, bounded by 10 s) to list the node clients
@@ -47,6 +49,7 @@ const attachWalkTimeout = 10 * time.Second
 // attaching nothing. Attach before SetAddrs changes the shards, and not
 // while SetAddrs runs.
 func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
+	rdb = Unwrap(rdb)
 	if isNilClient(rdb) {
 		return errors.New("hooks: Attach: nil client")
 	}

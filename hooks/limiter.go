@@ -30,7 +30,7 @@ type LimiterOptions struct {
 	// MaxWait is the longest a command waits for a permit; it then fails
 	// with an error wrapping ErrLimited. 0 means wait until the context
 	// ends. A context deadline shorter than MaxWait ends the wait too (with
-	// the context's error, not ErrLimited).
+	// an error matching the context's error and ErrNotSent, not ErrLimited).
 	MaxWait time.Duration
 	// MaxWaiting sheds load: when that many commands are already waiting
 	// for a permit on a node, the next one fails at once with ErrLimited.
@@ -394,7 +394,7 @@ func (c *limCore) acquire(ctx context.Context, blocking bool) error {
 func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	if err := ctx.Err(); err != nil {
 		c.cancelled.Add(1)
-		return fmt.Errorf("hooks: limiter: context ended before a permit was free: %w", err)
+		return &waitEndedError{msg: "hooks: limiter: context ended before a permit was free", cause: err}
 	}
 	d := limDelta(blocking)
 	bit := limShortWait
@@ -482,7 +482,7 @@ func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 		// The caller is gone: hand the permits on rather than leak them.
 		c.release(blocking)
 		c.cancelled.Add(1)
-		return fmt.Errorf("hooks: limiter: context ended while waiting for a permit: %w", cause)
+		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
 	}
 	q, bit := &c.shortQ, limShortWait
 	if blocking {
@@ -505,11 +505,28 @@ func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 	waited := c.endWait(start, w)
 	if cause != nil {
 		c.cancelled.Add(1)
-		return fmt.Errorf("hooks: limiter: context ended while waiting for a permit: %w", cause)
+		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
 	}
 	c.rejected.Add(1)
 	return c.limitErr(waited, false, blocking, s)
 }
+
+// waitEndedError is the Limiter's error when the context ended before the
+// command got a permit: the command was not sent. errors.Is matches
+// ErrNotSent and the context's error (context.Canceled or
+// context.DeadlineExceeded).
+type waitEndedError struct {
+	msg   string
+	cause error
+}
+
+func (e *waitEndedError) Error() string {
+	return e.msg + "; the command was not sent: " + e.cause.Error()
+}
+
+func (e *waitEndedError) Unwrap() error { return e.cause }
+
+func (e *waitEndedError) Is(target error) bool { return target == ErrNotSent }
 
 // endWait records the wait and recycles w. w must be out of every queue
 // and its channel empty.

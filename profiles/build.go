@@ -3,7 +3,9 @@ package profiles
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -122,7 +124,10 @@ func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, err
 }
 
 // Client is a go-redis client built from a Config, with the preset's hooks
-// attached. It is a redis.UniversalClient: use it as one.
+// attached. It is a redis.UniversalClient: use it as one. Unwrap returns
+// the go-redis client inside, which every helper of this module reads
+// through it (see hooks.Unwrap). Printed in any way (fmt, slog, JSON) it
+// shows its Config with the passwords redacted.
 //
 // Its AutoPipeline (go-redis's shared AutoPipeliner) sends each batch
 // through the same hooks: one Limiter permit per batch, Retry under the same
@@ -138,6 +143,52 @@ type Client struct {
 // Config returns the Config the client was built from, with the preset's
 // defaults filled in. Its String and LogValue redact passwords.
 func (c *Client) Config() Config { return c.cfg }
+
+// Unwrap returns the go-redis client inside c: a *redis.Client (single
+// server or Sentinel failover) or a *redis.ClusterClient. It is the one way
+// the helpers of this module (hooks.Attach, batch, health, fxmodule) reach
+// the concrete client; see hooks.Unwrap. A nil c gives nil.
+func (c *Client) Unwrap() redis.UniversalClient {
+	if c == nil {
+		return nil
+	}
+	return c.UniversalClient
+}
+
+// String describes c with passwords redacted:
+// "profiles.Client{Name:api Mode:single Addr:... Password:xxxxx ...}".
+// String, GoString, Format and MarshalJSON have value receivers, so that a
+// Client value prints as safely as a *Client.
+func (c Client) String() string {
+	return "profiles.Client" + strings.TrimPrefix(c.cfg.String(), "profiles.Config")
+}
+
+// GoString is String, so %#v does not print the passwords either.
+func (c Client) GoString() string { return c.String() }
+
+// Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that
+// fmt never walks c's fields, which hold the passwords.
+func (c Client) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	_, _ = io.WriteString(f, c.String())
+}
+
+// LogValue makes slog log c as its Config, passwords redacted. (A Client
+// value, which has no LogValue, is logged through Format or MarshalJSON,
+// as safely.)
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	return c.cfg.LogValue()
+}
+
+// MarshalJSON encodes c as its Config, passwords redacted (see
+// Config.MarshalJSON).
+func (c Client) MarshalJSON() ([]byte, error) { return c.cfg.MarshalJSON() }
 
 // NewClient builds a client from c: a *redis.Client for a single server, a
 // *redis.ClusterClient when ClusterAddrs are set, a Sentinel failover

@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -130,8 +131,9 @@ var (
 // Which server: URL, or Addr, or ClusterAddrs, or SentinelAddrs with
 // SentinelMaster — one of them, or none for DefaultAddr. See Mode.
 //
-// A Config never prints its passwords: String, GoString and LogValue show
-// "xxxxx" instead, and the password part of URL is redacted likewise.
+// A Config never prints its passwords: String, GoString, LogValue and
+// MarshalJSON show "xxxxx" instead, and the password part of URL is redacted
+// likewise.
 type Config struct {
 	// Name is the preset this Config derives its defaults and environment
 	// variable names from: NameAPI or NameWorker. Empty means NameAPI.
@@ -677,6 +679,21 @@ func (c Config) String() string {
 
 // GoString is String, so %#v does not print the passwords either.
 func (c Config) GoString() string { return c.String() }
+
+// MarshalJSON encodes c with the field names encoding/json gives a Config,
+// passwords redacted as in String: Password and SentinelPassword as
+// "xxxxx", URL through RedactURL. TLSConfig, which may hold private keys, is
+// left out (null); TLS is true when it is set.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // the fields without the methods
+	p := plain(c)
+	p.URL = RedactURL(c.URL)
+	p.Password = redact(c.Password)
+	p.SentinelPassword = redact(c.SentinelPassword)
+	p.TLS = c.TLS || c.TLSConfig != nil
+	p.TLSConfig = nil
+	return json.Marshal(p)
+}
 
 // LogValue makes slog log c as a group of its settings, passwords redacted.
 func (c Config) LogValue() slog.Value {

@@ -72,8 +72,8 @@
 //
 // # Secrets
 //
-// Passwords never appear in a Config's String, GoString or LogValue, nor in
-// any error of this package: passwords print as "xxxxx", a URL's password
+// Passwords never appear in a Config's or a *Client's String, GoString,
+// LogValue, MarshalJSON or fmt output, nor in any error of this package: passwords print as "xxxxx", a URL's password
 // part is redacted (RedactURL), and a URL parser message that would repeat
 // any piece of the password is withheld.
 package profiles

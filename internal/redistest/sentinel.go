@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// SentinelMaster is the master name the tests' Sentinels monitor.
+const SentinelMaster = "mymaster"
+
 // StartSentinel runs one Sentinel monitoring master under name with the
 // given quorum, and returns its address once it answers PING. A Sentinel
 // needs a config file of its own (it rewrites it), so it cannot be started
