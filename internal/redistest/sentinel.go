@@ -78,7 +78,7 @@ type SentinelSet struct {
 	Sentinels []string
 }
 
-// StartSentinelSet starts a master named "mymaster", replicas replicating
+// StartSentinelSet starts a master named SentinelMaster, replicas replicating
 // it, and sentinels Sentinels with a majority quorum, and returns once every
 // replica's link is up and every Sentinel sees the master and all replicas.
 func StartSentinelSet(t testing.TB, replicas, sentinels int) *SentinelSet {
@@ -86,7 +86,7 @@ func StartSentinelSet(t testing.TB, replicas, sentinels int) *SentinelSet {
 	if sentinels < 1 {
 		t.Fatalf("redistest: a sentinel set needs at least one sentinel, got %d", sentinels)
 	}
-	set := &SentinelSet{Name: "mymaster"}
+	set := &SentinelSet{Name: SentinelMaster}
 	set.Master = Start(t, "--repl-diskless-sync-delay", "0")
 	for i := 0; i < replicas; i++ {
 		set.Replicas = append(set.Replicas, Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(set.Master.Port())))
