@@ -50,7 +50,15 @@
 //
 // go-redis gives a blocking command (BLPOP key 5) a read deadline of its
 // own timeout + 10 s, whatever ReadTimeout is; Timeouts gives it its
-// timeout + BlockingMargin, and the earlier deadline wins.
+// timeout + BlockingMargin, and the earlier deadline wins. With a
+// BlockingCap, a blocking command that asks for a longer or an endless wait
+// (BLPOP key 0, XREAD ... BLOCK 0) is sent with the cap as its timeout, so
+// the server itself ends the wait at the cap (redis.Nil) and its deadline
+// is the cap + BlockingMargin: the server's answer, or an element it pops at
+// the last moment, always arrives before the deadline. go-redis reads a
+// pipeline's replies, and those of a command sent with Do, with ReadTimeout
+// rather than with the command's own timeout: keep the waits of blocking
+// commands sent that way below ReadTimeout.
 //
 // # Deadlines
 //
