@@ -3,12 +3,15 @@ package hooks_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/redistest"
 )
 
 func capCmd(args ...any) redis.Cmder { return redis.NewCmd(context.Background(), args...) }
@@ -148,5 +151,55 @@ func TestBlockingPipelineDeadlineCoversEveryWait(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlockingQueuedForPermitKeepsItsMargin: a blocking command that
+// waited for a Limiter permit still gets its whole wait plus the margin
+// once it is sent. Before, the Limiter's wait fixed the command's deadline
+// at the start of that wait, so a BLPOP queued for longer than the margin
+// was cut before the server's answer at the end of its wait: an i/o
+// timeout, a dropped connection, and an element popped then was lost.
+func TestBlockingQueuedForPermitKeepsItsMargin(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t, &redis.Options{PoolSize: 8, MaxRetries: -1, ContextTimeoutEnabled: true})
+	tmo, err := hooks.NewTimeouts(hooks.TimeoutOptions{BlockingMargin: 200 * time.Millisecond, BlockingCap: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 4, MaxBlocking: 1, MaxWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Attach(rdb, tmo, lim); err != nil {
+		t.Fatal(err)
+	}
+	// One consumer holds the only blocking permit for its capped second;
+	// the next waits about a second (longer than the margin) for it; a
+	// third is refused when its wait reaches its own timeout.
+	const consumers = 3
+	errs := make([]error, consumers)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = rdb.BLPop(context.Background(), 0, "queued").Err()
+		}()
+	}
+	wg.Wait()
+	answered := 0
+	for i, err := range errs {
+		switch {
+		case err == redis.Nil:
+			answered++
+		case err != nil && strings.HasPrefix(err.Error(), "hooks: limiter"):
+			// Refused before it was sent: nothing was popped.
+		default:
+			t.Errorf("consumer %d: %v, want redis.Nil or a limiter refusal", i, err)
+		}
+	}
+	if answered < 2 {
+		t.Errorf("%d consumers got the server's answer, want at least 2 (errors: %v)", answered, errs)
 	}
 }

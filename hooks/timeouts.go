@@ -467,6 +467,25 @@ func (c *deadlineCtx) String() string {
 	return fmt.Sprintf("%v.WithTimeout(%s, from first use)", c.parent, c.timeout)
 }
 
+// waitDeadline returns what bounds a wait before a command is sent (the
+// Limiter's wait for a permit): ctx.Deadline(), except for a blocking
+// command under Timeouts, whose own deadline it does not fix. That
+// deadline is the wait the command asks the server for plus the margin,
+// and must count from when go-redis sends the command: time spent queued
+// must not eat the margin, or the server's answer at the end of its wait
+// races the deadline.
+func waitDeadline(ctx context.Context) (time.Time, bool) {
+	c, ok := ctx.(*deadlineCtx)
+	if !ok || c.flags&Blocking == 0 || c.fixed.Load() != 0 {
+		return ctx.Deadline()
+	}
+	own := time.Now().Add(c.timeout)
+	if !c.parentDl.IsZero() && c.parentDl.Before(own) {
+		return c.parentDl, true
+	}
+	return own, true
+}
+
 // cmdFlags returns the flags Timeouts found for cmd if ctx carries them
 // for this very command and table.
 func cmdFlags(ctx context.Context, cmd redis.Cmder, table *CommandTable) (Flags, bool) {
