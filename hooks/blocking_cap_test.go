@@ -203,3 +203,45 @@ func TestBlockingQueuedForPermitKeepsItsMargin(t *testing.T) {
 		t.Errorf("%d consumers got the server's answer, want at least 2 (errors: %v)", answered, errs)
 	}
 }
+
+// TestBlockingRetriedAfterRefusalKeepsItsMargin: a blocking command the
+// Limiter refused (nothing sent) and Retry tried again still gets its
+// whole wait plus the margin once it is sent. Before, Retry's check of the
+// deadline before its backoff fixed the command's deadline there, and the
+// later attempts' waits for a permit ate the margin.
+func TestBlockingRetriedAfterRefusalKeepsItsMargin(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t, &redis.Options{PoolSize: 8, MaxRetries: -1, ContextTimeoutEnabled: true})
+	tmo, err := hooks.NewTimeouts(hooks.TimeoutOptions{BlockingMargin: 200 * time.Millisecond, BlockingCap: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, err := hooks.NewRetry(hooks.RetryOptions{
+		MaxAttempts: 20, InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxElapsed: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 4, MaxBlocking: 1, MaxWait: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Attach(rdb, tmo, retry, lim); err != nil {
+		t.Fatal(err)
+	}
+	// The first consumer holds the only blocking permit for its capped
+	// second; the second is refused by the Limiter every 150 ms and tried
+	// again until the permit is free, then sends its BLPOP.
+	first := make(chan error, 1)
+	go func() { first <- rdb.BLPop(context.Background(), 0, "retried").Err() }()
+	for lim.Stats().InFlightBlocking == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second := rdb.BLPop(context.Background(), 0, "retried").Err()
+	if err := <-first; err != redis.Nil {
+		t.Errorf("first consumer: %v, want redis.Nil", err)
+	}
+	if second != redis.Nil {
+		t.Errorf("second consumer, retried after the Limiter refused it: %v, want redis.Nil", second)
+	}
+}

@@ -74,10 +74,10 @@
 //     it sets the command's first socket deadline (so after it has a
 //     connection); the Limiter and Retry ask when they have to wait. Until
 //     then no clock is read. A blocking command is the exception: the
-//     Limiter's wait for its permit is bounded by its timeout from the
-//     start of that wait but does not fix its deadline, so the deadline
-//     is its wait on the server plus BlockingMargin counted from when it
-//     is sent, however long it queued. The time a command spends waiting for a pool
+//     Limiter's wait for its permit and Retry's backoff before it is sent
+//     are bounded by its timeout from the start of that wait but do not
+//     fix its deadline, so the deadline is its wait on the server plus
+//     BlockingMargin counted from when it is sent, however long it queued. The time a command spends waiting for a pool
 //     connection is bounded by the pool's PoolTimeout and the caller's
 //     context, not by the class deadline.
 //   - Deadline returns the earlier of that deadline and the caller's. go-redis

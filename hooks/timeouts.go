@@ -468,7 +468,8 @@ func (c *deadlineCtx) String() string {
 }
 
 // waitDeadline returns what bounds a wait before a command is sent (the
-// Limiter's wait for a permit): ctx.Deadline(), except for a blocking
+// Limiter's wait for a permit, Retry's backoff after an attempt that was
+// not sent): ctx.Deadline(), except for a blocking
 // command under Timeouts, whose own deadline it does not fix. That
 // deadline is the wait the command asks the server for plus the margin,
 // and must count from when go-redis sends the command: time spent queued
