@@ -70,7 +70,9 @@ type TimeoutOptions struct {
 	// context described in the package documentation ("Deadlines"). Set it
 	// if a hook added after Timeouts, or code it calls, may keep the context
 	// after the command returns, or if the class deadline must also bound
-	// the wait for a pool connection.
+	// the wait for a pool connection. The deadline then counts from when
+	// Timeouts runs, for blocking commands too: time a blocking command
+	// spends waiting for a Limiter permit comes off its BlockingMargin.
 	StdContext bool
 }
 
