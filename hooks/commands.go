@@ -368,11 +368,7 @@ func (t *CommandTable) Classify(cmd redis.Cmder) CommandInfo {
 
 // classify is Classify that also reports whether the table knows cmd.
 func (t *CommandTable) classify(cmd redis.Cmder) (CommandInfo, bool) {
-	if t == nil {
-		if t = DefaultTable; t == nil {
-			t = builtinTable
-		}
-	}
+	t = t.orDefault()
 	if cmd == nil {
 		return CommandInfo{}, false
 	}
@@ -380,14 +376,9 @@ func (t *CommandTable) classify(cmd redis.Cmder) (CommandInfo, bool) {
 	if len(args) == 0 {
 		return CommandInfo{}, false
 	}
-	e := lookupCmd(t.cmds, args[0])
+	e := t.entry(args)
 	if e == nil {
 		return CommandInfo{Name: cmd.Name()}, false
-	}
-	if e.subs != nil && len(args) > 1 {
-		if s := lookupCmd(e.subs, args[1]); s != nil {
-			e = s
-		}
 	}
 	f := e.flags
 	if e.refine != nil {
@@ -397,22 +388,87 @@ func (t *CommandTable) classify(cmd redis.Cmder) (CommandInfo, bool) {
 	switch e.block.kind {
 	case cmdBlockNone:
 	case cmdBlockMsKeyword:
-		if i := cmdKeywordIndex(args, int(e.block.pos), "block", e.block.stopAtStreams); i > 0 {
+		if pos, _ := e.blockArg(args); pos > 0 {
 			f |= Blocking
-			info.BlockTimeout, info.BlockForever = parseBlockTimeout(args, i+1, false)
+			info.BlockTimeout, info.BlockForever = parseBlockTimeout(args, pos, false)
 		}
 	default:
 		if f&Blocking != 0 {
-			pos, sec := int(e.block.pos), e.block.kind != cmdBlockMsAt
-			if e.block.kind == cmdBlockSecLast {
-				pos = len(args) - 1
-			}
+			pos, sec := e.blockArg(args)
 			info.BlockTimeout, info.BlockForever = parseBlockTimeout(args, pos, sec)
 		}
 	}
 	info.Flags = f
 	info.Class = classOfFlags(f)
 	return info, true
+}
+
+// orDefault returns t, or the default table for a nil t.
+func (t *CommandTable) orDefault() *CommandTable {
+	if t == nil {
+		if t = DefaultTable; t == nil {
+			t = builtinTable
+		}
+	}
+	return t
+}
+
+// entry returns the table's entry for the command args name (its
+// subcommand's where the table lists it), or nil. args must not be empty.
+func (t *CommandTable) entry(args []interface{}) *cmdEntry {
+	e := lookupCmd(t.cmds, args[0])
+	if e != nil && e.subs != nil && len(args) > 1 {
+		if s := lookupCmd(e.subs, args[1]); s != nil {
+			e = s
+		}
+	}
+	return e
+}
+
+// blockArg returns the index in args of e's block timeout, and whether it
+// is in seconds (else milliseconds). The index is -1 when e has none or,
+// for a "BLOCK ms" command, when args have no BLOCK; it may be out of
+// range when args are too short.
+func (e *cmdEntry) blockArg(args []interface{}) (pos int, sec bool) {
+	switch e.block.kind {
+	case cmdBlockSecLast:
+		return len(args) - 1, true
+	case cmdBlockSecAt:
+		return int(e.block.pos), true
+	case cmdBlockMsAt:
+		return int(e.block.pos), false
+	case cmdBlockMsKeyword:
+		if i := cmdKeywordIndex(args, int(e.block.pos), "block", e.block.stopAtStreams); i > 0 {
+			return i + 1, false
+		}
+	}
+	return -1, false
+}
+
+// setBlockArg replaces the block timeout argument of cmd, a blocking
+// command the table knows, with sec (if the timeout is in seconds) or ms
+// (if in milliseconds), in place: go-redis writes cmd.Args() when it
+// sends the command, so the server sees the new value. It reports whether
+// it found the argument.
+func (t *CommandTable) setBlockArg(cmd redis.Cmder, sec, ms interface{}) bool {
+	args := cmd.Args()
+	if len(args) == 0 {
+		return false
+	}
+	e := t.orDefault().entry(args)
+	if e == nil {
+		return false
+	}
+	pos, inSec := e.blockArg(args)
+	if pos < 0 || pos >= len(args) {
+		return false
+	}
+	if inSec {
+		args[pos] = sec
+	} else {
+		args[pos] = ms
+	}
+	return true
 }
 
 // PipelineInfo summarizes the commands of a pipeline or a transaction.

@@ -50,7 +50,15 @@
 //
 // go-redis gives a blocking command (BLPOP key 5) a read deadline of its
 // own timeout + 10 s, whatever ReadTimeout is; Timeouts gives it its
-// timeout + BlockingMargin, and the earlier deadline wins.
+// timeout + BlockingMargin, and the earlier deadline wins. With a
+// BlockingCap, a blocking command that asks for a longer or an endless wait
+// (BLPOP key 0, XREAD ... BLOCK 0) is sent with the cap as its timeout, so
+// the server itself ends the wait at the cap (redis.Nil) and its deadline
+// is the cap + BlockingMargin: the server's answer, or an element it pops at
+// the last moment, always arrives before the deadline. go-redis reads a
+// pipeline's replies, and those of a command sent with Do, with ReadTimeout
+// rather than with the command's own timeout: keep the waits of blocking
+// commands sent that way below ReadTimeout.
 //
 // # Deadlines
 //
@@ -65,7 +73,11 @@
 //     something below Timeouts asks for it with Deadline: go-redis asks when
 //     it sets the command's first socket deadline (so after it has a
 //     connection); the Limiter and Retry ask when they have to wait. Until
-//     then no clock is read. The time a command spends waiting for a pool
+//     then no clock is read. A blocking command is the exception: the
+//     Limiter's wait for its permit and Retry's backoff before it is sent
+//     are bounded by its timeout from the start of that wait but do not
+//     fix its deadline, so the deadline is its wait on the server plus
+//     BlockingMargin counted from when it is sent, however long it queued. The time a command spends waiting for a pool
 //     connection is bounded by the pool's PoolTimeout and the caller's
 //     context, not by the class deadline.
 //   - Deadline returns the earlier of that deadline and the caller's. go-redis

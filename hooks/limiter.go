@@ -437,7 +437,7 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 
 	start := time.Now()
 	limit, byDeadline := c.maxWait, false
-	if dl, ok := ctx.Deadline(); ok {
+	if dl, ok := waitDeadline(ctx); ok {
 		if until := time.Until(dl); limit <= 0 || until < limit {
 			limit, byDeadline = max(until, 0), true
 		}

@@ -543,7 +543,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			r.gaveUp.Add(1)
 			return r.wrap(t, d, maybe, attempts, err)
 		}
-		if dl, ok := ctx.Deadline(); ok && !r.clock.Now().Add(delay).Before(dl) {
+		if dl, ok := waitDeadline(ctx); ok && !r.clock.Now().Add(delay).Before(dl) {
 			r.gaveUp.Add(1)
 			return r.wrap(t, d, maybe, attempts, err)
 		}

@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,21 +30,38 @@ type TimeoutOptions struct {
 	// does not know, and those that neither read nor write data (PING,
 	// PUBLISH, MULTI, ...).
 	Default time.Duration
-	// BlockingMargin is added to a blocking command's own timeout (BLPOP
-	// key 5 gets 5 s + BlockingMargin). go-redis itself gives a blocking
-	// command a read deadline of its timeout + 10 s, so with
-	// ContextTimeoutEnabled a margin above 10 s changes nothing. Negative:
-	// no margin.
+	// BlockingMargin is added to the wait a blocking command asks the
+	// server for (BLPOP key 5 gets a deadline of 5 s + BlockingMargin), so
+	// that the server's own answer at the end of the wait (redis.Nil, or an
+	// element popped at that moment) reaches the client before the
+	// deadline. go-redis itself gives a blocking command a read deadline of
+	// its timeout + 10 s, so with ContextTimeoutEnabled a margin above 10 s
+	// changes nothing. Negative: no margin; the deadline then falls when the
+	// server's wait ends, and an element popped at that moment can be lost
+	// with the connection.
 	BlockingMargin time.Duration
-	// BlockingCap bounds the deadline of blocking commands. A command that
-	// may block forever (BLPOP key 0, XREAD BLOCK 0) gets no deadline unless
-	// BlockingCap is set, and then gets BlockingCap; a long block (BLPOP key
-	// 600) is cut at BlockingCap too. 0 or negative: no cap.
+	// BlockingCap bounds the wait a blocking command asks the server for.
+	// A command that asks for a longer wait (BLPOP key 600) or an endless
+	// one (BLPOP key 0, XREAD ... BLOCK 0, WAIT n 0) has its timeout
+	// argument rewritten to BlockingCap before it is sent: the server
+	// answers at the cap as it would at the end of any wait (redis.Nil for
+	// BLPOP, BLMOVE, BZPOPMIN, XREAD..., the replicas reached so far for
+	// WAIT), and its deadline is BlockingCap + BlockingMargin like any other
+	// blocking command's. A caller that wants to wait longer loops. The
+	// rewrite is in place, so cmd.Args() shows the wait the server was asked
+	// for; a slice passed to Do with args... is changed too (do not share
+	// one such slice between goroutines that send it). Seconds are
+	// written as a whole number when the cap is whole seconds, else as a
+	// decimal (Redis 6.0 or newer); the cap is rounded up to a millisecond.
+	// Commands added with WithCommand whose timeout the table cannot find
+	// are not rewritten. 0 or negative: no cap; a command that may block
+	// forever then gets no deadline.
 	BlockingCap time.Duration
 	// PerCommand overrides the deadline of commands by name (case does not
 	// matter; "config", not "config get"). It replaces the class deadline,
-	// a blocking command's computed one included. A value of 0 or less
-	// gives that command no deadline from this hook.
+	// a blocking command's computed one included (BlockingCap still bounds
+	// the wait the server is asked for). A value of 0 or less gives that
+	// command no deadline from this hook.
 	PerCommand map[string]time.Duration
 	// Commands classifies commands. nil means DefaultTable.
 	Commands *CommandTable
@@ -51,7 +70,9 @@ type TimeoutOptions struct {
 	// context described in the package documentation ("Deadlines"). Set it
 	// if a hook added after Timeouts, or code it calls, may keep the context
 	// after the command returns, or if the class deadline must also bound
-	// the wait for a pool connection.
+	// the wait for a pool connection. The deadline then counts from when
+	// Timeouts runs, for blocking commands too: time a blocking command
+	// spends waiting for a Limiter permit comes off its BlockingMargin.
 	StdContext bool
 }
 
@@ -71,7 +92,12 @@ var DefaultTimeoutOptions = TimeoutOptions{
 // (its class in the command table, or TimeoutOptions.PerCommand), unless
 // the caller's context already has an earlier one. A pipeline or a
 // MULTI/EXEC gets the longest deadline any of its commands would get, and
-// none if one of them gets none.
+// none if one of them gets none; the server runs the blocking commands of
+// a pipeline one after the other, so their waits add up: a pipeline's
+// deadline is at least the sum of its blocking commands' waits plus
+// BlockingMargin. (go-redis reads a pipeline's replies with the client's
+// ReadTimeout, not with a blocking command's own timeout: keep the waits
+// of pipelined blocking commands well below ReadTimeout.)
 //
 // It needs ContextTimeoutEnabled: true on the client: without it go-redis
 // ignores context deadlines for socket reads and writes, and Timeouts has
@@ -83,6 +109,7 @@ var DefaultTimeoutOptions = TimeoutOptions{
 type Timeouts struct {
 	read, write, slow, script, def time.Duration // < 0: none
 	margin, cap                    time.Duration // cap <= 0: none
+	capSec, capMs                  interface{}   // the cap as a block argument
 	perCmd                         map[string]time.Duration
 	table                          *CommandTable
 	std                            bool
@@ -124,6 +151,9 @@ func NewTimeouts(opt TimeoutOptions) (*Timeouts, error) {
 	if opt.BlockingCap == 0 {
 		t.cap = d.BlockingCap
 	}
+	if t.cap > 0 {
+		t.cap, t.capSec, t.capMs = capArgs(t.cap)
+	}
 	if len(opt.PerCommand) > 0 {
 		t.perCmd = make(map[string]time.Duration, len(opt.PerCommand))
 		for name, v := range opt.PerCommand {
@@ -142,6 +172,65 @@ func NewTimeouts(opt TimeoutOptions) (*Timeouts, error) {
 
 func (t *Timeouts) hookOrder() int { return orderTimeouts }
 
+// capArgs rounds the cap up to a whole millisecond and returns it with
+// the block arguments that ask for it: in seconds (a whole number, or a
+// decimal with up to three places) and in milliseconds.
+func capArgs(c time.Duration) (time.Duration, interface{}, interface{}) {
+	ms := int64(c / time.Millisecond)
+	if c%time.Millisecond != 0 {
+		ms++
+	}
+	c = time.Duration(ms) * time.Millisecond
+	var sec interface{} = int64(c / time.Second)
+	if c%time.Second != 0 {
+		sec = strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)
+	}
+	return c, sec, ms
+}
+
+// blockWait returns the wait a blocking command asks the server for once
+// the cap applies, whether that wait is endless (only without a cap), and
+// whether the cap shortened it.
+func (t *Timeouts) blockWait(info CommandInfo) (wait time.Duration, forever, capped bool) {
+	if t.cap > 0 && (info.BlockForever || info.BlockTimeout > t.cap) {
+		return t.cap, false, true
+	}
+	return info.BlockTimeout, info.BlockForever, false
+}
+
+// capBlock rewrites the block timeout argument of cmd, classified as
+// info, to the cap if it asks for a longer or an endless wait.
+func (t *Timeouts) capBlock(cmd redis.Cmder, info CommandInfo) {
+	if info.Class != ClassBlocking {
+		return
+	}
+	if _, _, capped := t.blockWait(info); capped {
+		t.table.setBlockArg(cmd, t.capSec, t.capMs)
+	}
+}
+
+// serverWait returns the wait of a command whose deadline is that wait +
+// the margin: a blocking command with a known, finite wait (after the
+// cap) and no PerCommand override.
+func (t *Timeouts) serverWait(info CommandInfo) (time.Duration, bool) {
+	if info.Class != ClassBlocking {
+		return 0, false
+	}
+	if _, ok := t.perCmd[info.Name]; ok {
+		return 0, false
+	}
+	wait, forever, _ := t.blockWait(info)
+	return wait, !forever && wait > 0
+}
+
+// addSat adds two non-negative durations, saturating at the largest one.
+func addSat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
 // forInfo returns the deadline of a command classified as info, or -1.
 func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
 	if t.perCmd != nil {
@@ -159,21 +248,19 @@ func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
 	case ClassScript:
 		return t.script
 	case ClassBlocking:
-		var d time.Duration
-		switch {
-		case info.BlockForever:
-			d = -1
-		case info.BlockTimeout > 0:
-			d = info.BlockTimeout + t.margin
+		// The deadline is the wait the server is asked for, after the
+		// cap, plus the margin: never the wait alone, or the server's
+		// answer at the end of the wait races the deadline.
+		switch wait, forever, _ := t.blockWait(info); {
+		case forever:
+			return -1
+		case wait > 0:
+			return addSat(wait, t.margin)
 		default:
 			// A timeout the table could not read: the server will
 			// answer with an error at once.
-			d = t.def
+			return t.def
 		}
-		if t.cap > 0 && (d < 0 || d > t.cap) {
-			d = t.cap
-		}
-		return d
 	default:
 		return t.def
 	}
@@ -181,14 +268,23 @@ func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
 
 // pipelineTimeout returns the longest deadline any command of cmds would
 // get (MULTI and EXEC aside), or -1 if one of them gets none, and the
-// union of the commands' flags.
+// union of the commands' flags. The blocking commands' waits add up, as
+// the server runs them one after the other: the deadline is at least
+// their sum plus the margin. It caps the blocking commands' waits (see
+// capBlock).
 func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, Flags) {
 	longest, none, some := time.Duration(0), false, false
+	waits, blocking := time.Duration(0), false
 	var flags Flags
 	for _, cmd := range cmds {
 		info := t.table.Classify(cmd)
 		flags |= info.Flags
 		if info.Name == "multi" || info.Name == "exec" {
+			continue
+		}
+		t.capBlock(cmd, info)
+		if wait, ok := t.serverWait(info); ok {
+			waits, blocking, some = addSat(waits, wait), true, true
 			continue
 		}
 		d := t.forInfo(info)
@@ -202,6 +298,8 @@ func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, Flags) {
 		return -1, flags
 	case !some:
 		return t.def, flags
+	case blocking:
+		longest = max(longest, addSat(waits, t.margin))
 	}
 	return longest, flags
 }
@@ -214,6 +312,7 @@ func (t *Timeouts) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (t *Timeouts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		info := t.table.Classify(cmd)
+		t.capBlock(cmd, info)
 		d := t.forInfo(info)
 		if d < 0 {
 			return next(ctx, cmd)
@@ -388,6 +487,26 @@ func (c *deadlineCtx) String() string {
 		return fmt.Sprintf("%v.WithDeadline(%s)", c.parent, time.Unix(0, n))
 	}
 	return fmt.Sprintf("%v.WithTimeout(%s, from first use)", c.parent, c.timeout)
+}
+
+// waitDeadline returns what bounds a wait before a command is sent (the
+// Limiter's wait for a permit, Retry's backoff after an attempt that was
+// not sent): ctx.Deadline(), except for a blocking
+// command under Timeouts, whose own deadline it does not fix. That
+// deadline is the wait the command asks the server for plus the margin,
+// and must count from when go-redis sends the command: time spent queued
+// must not eat the margin, or the server's answer at the end of its wait
+// races the deadline.
+func waitDeadline(ctx context.Context) (time.Time, bool) {
+	c, ok := ctx.(*deadlineCtx)
+	if !ok || c.flags&Blocking == 0 || c.fixed.Load() != 0 {
+		return ctx.Deadline()
+	}
+	own := time.Now().Add(c.timeout)
+	if !c.parentDl.IsZero() && c.parentDl.Before(own) {
+		return c.parentDl, true
+	}
+	return own, true
 }
 
 // cmdFlags returns the flags Timeouts found for cmd if ctx carries them

@@ -209,9 +209,13 @@ type Config struct {
 	// no earlier deadline. Default: API 30s, Worker 60s.
 	SocketTimeout time.Duration
 
-	// BlockingTimeout caps how long one blocking command may wait; the
-	// Timeouts hook uses it for BLOCK 0 / timeout 0 and for longer requested
-	// waits. Default: API 120s, Worker 300s.
+	// BlockingTimeout caps how long one blocking command may wait on the
+	// server (the Timeouts hook's BlockingCap): a command asking for a
+	// longer wait, or an endless one (BLPOP key 0, XREAD BLOCK 0), is sent
+	// with this timeout instead and gets the server's redis.Nil when it
+	// ends; its deadline is the wait plus a margin, so a reply at the end
+	// of the wait is never cut. Callers that want to wait longer loop.
+	// Default: API 120s, Worker 300s.
 	BlockingTimeout time.Duration
 
 	// HealthCheckInterval is how often the health monitor PINGs.

@@ -29,6 +29,11 @@
 // the limiter, so that MaxConcurrentOps-MaxBlocking slots always remain for
 // short commands however many consumers block.
 //
+// The blocking-op cap bounds the wait a blocking command asks the server
+// for: BLPOP key 0 or BLPOP key 600 under a 120s cap is sent as BLPOP key
+// 120 and answers redis.Nil after 120s, so a consumer loops; its deadline
+// is the wait plus a margin (see hooks.TimeoutOptions.BlockingCap).
+//
 // # Connection
 //
 // A Config names one kind of server: a single server (URL or Addr, default
