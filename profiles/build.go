@@ -110,15 +110,48 @@ func NewHooks(c Config) (Hooks, error) {
 // ContextTimeoutEnabled: true on it (see the package documentation), or
 // go-redis retries under the Retry hook and context deadlines do not reach
 // the socket.
+//
+// The limiter is sized to the client's own pool: its Options().PoolSize (per
+// node on a ClusterClient or Ring; a Sentinel failover client is a
+// *redis.Client) takes the place of c.PoolSize. Budgets c leaves at zero
+// scale to it; a MaxConcurrentOps or MaxBlocking that does not fit is an
+// error naming the field and both numbers, and nothing is attached.
 func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, error) {
+	pool, known := clientPoolSize(rdb)
+	if known {
+		c.PoolSize = pool
+	}
 	h, err := NewHooks(c)
 	if err != nil {
+		if known {
+			return Hooks{}, fmt.Errorf("%w (PoolSize is the client's Options().PoolSize)", err)
+		}
 		return Hooks{}, err
 	}
 	if err := hooks.Attach(rdb, append(extra, h.List()...)...); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	return h, nil
+}
+
+// clientPoolSize is the pool size per node of a go-redis client, and false
+// for a type Attach does not know (Attach reports it).
+func clientPoolSize(rdb redis.UniversalClient) (int, bool) {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		if c != nil {
+			return c.Options().PoolSize, true
+		}
+	case *redis.ClusterClient:
+		if c != nil {
+			return c.Options().PoolSize, true
+		}
+	case *redis.Ring:
+		if c != nil {
+			return c.Options().PoolSize, true
+		}
+	}
+	return 0, false
 }
 
 // Client is a go-redis client built from a Config, with the preset's hooks

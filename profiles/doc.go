@@ -29,6 +29,13 @@
 // the limiter, so that MaxConcurrentOps-MaxBlocking slots always remain for
 // short commands however many consumers block.
 //
+// The limiter budgets shown are those at the default pool sizes. Budgets
+// left unset follow the pool: the limiter takes 80% of it for API and 50%
+// for Worker, the blocking budget a quarter of the limiter (at least 2 and
+// 1), so REDIS_MAX_CONNECTIONS=20 gives 16 and 4. A budget that is set is
+// kept, and one that does not fit is an error naming its variable or field
+// and both numbers. Apply sizes them to the client's own PoolSize.
+//
 // # Connection
 //
 // A Config names one kind of server: a single server (URL or Addr, default
