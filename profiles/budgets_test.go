@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisguard/redisguard/health"
+	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
 	"github.com/redisguard/redisguard/profiles"
 )
@@ -252,6 +254,92 @@ func TestApplyOnSmallPoolKeepsShortCommandsFlowing(t *testing.T) {
 		rdb.RPush(ctx, "jobs", "x")
 	}
 	wg.Wait()
+}
+
+// TestPresetsShedLoadWithErrLimited: the API preset's limiter waited up to
+// its 30s socket timeout for a permit, longer than a command's own deadline
+// (3s for reads), so a saturated limiter ended every refused command with
+// DeadlineExceeded: ErrLimited never fired, Rejected stayed 0 and the
+// health rule on rejections could not fire. The Worker preset waited 60s,
+// past its 30s deadline; it is run here with fewer, shorter retries.
+func TestPresetsShedLoadWithErrLimited(t *testing.T) {
+	quietRetries(t)
+	worker := profiles.Worker()
+	worker.Retry = profiles.Retry{MaxAttempts: 3, MaxElapsed: 6 * time.Second}
+	for _, preset := range []profiles.Config{profiles.API(), worker} {
+		t.Run(preset.Name, func(t *testing.T) { shedsLoad(t, preset) })
+	}
+}
+
+func shedsLoad(t *testing.T, cfg profiles.Config) {
+	s := redistest.Start(t)
+	cfg.Addr = s.Addr()
+	cfg.PoolSize, cfg.MaxConcurrentOps, cfg.MaxBlocking = 10, 8, 2
+	c, err := profiles.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rdb := c.UniversalClient.(*redis.Client)
+	mon, err := health.NewMonitor(c, health.Options{Limiter: c.Hooks.Limiter, Breaker: c.Hooks.Breaker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if r := mon.Check(ctx); r.Status != health.StatusHealthy {
+		t.Fatalf("before the load: %s %v", r.Status, r.Reasons)
+	}
+
+	// Sessions hold every pool connection; SETs take every permit and wait
+	// for one.
+	var held []*redis.Conn
+	for i := range cfg.PoolSize {
+		cn := rdb.Conn()
+		if err := cn.Ping(ctx).Err(); err != nil {
+			t.Fatalf("Conn %d: %v", i, err)
+		}
+		held = append(held, cn)
+	}
+	var wg sync.WaitGroup
+	setErrs := make(chan error, cfg.MaxConcurrentOps)
+	for i := range cfg.MaxConcurrentOps {
+		wg.Go(func() { setErrs <- c.Set(ctx, fmt.Sprint("k", i), "v", 0).Err() })
+	}
+	waitFor(t, func() bool { return c.Hooks.Limiter.Stats().InFlight == int64(cfg.MaxConcurrentOps) })
+
+	// A GET the limiter cannot admit, with no deadline of the caller's:
+	// only the preset's read deadline bounds it.
+	err = c.Get(ctx, "k").Err()
+	if !errors.Is(err, hooks.ErrLimited) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("GET on a saturated limiter: %v; want ErrLimited", err)
+	}
+	st := c.Hooks.Limiter.Stats()
+	if st.Rejected == 0 {
+		t.Errorf("limiter stats after the refusal: %+v; want Rejected > 0", st)
+	}
+
+	for _, cn := range held {
+		_ = cn.Close()
+	}
+	wg.Wait()
+	close(setErrs)
+	for err := range setErrs {
+		if err != nil {
+			t.Errorf("SET waiting for a connection: %v", err)
+		}
+	}
+
+	r := mon.Check(ctx)
+	if r.Hooks.Limiter == nil || r.Hooks.Limiter.Rejected != st.Rejected {
+		t.Errorf("health report's limiter figures: %+v; want Rejected %d", r.Hooks.Limiter, st.Rejected)
+	}
+	found := false
+	for _, why := range r.Reasons {
+		found = found || strings.Contains(why, "limiter rejected")
+	}
+	if r.Status != health.StatusDegraded || !found {
+		t.Errorf("health after the refusal: %s %v; want degraded for the limiter's rejections", r.Status, r.Reasons)
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {

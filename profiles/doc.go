@@ -12,6 +12,7 @@
 //	pool size                      50      200     REDIS_MAX_CONNECTIONS / WORKER_REDIS_MAX_CONNECTIONS (alias REDIS_WORKER_MAX_CONNECTIONS)
 //	max concurrent ops (limiter)   40      100     REDIS_MAX_CONCURRENT_OPS / REDIS_WORKER_MAX_CONCURRENT_OPS
 //	blocking budget in the limiter 10      25      REDIS_MAX_BLOCKING_OPS / REDIS_WORKER_MAX_BLOCKING_OPS
+//	limiter wait for a permit      693ms   1.213s  (derived from the deadlines and retries; see NewHooks)
 //	socket (read/write) timeout    30s     60s     REDIS_SOCKET_TIMEOUT / WORKER_REDIS_SOCKET_TIMEOUT
 //	blocking-op timeout cap        120s    300s    REDIS_BLOCKING_TIMEOUT / WORKER_REDIS_BLOCKING_TIMEOUT
 //	health check interval          30s     60s     REDIS_HEALTH_CHECK_INTERVAL / WORKER_REDIS_HEALTH_CHECK_INTERVAL
