@@ -303,13 +303,25 @@ const maxHeldConnVerdicts = 1024
 func heldConnChain() bool {
 	var pcs [heldConnDepth]uintptr
 	// Skip runtime.Callers, heldConnChain and the hook method.
-	n := runtime.Callers(3, pcs[:])
+	runtime.Callers(3, pcs[:])
 	if m := heldConnVerdicts.m.Load(); m != nil {
 		if v, ok := (*m)[pcs]; ok {
 			return v
 		}
 	}
+	return heldConnResolve(pcs)
+}
+
+// heldConnResolve is heldConnChain for a stack not seen before: it looks
+// for a builder among the functions, and caches the answer.
+//
+//go:noinline
+func heldConnResolve(pcs [heldConnDepth]uintptr) bool {
 	v := false
+	n := 0
+	for n < len(pcs) && pcs[n] != 0 {
+		n++
+	}
 	frames := runtime.CallersFrames(pcs[:n])
 	for {
 		f, more := frames.Next()
