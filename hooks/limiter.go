@@ -272,8 +272,10 @@ func (n *nodeLimiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // newConn for Conn, EphemeralConn, a new connection's handshake and
 // OnConnect, and re-authentication. go-redis makes such a client nowhere
 // else (v9.23: every NewStickyConnPool and NewSingleConnPool feeds one of
-// them). TestLimiterKnowsGoRedisHeldConnChains fails if a go-redis upgrade
-// renames them.
+// them), and they build nothing else, so a chain built under them is never
+// the shared chain of a client. Were they renamed, those chains would take
+// permits again (the deadlock would come back; no command would go
+// unlimited): TestLimiterKnowsGoRedisHeldConnChains fails loudly then.
 var heldConnBuilders = map[string]bool{
 	"github.com/redis/go-redis/v9.(*Tx).init": true,
 	"github.com/redis/go-redis/v9.newConn":    true,
@@ -297,9 +299,10 @@ const maxHeldConnVerdicts = 1024
 
 // heldConnChain reports whether the hook method that calls it was called by
 // go-redis to build the chain of a client bound to a connection it holds.
-// It runs when a chain is built (once per transaction or Conn) and when
-// go-redis wraps a single call (cluster node pipelines, autopipelining),
-// never on a command's path.
+// It runs when a chain is built (three times per transaction or Conn) and
+// where go-redis wraps a single call in the hooks (a cluster's node
+// pipelines, autopipeline batches, full-duplex autopipelined commands):
+// a runtime.Callers and a map lookup once the call site has been seen.
 func heldConnChain() bool {
 	var pcs [heldConnDepth]uintptr
 	// Skip runtime.Callers, heldConnChain and the hook method.
