@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"maps"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,15 +58,28 @@ type LimiterOptions struct {
 // compare-and-swap: no lock, no allocation. Locks, waiter records and
 // timers are used only when a command has to wait.
 //
-// go-redis sends a new connection's handshake (HELLO, AUTH, SELECT,
-// CLIENT SETNAME, ...) through the client's hooks, nested in the command
-// that needed the connection and already holds a permit: the Limiter lets
-// those commands through without a permit. Commands sent by an
-// Options.OnConnect callback are nested the same way but are not
-// recognized: each needs a permit of its own, and when every permit is
-// held by commands that are opening connections they wait until MaxWait
-// or their context ends. Keep OnConnect to handshake commands, or set
-// MaxWait.
+// # Connections already held
+//
+// A permit stands for a connection the command is about to take from the
+// pool. A command sent on a connection that is already out of the pool
+// takes no permit: the commands of a transaction (Client.Watch, on a
+// client, a cluster's node or a ring's shard), of a Conn or EphemeralConn,
+// and of a new connection's handshake, OnConnect callback included. Each
+// of these holds its connection from one command to the next; if its next
+// command had to wait for a permit, and the permits were held by commands
+// waiting for a pool connection that such sessions hold, neither side could
+// move (go-redis's own "Tx should Watch" test, 100 goroutines on a pool of
+// 10: every increment failed). Such sessions hold connections outside the
+// Limiter's budgets, between commands as well as during them: size the
+// pool for them, above MaxInFlight.
+//
+// go-redis builds the hook chain of such a session by calling each hook's
+// ProcessHook and ProcessPipelineHook from (*Tx).init or newConn, the two
+// places where it makes a client bound to one connection; the Limiter
+// recognizes those calls by the functions on the stack (once per chain,
+// not per command) and gives that chain no permits. The handshake
+// commands (HELLO, AUTH, SELECT, CLIENT SETNAME, ...) are also recognized
+// by name.
 //
 // Use the Limiter through Attach, which gives every node of a cluster or
 // ring its own budgets. Added directly with AddHook it keeps one budget,
@@ -145,15 +160,23 @@ func (l *Limiter) forNode(addr string) redis.Hook { return &nodeLimiter{c: l.cor
 func (l *Limiter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 // ProcessHook admits each command through the Limiter's own budget (the
-// node address ""); Attach uses per-node budgets instead.
+// node address ""); Attach uses per-node budgets instead. The chain of a
+// session that holds its connection (see Limiter) gets next unchanged.
 func (l *Limiter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	if heldConnChain() {
+		return next
+	}
 	return l.ownCore().processHook(next)
 }
 
 // ProcessPipelineHook admits a pipeline or a transaction as one command
 // through the Limiter's own budget; it is blocking if any of its commands
-// is.
+// is. The chain of a session that holds its connection gets next
+// unchanged.
 func (l *Limiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	if heldConnChain() {
+		return next
+	}
 	return l.ownCore().pipelineHook(next)
 }
 
@@ -231,11 +254,108 @@ type nodeLimiter struct{ c *limCore }
 func (n *nodeLimiter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (n *nodeLimiter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	if heldConnChain() {
+		return next
+	}
 	return n.c.processHook(next)
 }
 
 func (n *nodeLimiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	if heldConnChain() {
+		return next
+	}
 	return n.c.pipelineHook(next)
+}
+
+// heldConnBuilders are the go-redis functions that build the hook chain of
+// a client bound to one connection it holds: (*Tx).init for Client.Watch,
+// newConn for Conn, EphemeralConn, a new connection's handshake and
+// OnConnect, and re-authentication. go-redis makes such a client nowhere
+// else (v9.23: every NewStickyConnPool and NewSingleConnPool feeds one of
+// them), and they build nothing else, so a chain built under them is never
+// the shared chain of a client. Were they renamed, those chains would take
+// permits again (the deadlock would come back; no command would go
+// unlimited): TestLimiterKnowsGoRedisHeldConnChains fails loudly then.
+var heldConnBuilders = map[string]bool{
+	"github.com/redis/go-redis/v9.(*Tx).init": true,
+	"github.com/redis/go-redis/v9.newConn":    true,
+}
+
+// heldConnDepth is how many frames above the hook method are looked at:
+// go-redis's rebuild, initHooks and the builder, with room for inlining
+// choices and a wrapper or two.
+const heldConnDepth = 8
+
+// heldConnVerdicts caches heldConnChain's answer by call stack (the return
+// addresses, which fix the functions on it): resolving function names is
+// the slow part, and the set of call sites is small and fixed.
+var heldConnVerdicts struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[[heldConnDepth]uintptr]bool]
+}
+
+// maxHeldConnVerdicts bounds the cache; past it answers are computed anew.
+const maxHeldConnVerdicts = 1024
+
+// heldConnChain reports whether the hook method that calls it was called by
+// go-redis to build the chain of a client bound to a connection it holds.
+// It runs when a chain is built (three times per transaction or Conn) and
+// where go-redis wraps a single call in the hooks (a cluster's node
+// pipelines, autopipeline batches, full-duplex autopipelined commands):
+// a runtime.Callers and a map lookup once the call site has been seen.
+func heldConnChain() bool {
+	var pcs [heldConnDepth]uintptr
+	// Skip runtime.Callers, heldConnChain and the hook method.
+	runtime.Callers(3, pcs[:])
+	if m := heldConnVerdicts.m.Load(); m != nil {
+		if v, ok := (*m)[pcs]; ok {
+			return v
+		}
+	}
+	return heldConnResolve(pcs)
+}
+
+// heldConnResolve is heldConnChain for a stack not seen before: it looks
+// for a builder among the functions, and caches the answer.
+//
+//go:noinline
+func heldConnResolve(pcs [heldConnDepth]uintptr) bool {
+	v := false
+	n := 0
+	for n < len(pcs) && pcs[n] != 0 {
+		n++
+	}
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if heldConnBuilders[f.Function] {
+			v = true
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	heldConnVerdicts.mu.Lock()
+	defer heldConnVerdicts.mu.Unlock()
+	old := heldConnVerdicts.m.Load()
+	if old != nil && len(*old) >= maxHeldConnVerdicts {
+		return v
+	}
+	m := make(map[[heldConnDepth]uintptr]bool, 1+lenOf(old))
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[pcs] = v
+	heldConnVerdicts.m.Store(&m)
+	return v
+}
+
+func lenOf(m *map[[heldConnDepth]uintptr]bool) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // The state word of a limCore packs the permits in use and two flags:

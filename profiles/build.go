@@ -52,8 +52,8 @@ const WorkerBreakerOpenTimeout = time.Second
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
 // BlockingTimeout as the cap of blocking commands, Retry with c.Retry, a
 // Breaker, and a Limiter with MaxConcurrentOps and MaxBlocking whose wait
-// for a permit is bounded by SocketTimeout. A bad c is an error naming what
-// is wrong.
+// for a permit is sized to end inside the command's deadline (below). A bad
+// c is an error naming what is wrong.
 //
 // The presets differ in what an open circuit means to a caller. API fails
 // fast: a command to a node whose breaker is open gets ErrCircuitOpen at
@@ -65,6 +65,21 @@ const WorkerBreakerOpenTimeout = time.Second
 // therefore gives reads, writes and other short commands a deadline of
 // Retry.MaxElapsed (30s by default, below its 60s socket timeout) where the
 // API preset keeps the hooks' defaults (reads 3s, writes 5s).
+//
+// A command the Limiter cannot admit waits for a permit at most 693ms (API)
+// or 1.213s (Worker), with the presets' settings, and then fails with an
+// error wrapping hooks.ErrLimited. It was never sent, so Retry tries it
+// again: up to Retry.MaxAttempts waits, with backoffs between them, all
+// inside the command's deadline. The wait is the shortest deadline (reads:
+// API 3s, Worker Retry.MaxElapsed 30s) less the longest the backoffs can
+// take, split in MaxAttempts+1 parts: every attempt's wait ends by this
+// bound rather than by the deadline, with one wait to spare. So a
+// saturated limiter ends a command with ErrLimited, each refusal counted in
+// hooks.LimiterStats.Rejected (which health reports as degraded), not with
+// DeadlineExceeded, which says nothing about why. The Worker waits longer
+// per attempt than the API because its deadline is ten times longer, and no
+// longer than that because each of its ten attempts must also end inside
+// it. The wait is never more than SocketTimeout.
 func NewHooks(c Config) (Hooks, error) {
 	if err := c.Validate(); err != nil {
 		return Hooks{}, err
@@ -81,11 +96,13 @@ func NewHooks(c Config) (Hooks, error) {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	if h.Retry, err = hooks.NewRetry(hooks.RetryOptions{
-		MaxAttempts:        d.Retry.MaxAttempts,
-		InitialInterval:    d.Retry.InitialInterval,
-		MaxInterval:        d.Retry.MaxInterval,
-		MaxElapsed:         d.Retry.MaxElapsed,
-		WaitOutOpenCircuit: worker,
+		MaxAttempts:         d.Retry.MaxAttempts,
+		InitialInterval:     d.Retry.InitialInterval,
+		MaxInterval:         d.Retry.MaxInterval,
+		MaxElapsed:          d.Retry.MaxElapsed,
+		Multiplier:          retryMultiplier,
+		RandomizationFactor: retryJitter,
+		WaitOutOpenCircuit:  worker,
 	}); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
@@ -99,11 +116,53 @@ func NewHooks(c Config) (Hooks, error) {
 	if h.Limiter, err = hooks.NewLimiter(hooks.LimiterOptions{
 		MaxInFlight: d.MaxConcurrentOps,
 		MaxBlocking: d.MaxBlocking,
-		MaxWait:     d.SocketTimeout,
+		MaxWait:     limiterWait(d, to),
 	}); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	return h, nil
+}
+
+// The backoff of the presets' Retry hooks: each delay doubles, and is spread
+// by up to half of it either way. limiterWait relies on these values.
+const (
+	retryMultiplier = 2
+	retryJitter     = 0.5
+)
+
+// limiterWait is the Limiter's MaxWait for d (d has its defaults) under the
+// deadlines of to; see NewHooks.
+func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
+	// The shortest deadline of the short commands; a zero field means the
+	// hooks' default, a negative one no deadline.
+	deadline := d.SocketTimeout
+	for _, f := range [][2]time.Duration{
+		{to.Read, hooks.DefaultTimeoutOptions.Read},
+		{to.Write, hooks.DefaultTimeoutOptions.Write},
+		{to.Default, hooks.DefaultTimeoutOptions.Default},
+	} {
+		v := f[0]
+		if v == 0 {
+			v = f[1]
+		}
+		if v > 0 {
+			deadline = min(deadline, v)
+		}
+	}
+	attempts := min(max(d.Retry.MaxAttempts, 1), 1<<20)
+	var backoffs time.Duration
+	iv := d.Retry.InitialInterval
+	for i := 1; i < attempts && backoffs < deadline; i++ {
+		backoffs += time.Duration(float64(iv) * (1 + retryJitter))
+		iv = min(time.Duration(float64(iv)*retryMultiplier), d.Retry.MaxInterval)
+	}
+	wait := (deadline - backoffs) / time.Duration(attempts+1)
+	// Backoffs that take most of the deadline leave little to wait: still
+	// wait a share of it (Retry then gives up before the deadline rather than
+	// sleep past it).
+	wait = max(wait, deadline/time.Duration(4*(attempts+1)))
+	// Zero would mean no bound at all.
+	return max(wait.Truncate(time.Millisecond), time.Millisecond)
 }
 
 // Apply builds the hooks of c's preset and attaches them, with extra hooks
@@ -112,15 +171,48 @@ func NewHooks(c Config) (Hooks, error) {
 // ContextTimeoutEnabled: true on it (see the package documentation), or
 // go-redis retries under the Retry hook and context deadlines do not reach
 // the socket.
+//
+// The limiter is sized to the client's own pool: its Options().PoolSize (per
+// node on a ClusterClient or Ring; a Sentinel failover client is a
+// *redis.Client) takes the place of c.PoolSize. Budgets c leaves at zero
+// scale to it; a MaxConcurrentOps or MaxBlocking that does not fit is an
+// error naming the field and both numbers, and nothing is attached.
 func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, error) {
+	pool, known := clientPoolSize(rdb)
+	if known {
+		c.PoolSize = pool
+	}
 	h, err := NewHooks(c)
 	if err != nil {
+		if known {
+			return Hooks{}, fmt.Errorf("%w (PoolSize is the client's Options().PoolSize)", err)
+		}
 		return Hooks{}, err
 	}
 	if err := hooks.Attach(rdb, append(extra, h.List()...)...); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	return h, nil
+}
+
+// clientPoolSize is the pool size per node of a go-redis client, and false
+// for a type Attach does not know (Attach reports it).
+func clientPoolSize(rdb redis.UniversalClient) (int, bool) {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		if c != nil {
+			return c.Options().PoolSize, true
+		}
+	case *redis.ClusterClient:
+		if c != nil {
+			return c.Options().PoolSize, true
+		}
+	case *redis.Ring:
+		if c != nil {
+			return c.Options().PoolSize, true
+		}
+	}
+	return 0, false
 }
 
 // Client is a go-redis client built from a Config, with the preset's hooks

@@ -27,18 +27,25 @@ const (
 // health interval and keepalive are the values the product was specified
 // with; the blocking budget and the retry policy are this package's choices,
 // explained on the constants.
+//
+// The limiter budgets are the ones at the default pool size. A Config that
+// leaves MaxConcurrentOps or MaxBlocking at zero gets them scaled to its
+// PoolSize in the same proportions (see Config.MaxConcurrentOps).
 const (
 	// DefaultAPIPoolSize is the API preset's go-redis pool size per node.
 	DefaultAPIPoolSize = 50
-	// DefaultAPIMaxConcurrentOps is the API preset's limiter bound: 40 of 50
-	// connections, so a burst waits in the limiter (bounded, with ErrLimited)
-	// instead of in go-redis's pool queue, and the rest of the pool stays for
-	// health checks and pipelines spilling from the pipeline pool.
+	// DefaultAPIMaxConcurrentOps is the API preset's limiter bound at the
+	// default pool size: 40 of 50 connections (4/5 of the pool), so a burst
+	// waits in the limiter (bounded, with ErrLimited) instead of in
+	// go-redis's pool queue, and the rest of the pool stays for health checks,
+	// pipelines spilling from the pipeline pool, and transactions and Conns,
+	// which hold their connections outside the limiter.
 	DefaultAPIMaxConcurrentOps = 40
 	// DefaultAPIMaxBlocking is the API preset's budget for blocking commands
-	// inside the limiter. An API rarely blocks; 10 of 40 lets a few
-	// long-polling endpoints (BLPOP, XREAD BLOCK) run while at least 30 slots
-	// always remain for GET/SET and friends, whatever the blocking callers do.
+	// inside the limiter, at the default pool size. An API rarely blocks; 10
+	// of 40 (a quarter) lets a few long-polling endpoints (BLPOP, XREAD BLOCK)
+	// run while at least 30 slots always remain for GET/SET and friends,
+	// whatever the blocking callers do.
 	DefaultAPIMaxBlocking = 10
 	// DefaultAPISocketTimeout is the API preset's go-redis Read/WriteTimeout.
 	DefaultAPISocketTimeout = 30 * time.Second
@@ -53,15 +60,16 @@ const (
 const (
 	// DefaultWorkerPoolSize is the Worker preset's go-redis pool size per node.
 	DefaultWorkerPoolSize = 200
-	// DefaultWorkerMaxConcurrentOps is the Worker preset's limiter bound.
+	// DefaultWorkerMaxConcurrentOps is the Worker preset's limiter bound at
+	// the default pool size: 100 of 200 (half the pool).
 	DefaultWorkerMaxConcurrentOps = 100
 	// DefaultWorkerMaxBlocking is the Worker preset's budget for blocking
-	// commands inside the limiter. Workers are where BLPOP/BRPOP/XREADGROUP
-	// consumers live, so the budget is larger than the API's, but it stays a
-	// quarter of the limiter: however many consumers are started, 75 slots
-	// remain for the short commands those consumers issue when a job arrives
-	// (measured with bare go-redis and a pool of 20: 20 BLPOP waiters made a
-	// SET take 2 s).
+	// commands inside the limiter, at the default pool size. Workers are
+	// where BLPOP/BRPOP/XREADGROUP consumers live, so the budget is larger
+	// than the API's, but it stays a quarter of the limiter: however many
+	// consumers are started, 75 slots remain for the short commands those
+	// consumers issue when a job arrives (measured with bare go-redis and a
+	// pool of 20: 20 BLPOP waiters made a SET take 2 s).
 	DefaultWorkerMaxBlocking = 25
 	// DefaultWorkerSocketTimeout is the Worker preset's go-redis Read/WriteTimeout.
 	DefaultWorkerSocketTimeout = 60 * time.Second
@@ -195,13 +203,17 @@ type Config struct {
 	PoolSize int
 
 	// MaxConcurrentOps is the Limiter hook's MaxInFlight: commands in flight
-	// per node, at most PoolSize. Default: API 40, Worker 100.
+	// per node, from 2 to PoolSize. Default: scaled to PoolSize, 4/5 of the
+	// pool for API (40 of 50) and half of it for Worker (100 of 200),
+	// rounded down, at least 2. Set it and it must fit: a value above
+	// PoolSize is an error.
 	MaxConcurrentOps int
 
 	// MaxBlocking is the part of MaxConcurrentOps that blocking commands
 	// (BLPOP, XREAD BLOCK, WAIT, ...) may hold at once; it must be smaller
 	// than MaxConcurrentOps, so MaxConcurrentOps-MaxBlocking slots always stay
-	// free for short commands. Default: API 10, Worker 25.
+	// free for short commands. Default: a quarter of MaxConcurrentOps,
+	// rounded down, at least 1 (API 10 of 40, Worker 25 of 100).
 	MaxBlocking int
 
 	// SocketTimeout is go-redis's ReadTimeout and WriteTimeout: how long one
@@ -236,15 +248,15 @@ type Config struct {
 	Retry Retry
 }
 
-// API returns the API preset: pool 50, limiter 40 with 10 for blocking
-// commands, socket timeout 30s, blocking cap 120s, health check every 30s,
-// keepalive 600s/60s/3, retry DefaultAPIRetry, server DefaultAddr.
+// API returns the API preset: pool 50, socket timeout 30s, blocking cap
+// 120s, health check every 30s, keepalive 600s/60s/3, retry
+// DefaultAPIRetry, server DefaultAddr. Its limiter budgets are left at zero
+// so that they follow PoolSize: 40 with 10 for blocking commands at the pool
+// of 50 (see MaxConcurrentOps and MaxBlocking).
 func API() Config {
 	return Config{
 		Name:                NameAPI,
 		PoolSize:            DefaultAPIPoolSize,
-		MaxConcurrentOps:    DefaultAPIMaxConcurrentOps,
-		MaxBlocking:         DefaultAPIMaxBlocking,
 		SocketTimeout:       DefaultAPISocketTimeout,
 		BlockingTimeout:     DefaultAPIBlockingTimeout,
 		HealthCheckInterval: DefaultAPIHealthCheckInterval,
@@ -255,15 +267,15 @@ func API() Config {
 	}
 }
 
-// Worker returns the Worker preset: pool 200, limiter 100 with 25 for
-// blocking commands, socket timeout 60s, blocking cap 300s, health check
-// every 60s, keepalive 600s/60s/3, retry DefaultWorkerRetry, server DefaultAddr.
+// Worker returns the Worker preset: pool 200, socket timeout 60s, blocking
+// cap 300s, health check every 60s, keepalive 600s/60s/3, retry
+// DefaultWorkerRetry, server DefaultAddr. Its limiter budgets are left at
+// zero so that they follow PoolSize: 100 with 25 for blocking commands at
+// the pool of 200.
 func Worker() Config {
 	return Config{
 		Name:                NameWorker,
 		PoolSize:            DefaultWorkerPoolSize,
-		MaxConcurrentOps:    DefaultWorkerMaxConcurrentOps,
-		MaxBlocking:         DefaultWorkerMaxBlocking,
 		SocketTimeout:       DefaultWorkerSocketTimeout,
 		BlockingTimeout:     DefaultWorkerBlockingTimeout,
 		HealthCheckInterval: DefaultWorkerHealthCheckInterval,
@@ -287,8 +299,9 @@ func (c Config) preset() (Config, bool) {
 
 // WithDefaults returns a copy of c whose zero sizes, timeouts, keepalive and
 // retry fields hold the values of the preset named by Name (an empty Name
-// becomes NameAPI). Connection fields are left as they are; an unknown Name
-// leaves c unchanged (Validate reports it).
+// becomes NameAPI), the limiter budgets scaled to PoolSize. Connection
+// fields are left as they are; an unknown Name leaves c unchanged (Validate
+// reports it).
 func (c Config) WithDefaults() Config {
 	p, ok := c.preset()
 	if !ok {
@@ -296,8 +309,8 @@ func (c Config) WithDefaults() Config {
 	}
 	c.Name = p.Name
 	setInt(&c.PoolSize, p.PoolSize)
-	setInt(&c.MaxConcurrentOps, p.MaxConcurrentOps)
-	setInt(&c.MaxBlocking, p.MaxBlocking)
+	setInt(&c.MaxConcurrentOps, c.defaultMaxConcurrentOps())
+	setInt(&c.MaxBlocking, c.defaultMaxBlocking())
 	setDur(&c.SocketTimeout, p.SocketTimeout)
 	setDur(&c.BlockingTimeout, p.BlockingTimeout)
 	setDur(&c.HealthCheckInterval, p.HealthCheckInterval)
@@ -309,6 +322,49 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.Retry.MaxInterval, p.Retry.MaxInterval)
 	setDur(&c.Retry.MaxElapsed, p.Retry.MaxElapsed)
 	return c
+}
+
+// maxConcurrentOps is the largest limiter a scaled default reaches: the
+// most hooks.LimiterOptions.MaxInFlight accepts.
+const maxConcurrentOps = 1 << 20
+
+// budgetShares are the proportions the limiter budgets of c's preset keep
+// when they scale: the limiter's part of the pool and the blocking budget's
+// part of the limiter, each taken from the preset's budgets at its default
+// pool size.
+func (c Config) budgetShares() (opsNum, opsDen, blkNum, blkDen int) {
+	if c.Name == NameWorker {
+		return DefaultWorkerMaxConcurrentOps, DefaultWorkerPoolSize, DefaultWorkerMaxBlocking, DefaultWorkerMaxConcurrentOps
+	}
+	return DefaultAPIMaxConcurrentOps, DefaultAPIPoolSize, DefaultAPIMaxBlocking, DefaultAPIMaxConcurrentOps
+}
+
+// defaultMaxConcurrentOps is the limiter c gets when MaxConcurrentOps is
+// zero: the preset's share of PoolSize (its default when zero), rounded
+// down, at least 2 (one slot for blocking commands, one always for short
+// ones) and at most maxConcurrentOps. A PoolSize below 2 leaves no room for
+// it; Validate says so.
+func (c Config) defaultMaxConcurrentOps() int {
+	pool := c.PoolSize
+	if pool == 0 {
+		if p, ok := c.preset(); ok {
+			pool = p.PoolSize
+		}
+	}
+	num, den, _, _ := c.budgetShares()
+	return min(max(pool*num/den, 2), maxConcurrentOps)
+}
+
+// defaultMaxBlocking is the blocking budget c gets when MaxBlocking is zero:
+// the preset's share of MaxConcurrentOps (its default when zero), rounded
+// down, at least 1.
+func (c Config) defaultMaxBlocking() int {
+	ops := c.MaxConcurrentOps
+	if ops == 0 {
+		ops = c.defaultMaxConcurrentOps()
+	}
+	_, _, num, den := c.budgetShares()
+	return max(ops*num/den, 1)
 }
 
 func setInt(v *int, def int) {
@@ -382,7 +438,8 @@ func fieldErr(field, related, format string, args ...any) *ConfigError {
 }
 
 // Validate reports the first setting that cannot work, as a *ConfigError:
-// an unknown Name; negative sizes or durations; MaxConcurrentOps larger than
+// an unknown Name; negative sizes or durations; a PoolSize below 2 (the
+// limiter needs two slots); MaxConcurrentOps below 2 or larger than
 // PoolSize; MaxBlocking not smaller than MaxConcurrentOps; keepalive values
 // beyond what the kernel accepts; a malformed URL or address; more than one
 // kind of target (URL/Addr, ClusterAddrs, SentinelAddrs); Sentinels without a
@@ -438,15 +495,8 @@ func (c Config) validate() error {
 	if d.PoolSize > math.MaxInt32 {
 		return fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
 	}
-	if d.MaxConcurrentOps > d.PoolSize {
-		return fieldErr("MaxConcurrentOps", "PoolSize",
-			"MaxConcurrentOps %d is larger than PoolSize %d: commands would queue in the pool instead of the limiter",
-			d.MaxConcurrentOps, d.PoolSize)
-	}
-	if d.MaxBlocking >= d.MaxConcurrentOps {
-		return fieldErr("MaxBlocking", "MaxConcurrentOps",
-			"MaxBlocking %d must be smaller than MaxConcurrentOps %d, or blocking commands could take every slot",
-			d.MaxBlocking, d.MaxConcurrentOps)
+	if err := c.validateBudgets(d); err != nil {
+		return err
 	}
 	if d.KeepAliveIdle > maxKeepAliveSeconds*time.Second {
 		return fieldErr("KeepAliveIdle", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveIdle, maxKeepAliveSeconds)
@@ -463,6 +513,41 @@ func (c Config) validate() error {
 	}
 	_, err := c.conn()
 	return err
+}
+
+// validateBudgets checks the limiter budgets of d, which is c with its
+// defaults. A budget c leaves at zero is scaled and always fits; the errors
+// name the budgets c sets, with both numbers.
+func (c Config) validateBudgets(d Config) error {
+	if c.MaxConcurrentOps == 0 && d.PoolSize < 2 {
+		return fieldErr("PoolSize", "",
+			"PoolSize %d leaves no room for the limiter: it needs 2 connections, one for blocking commands and one always for short ones",
+			d.PoolSize)
+	}
+	if d.MaxConcurrentOps < 2 {
+		return fieldErr("MaxConcurrentOps", "",
+			"MaxConcurrentOps %d is too small: the limiter needs 2 slots, one for blocking commands and one always for short ones",
+			d.MaxConcurrentOps)
+	}
+	if d.MaxConcurrentOps > d.PoolSize {
+		return fieldErr("MaxConcurrentOps", "PoolSize",
+			"MaxConcurrentOps %d is larger than PoolSize %d: commands would queue in the pool instead of the limiter",
+			d.MaxConcurrentOps, d.PoolSize)
+	}
+	if d.MaxBlocking >= d.MaxConcurrentOps {
+		if c.MaxConcurrentOps == 0 {
+			// The limiter is the default for PoolSize: the pool is the other
+			// side of the rule.
+			num, den, _, _ := c.budgetShares()
+			return fieldErr("MaxBlocking", "PoolSize",
+				"MaxBlocking %d must be smaller than MaxConcurrentOps %d (the default for PoolSize %d: %d%% of the pool), or blocking commands could take every slot",
+				d.MaxBlocking, d.MaxConcurrentOps, d.PoolSize, num*100/den)
+		}
+		return fieldErr("MaxBlocking", "MaxConcurrentOps",
+			"MaxBlocking %d must be smaller than MaxConcurrentOps %d, or blocking commands could take every slot",
+			d.MaxBlocking, d.MaxConcurrentOps)
+	}
+	return nil
 }
 
 // connInfo is the resolved connection part of a Config.

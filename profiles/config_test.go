@@ -23,7 +23,11 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 		{NameWorker, Worker(), 200, 100, 25, 60 * time.Second, 300 * time.Second, 60 * time.Second, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tc.c
+			if tc.c.MaxConcurrentOps != 0 || tc.c.MaxBlocking != 0 {
+				t.Fatalf("preset %s sets limiter budgets %d/%d; they must be left to follow PoolSize",
+					tc.name, tc.c.MaxConcurrentOps, tc.c.MaxBlocking)
+			}
+			c := tc.c.WithDefaults()
 			if c.Name != tc.name || c.PoolSize != tc.pool || c.MaxConcurrentOps != tc.ops || c.MaxBlocking != tc.blocking ||
 				c.SocketTimeout != tc.socket || c.BlockingTimeout != tc.blockCap || c.HealthCheckInterval != tc.health {
 				t.Fatalf("preset %s = %v", tc.name, c)
@@ -45,10 +49,10 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 }
 
 func TestWithDefaultsFillsOnlyZeroFields(t *testing.T) {
-	if got := (Config{}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(API()) {
-		t.Fatalf("zero Config: %v\nwant %v", got, API())
+	if got := (Config{}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(API().WithDefaults()) {
+		t.Fatalf("zero Config: %v\nwant %v", got, API().WithDefaults())
 	}
-	if got := (Config{Name: NameWorker}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(Worker()) {
+	if got := (Config{Name: NameWorker}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(Worker().WithDefaults()) {
 		t.Fatalf("worker: %v", got)
 	}
 	c := Config{Name: NameWorker, PoolSize: 7, MaxConcurrentOps: 5, MaxBlocking: 2, Retry: Retry{MaxAttempts: 1}}.WithDefaults()
@@ -77,9 +81,9 @@ func TestValidateRejects(t *testing.T) {
 		{"negative db", Config{DB: -1}, "DB", "negative"},
 		{"negative socket timeout", Config{SocketTimeout: -time.Second}, "SocketTimeout", "negative"},
 		{"negative retry", Config{Retry: Retry{MaxElapsed: -1}}, "Retry.MaxElapsed", "negative"},
-		{"limiter above pool", Config{PoolSize: 30}, "MaxConcurrentOps", "MaxConcurrentOps 40 is larger than PoolSize 30"},
+		{"limiter above pool", Config{PoolSize: 30, MaxConcurrentOps: 40}, "MaxConcurrentOps", "MaxConcurrentOps 40 is larger than PoolSize 30"},
 		{"blocking equals limiter", Config{MaxBlocking: 40}, "MaxBlocking", "MaxBlocking 40 must be smaller than MaxConcurrentOps 40"},
-		{"blocking above limiter", Config{MaxConcurrentOps: 5}, "MaxBlocking", "MaxBlocking 10 must be smaller than MaxConcurrentOps 5"},
+		{"blocking above limiter", Config{MaxConcurrentOps: 5, MaxBlocking: 10}, "MaxBlocking", "MaxBlocking 10 must be smaller than MaxConcurrentOps 5"},
 		{"huge pool", Config{PoolSize: 1 << 40, MaxConcurrentOps: 40}, "PoolSize", "larger than go-redis accepts"},
 		{"keepidle too long", Config{KeepAliveIdle: 32768 * time.Second}, "KeepAliveIdle", "kernel"},
 		{"keepintvl too long", Config{KeepAliveInterval: 40000 * time.Second}, "KeepAliveInterval", "kernel"},

@@ -12,6 +12,7 @@
 //	pool size                      50      200     REDIS_MAX_CONNECTIONS / WORKER_REDIS_MAX_CONNECTIONS (alias REDIS_WORKER_MAX_CONNECTIONS)
 //	max concurrent ops (limiter)   40      100     REDIS_MAX_CONCURRENT_OPS / REDIS_WORKER_MAX_CONCURRENT_OPS
 //	blocking budget in the limiter 10      25      REDIS_MAX_BLOCKING_OPS / REDIS_WORKER_MAX_BLOCKING_OPS
+//	limiter wait for a permit      693ms   1.213s  (derived from the deadlines and retries; see NewHooks)
 //	socket (read/write) timeout    30s     60s     REDIS_SOCKET_TIMEOUT / WORKER_REDIS_SOCKET_TIMEOUT
 //	blocking-op timeout cap        120s    300s    REDIS_BLOCKING_TIMEOUT / WORKER_REDIS_BLOCKING_TIMEOUT
 //	health check interval          30s     60s     REDIS_HEALTH_CHECK_INTERVAL / WORKER_REDIS_HEALTH_CHECK_INTERVAL
@@ -33,6 +34,13 @@
 // for: BLPOP key 0 or BLPOP key 600 under a 120s cap is sent as BLPOP key
 // 120 and answers redis.Nil after 120s, so a consumer loops; its deadline
 // is the wait plus a margin (see hooks.TimeoutOptions.BlockingCap).
+//
+// The limiter budgets shown are those at the default pool sizes. Budgets
+// left unset follow the pool: the limiter takes 80% of it for API and 50%
+// for Worker, the blocking budget a quarter of the limiter (at least 2 and
+// 1), so REDIS_MAX_CONNECTIONS=20 gives 16 and 4. A budget that is set is
+// kept, and one that does not fit is an error naming its variable or field
+// and both numbers. Apply sizes them to the client's own PoolSize.
 //
 // # Connection
 //

@@ -164,10 +164,12 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 	r.connection(&c)
 
 	if len(r.errs) == 0 {
-		c = c.WithDefaults()
+		// Validate before the defaults are filled in, so that it knows which
+		// limiter budgets were set and which are scaled to the pool.
 		if err := c.Validate(); err != nil {
 			r.errs = append(r.errs, r.blame(err))
 		}
+		c = c.WithDefaults()
 	}
 	if len(r.errs) == 0 {
 		return c, nil
@@ -648,9 +650,14 @@ func (r *envReader) blame(err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
-	for _, f := range []string{ce.Field, ce.Related} {
+	for i, f := range []string{ce.Field, ce.Related} {
 		if v := r.origin[f]; f != "" && v != nil {
-			return &EnvError{Var: v.name, Value: v.display, Reason: ce.Reason, Err: ce}
+			reason := ce.Reason
+			if o := r.origin[ce.Related]; i == 0 && o != nil {
+				// Both sides came from the environment: name the other one too.
+				reason += fmt.Sprintf(" (%s is %s=%q)", ce.Related, o.name, o.display)
+			}
+			return &EnvError{Var: v.name, Value: v.display, Reason: reason, Err: ce}
 		}
 	}
 	return err

@@ -173,9 +173,17 @@ func TestFromEnvBadValues(t *testing.T) {
 		{Worker(), []string{"WORKER_REDIS_RETRY_MAX_ELAPSED", "0"}, "WORKER_REDIS_RETRY_MAX_ELAPSED", "0", "must be greater than zero"},
 		// Rules between settings are blamed on the variable that set one side.
 		{API(), []string{"REDIS_MAX_CONCURRENT_OPS", "60"}, "REDIS_MAX_CONCURRENT_OPS", "60", "MaxConcurrentOps 60 is larger than PoolSize 50"},
-		{API(), []string{"REDIS_MAX_CONNECTIONS", "30"}, "REDIS_MAX_CONNECTIONS", "30", "MaxConcurrentOps 40 is larger than PoolSize 30"},
+		{budgets(API(), 40, 0), []string{"REDIS_MAX_CONNECTIONS", "30"}, "REDIS_MAX_CONNECTIONS", "30", "MaxConcurrentOps 40 is larger than PoolSize 30"},
+		{API(), []string{"REDIS_MAX_CONNECTIONS", "30", "REDIS_MAX_CONCURRENT_OPS", "40"}, "REDIS_MAX_CONCURRENT_OPS", "40",
+			`MaxConcurrentOps 40 is larger than PoolSize 30: commands would queue in the pool instead of the limiter (PoolSize is REDIS_MAX_CONNECTIONS="30")`},
+		{API(), []string{"REDIS_MAX_CONNECTIONS", "1"}, "REDIS_MAX_CONNECTIONS", "1", "PoolSize 1 leaves no room for the limiter"},
+		{API(), []string{"REDIS_MAX_CONCURRENT_OPS", "1"}, "REDIS_MAX_CONCURRENT_OPS", "1", "MaxConcurrentOps 1 is too small"},
+		{API(), []string{"REDIS_MAX_CONNECTIONS", "8", "REDIS_MAX_BLOCKING_OPS", "6"}, "REDIS_MAX_BLOCKING_OPS", "6",
+			"MaxBlocking 6 must be smaller than MaxConcurrentOps 6 (the default for PoolSize 8: 80% of the pool)"},
+		{budgets(API(), 0, 6), []string{"REDIS_MAX_CONNECTIONS", "8"}, "REDIS_MAX_CONNECTIONS", "8",
+			"MaxBlocking 6 must be smaller than MaxConcurrentOps 6 (the default for PoolSize 8: 80% of the pool)"},
 		{API(), []string{"REDIS_MAX_BLOCKING_OPS", "40"}, "REDIS_MAX_BLOCKING_OPS", "40", "MaxBlocking 40 must be smaller than MaxConcurrentOps 40"},
-		{API(), []string{"REDIS_MAX_CONCURRENT_OPS", "10"}, "REDIS_MAX_CONCURRENT_OPS", "10", "MaxBlocking 10 must be smaller than MaxConcurrentOps 10"},
+		{budgets(API(), 0, 10), []string{"REDIS_MAX_CONCURRENT_OPS", "10"}, "REDIS_MAX_CONCURRENT_OPS", "10", "MaxBlocking 10 must be smaller than MaxConcurrentOps 10"},
 		{Worker(), []string{"REDIS_WORKER_MAX_CONCURRENT_OPS", "201"}, "REDIS_WORKER_MAX_CONCURRENT_OPS", "201", "larger than PoolSize 200"},
 		{Worker(), []string{"REDIS_WORKER_MAX_BLOCKING_OPS", "100"}, "REDIS_WORKER_MAX_BLOCKING_OPS", "100", "must be smaller than MaxConcurrentOps 100"},
 		// Connection variables.
@@ -335,4 +343,10 @@ func TestFromEnvRedactsPasswordsEchoedByOtherVariables(t *testing.T) {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
+}
+
+// budgets returns c with its limiter budgets set in code.
+func budgets(c Config, ops, blocking int) Config {
+	c.MaxConcurrentOps, c.MaxBlocking = ops, blocking
+	return c
 }

@@ -20,10 +20,10 @@ func ExampleFromEnvLookup() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(cfg.Mode(), cfg.PoolSize, cfg.MaxConcurrentOps, cfg.SocketTimeout)
+	fmt.Println(cfg.Mode(), cfg.PoolSize, cfg.MaxConcurrentOps, cfg.MaxBlocking, cfg.SocketTimeout)
 	fmt.Println(profiles.RedactURL(cfg.URL))
 	// Output:
-	// single 300 100 1m30s
+	// single 300 150 37 1m30s
 	// redis://app:xxxxx@cache.internal:6379/2
 }
 

@@ -79,7 +79,7 @@ func runOverheadParts(e *env) ([]Row, error) {
 		{"API options, no hooks", nil},
 		{"Timeouts alone", []redis.Hook{h.Timeouts}},
 		{"Retry and Breaker", []redis.Hook{h.Retry, h.Breaker}},
-		{fmt.Sprintf("Limiter alone (%d in flight)", cfg.MaxConcurrentOps), []redis.Hook{h.Limiter}},
+		{fmt.Sprintf("Limiter alone (%d in flight)", h.Limiter.Stats().MaxInFlight), []redis.Hook{h.Limiter}},
 		{fmt.Sprintf("Limiter at pool size (%d)", cfg.PoolSize), []redis.Hook{l50}},
 		{"Limiter at 20", []redis.Hook{l20}},
 		{"all four (API preset)", h.List()},
