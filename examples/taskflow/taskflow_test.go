@@ -17,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
-	"github.com/redisguard/redisguard/examples/internal/exampleredis"
 	"github.com/redisguard/redisguard/health"
 	"github.com/redisguard/redisguard/internal/redistest"
 )
@@ -172,12 +171,8 @@ func startApp(t *testing.T, srv *redistest.Server, args ...string) (*fx.App, par
 		t.Fatal(err)
 	}
 	o.addr = "127.0.0.1:0"
-	target, err := exampleredis.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var p parts
-	app, err := newApp(target, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &p)
+	app, err := newApp(nil, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &p)
 	if err != nil {
 		t.Fatal(err)
 	}
