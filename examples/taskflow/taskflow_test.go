@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,7 +66,8 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-workers", "0"}, {"-poll", "1500ms"}, {"-demo", "-1"}, {"-nope"}} {
+	for _, args := range [][]string{{"-workers", "0"}, {"-poll", "1500ms"}, {"-demo", "-1"}, {"-nope"},
+		{"-demo", "3", "-outage", "-1s"}, {"-outage", "1s"}, {"apis"}, {"api", "-demo", "3"}} {
 		if code := run(context.Background(), args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("run(%q) = %d, want 2", args, code)
 		}
@@ -342,5 +344,36 @@ func TestAPI(t *testing.T) {
 	}
 	if code, _ := do(http.MethodGet, "/api/v1/tasks/nope", ""); code != http.StatusNotFound {
 		t.Errorf("GET unknown task: %d, want 404", code)
+	}
+
+	// The batch endpoint: bad input is refused whole, naming the task.
+	for _, bad := range []string{`{"tasks": []}`, `{"tasks": [{"content": "x"}, {"content": " "}]}`, `[]`} {
+		if code, m := do(http.MethodPost, "/api/v1/summarize/batch", bad); code != http.StatusBadRequest {
+			t.Errorf("POST batch %s: %d %v, want 400", bad, code, m)
+		}
+	}
+	if _, m := do(http.MethodPost, "/api/v1/summarize/batch", `{"tasks": [{"content": "x"}, {"content": " "}]}`); !strings.Contains(fmt.Sprint(m["error"]), "tasks[1]: content is empty") {
+		t.Errorf("a bad task is not named: %v", m)
+	}
+	var tasks []string
+	for i := range 120 { // three chunks of the batch helpers
+		tasks = append(tasks, fmt.Sprintf(`{"content": "Task %d. Done.", "max_sentences": 1}`, i))
+	}
+	code, m = do(http.MethodPost, "/api/v1/summarize/batch", `{"tasks": [`+strings.Join(tasks, ",")+`]}`)
+	if code != http.StatusAccepted || m["queued"] != float64(120) {
+		t.Fatalf("POST batch: %d %v", code, m)
+	}
+	q := rdb.LRange(context.Background(), k.queue(), 1, -1).Val() // after the single task's id
+	ids, _ := m["task_ids"].([]any)
+	if len(q) != 120 || len(ids) != 120 {
+		t.Fatalf("queue holds %d batch ids, the answer %d, want 120", len(q), len(ids))
+	}
+	for i, id := range ids {
+		if q[i] != id {
+			t.Fatalf("queue[%d] = %s, want %s: the batch's order is not kept", i+1, q[i], id)
+		}
+		if st := rdb.HGet(context.Background(), k.task(q[i]), "status").Val(); st != statusQueued {
+			t.Fatalf("task %s: status %q", q[i], st)
+		}
 	}
 }
