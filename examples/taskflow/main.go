@@ -22,6 +22,7 @@
 // The API:
 //
 //	POST /api/v1/summarize          {"content": "...", "max_sentences": 3} -> 202 {"task_id": "...", "status": "queued"}
+//	POST /api/v1/summarize/batch    {"tasks": [...]} -> 202 {"task_ids", "status", "queued", "hashes", "queue"} (batch.Run, batch.RPush)
 //	GET  /api/v1/tasks/{id}         status, summary, attempts, completions, progress events
 //	GET  /health                    both Redis clients' health: 200, or 503 when unhealthy
 //	GET  /api/v1/redis/pool-stats   pool, server and hook figures of both clients
@@ -30,7 +31,10 @@
 // processing list, LREM when the result is committed), keep a heartbeat,
 // recover the tasks of workers whose heartbeat expired, and write progress
 // events and results with the batch helpers. The summary is a deterministic
-// extractive one (no model), so the demo can check every result.
+// extractive one (no model), so the demo can check every result. The demo
+// announces the results with batch.Publish on PREFIX:results, which it
+// listens to, and prints /health and /api/v1/redis/pool-stats as fetched
+// over HTTP. (No /metrics: the metrics adapters are modules of their own.)
 package main
 
 import (
