@@ -377,3 +377,45 @@ func TestAPI(t *testing.T) {
 		}
 	}
 }
+
+// A real server killed and restarted (with its AOF) under the workers: every
+// task queued before the kill still completes exactly once, and nothing is
+// left in a processing list.
+func TestTasksCompleteOnceAcrossARealServerRestart(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	rdb := srv.Client(t, nil)
+	ctx := context.Background()
+	k := keys{"restart"}
+	p := started(t, srv, "-prefix", "restart", "-reap-interval", "200ms")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+
+	var ids []string
+	for i := range 40 {
+		id, err := submitTask(ctx, hc, "http://"+p.API.Addr(), demoDoc(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	srv.Kill()
+	time.Sleep(500 * time.Millisecond) // let the workers meet the dead server
+	srv.Restart()
+
+	eventually(t, "every task is done", func() bool {
+		for _, id := range ids {
+			if rdb.HGet(ctx, k.task(id), "status").Val() != statusDone {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range ids {
+		if n := rdb.HGet(ctx, k.task(id), "completions").Val(); n != "1" {
+			t.Errorf("task %s completed %s times", id, n)
+		}
+	}
+	eventually(t, "the processing list is empty", func() bool {
+		return rdb.LLen(ctx, k.processing(p.Workers.ID())).Val() == 0 && rdb.LLen(ctx, k.queue()).Val() == 0
+	})
+}
