@@ -407,6 +407,12 @@ func announce(ctx context.Context, out io.Writer, rdb redis.UniversalClient, k k
 			msgs = append(msgs, string(b))
 		}
 	}
+	// A subscription cut by an outage is made again on its next use: make
+	// sure it is live before publishing (PUBLISH reaches only the
+	// subscribers connected at that moment).
+	for deadline := time.Now().Add(10 * time.Second); r.ps.Ping(ctx) != nil && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	pres, err := batch.Publish(ctx, rdb, k.results(), msgs, batch.Options{})
 	for deadline := time.Now().Add(5 * time.Second); r.count() < len(pres.Written) && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
