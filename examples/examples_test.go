@@ -418,11 +418,11 @@ func TestTaskflowDemoRidesOutAnOutage(t *testing.T) {
 	for _, tc := range backends(srv) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, errOut, code := runExample(t, tc.env, "taskflow", "-demo", "60", "-outage", "1s", "-prefix", "outage")
+			out, errOut, code := runExample(t, tc.env, "taskflow", "-demo", "60", "-outage", "2s", "-prefix", "outage")
 			if code != 0 {
-				t.Fatalf("taskflow -demo 60 -outage 1s exited %d\n%s\n%s", code, out, errOut)
+				t.Fatalf("taskflow -demo 60 -outage 2s exited %d\n%s\n%s", code, out, errOut)
 			}
-			for _, want := range []string{tc.first, "outage:      for 1s", "back:        Redis back after",
+			for _, want := range []string{tc.first, "outage:      for 2s", "back:        Redis back after",
 				"batch:       15 tasks in one POST /api/v1/summarize/batch -> 202, 15 queued",
 				"queue ids,   batch.RPush: 15 written, 0 not written, 0 unknown",
 				"with batch.Publish: 60 written, 0 not written, 0 unknown; the demo's subscriber received 60",
