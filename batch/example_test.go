@@ -6,18 +6,31 @@ import (
 	"log"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisguard/redisguard/batch"
 )
 
+// The examples run on an in-process miniredis so their output can be
+// checked; an application points its client at its Redis server.
+func exampleServer() *miniredis.Miniredis {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	return mr
+}
+
 // Append many values to a list, then send again only what certainly did
 // not arrive, and decide about what may have.
 func ExampleRPush() {
+	mr := exampleServer()
+	defer mr.Close()
 	ctx := context.Background()
 	// go-redis's own retry would send a failed chunk again by itself;
 	// redisguard's profiles turn it off in favour of the Retry hook.
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer rdb.Close()
 
 	values := make([]string, 10_000)
@@ -35,13 +48,17 @@ func ExampleRPush() {
 		}
 		// res.Unknown may or may not be in the list: look before sending.
 	}
+	fmt.Println(len(res.Written), "written;", rdb.LLen(ctx, "jobs").Val(), "in the list")
+	// Output: 10000 written; 10000 in the list
 }
 
 // Run queues any commands per item; here a hash and an expiry per user,
 // chunks of 100 users, four chunks in flight at once.
 func ExampleRun() {
+	mr := exampleServer()
+	defer mr.Close()
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer rdb.Close()
 
 	type user struct{ ID, Name string }
@@ -57,18 +74,39 @@ func ExampleRun() {
 		}
 		log.Print(err)
 	}
+	fmt.Println(len(res.Written), "written;", rdb.HGet(ctx, "user:2", "name").Val())
+	// Output: 3 written; grace
 }
 
 // Publish keeps the messages in order for the channel's subscribers.
 func ExamplePublish() {
+	mr := exampleServer()
+	defer mr.Close()
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
 	defer rdb.Close()
 
+	sub := rdb.Subscribe(ctx, "progress") // a subscriber, listening first
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		log.Fatal(err)
+	}
+
 	events := []string{"started", "50%", "done"}
-	if _, err := batch.Publish(ctx, rdb, "progress", events, batch.Options{}); err != nil {
+	res, err := batch.Publish(ctx, rdb, "progress", events, batch.Options{})
+	if err != nil {
 		log.Print(err)
 	}
+	fmt.Println(len(res.Written), "published")
+	for range len(res.Written) {
+		msg := <-sub.Channel()
+		fmt.Println(msg.Payload)
+	}
+	// Output:
+	// 3 published
+	// started
+	// 50%
+	// done
 }
 
 func ExamplePick() {

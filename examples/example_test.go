@@ -10,13 +10,16 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/redisguard/redisguard/batch"
+	"github.com/redisguard/redisguard/examples/internal/exampleredis"
 	"github.com/redisguard/redisguard/fxmodule"
 	"github.com/redisguard/redisguard/profiles"
 )
 
 // The README's quick starts, one per way in. They compile with every test
-// run; they need a Redis server at localhost:6379 to run, so they have no
-// Output section.
+// run. Example_attach and Example_fx are the README's text as it stands:
+// they need a Redis server at localhost:6379 (and Example_fx runs until a
+// signal), so they have no Output section. Example_profile runs on the
+// examples' embedded Redis and checks its output.
 
 // Example_attach adds the hooks to a client the application already has.
 func Example_attach() {
@@ -39,8 +42,15 @@ func Example_attach() {
 }
 
 // Example_profile builds a guarded client from a preset and the environment.
+// Here the environment names no server, and exampleredis puts its embedded
+// Redis in place; an application calls profiles.FromEnv(profiles.Worker()).
 func Example_profile() {
-	cfg, err := profiles.FromEnv(profiles.Worker()) // REDIS_URL, WORKER_REDIS_MAX_CONNECTIONS, ...
+	target, err := exampleredis.Open()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer target.Close()
+	cfg, err := target.Config(profiles.Worker()) // profiles.FromEnv: REDIS_URL, WORKER_REDIS_MAX_CONNECTIONS, ...
 	if err != nil {
 		log.Fatal(err) // names the variable and the value it got
 	}
@@ -52,11 +62,14 @@ func Example_profile() {
 
 	ctx := context.Background()
 	jobs := []string{"job-1", "job-2", "job-3"}
-	res, err := batch.RPush(ctx, rdb, "jobs", jobs, batch.Options{})
+	res, err := batch.RPush(ctx, rdb, "example:jobs", jobs, batch.Options{})
 	if err != nil {
 		// res.NotWritten can be sent again safely; res.Unknown needs a decision.
 		log.Printf("written %d, not written %d, unknown %d: %v", len(res.Written), len(res.NotWritten), len(res.Unknown), err)
 	}
+	fmt.Println(rdb.Config().PoolSize, "connections;", len(res.Written), "jobs written")
+	rdb.Del(ctx, "example:jobs")
+	// Output: 200 connections; 3 jobs written
 }
 
 // HitsParams are what NewHits takes from the graph.

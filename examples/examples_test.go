@@ -191,6 +191,13 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 // "listening on http://..." line.
 func startServer(t *testing.T, environ []string, name string, args ...string) *server {
 	t.Helper()
+	return startProcess(t, environ, listening, name, args...)
+}
+
+// startProcess runs an example until SIGINT and waits for a line matching
+// ready; the line's first submatch, if any, is the server's URL.
+func startProcess(t *testing.T, environ []string, ready *regexp.Regexp, name string, args ...string) *server {
+	t.Helper()
 	s := &server{t: t, lines: make(chan string, 64)}
 	s.cmd = exec.Command(binary(t, name), args...)
 	s.cmd.Env = environ
@@ -219,15 +226,18 @@ func startServer(t *testing.T, environ []string, name string, args ...string) *s
 		}
 	})
 	timeout := time.After(time.Minute)
-	for s.url == "" {
+	for up := false; !up; {
 		select {
 		case line, ok := <-s.lines:
 			if !ok {
 				t.Fatalf("%s exited before listening\nstdout:\n%s\nstderr:\n%s", name, &s.out, &s.err)
 			}
 			s.out.WriteString(line + "\n")
-			if m := listening.FindStringSubmatch(line); m != nil {
-				s.url = m[1]
+			if m := ready.FindStringSubmatch(line); m != nil {
+				up = true
+				if len(m) > 1 {
+					s.url = m[1]
+				}
 			}
 		case <-timeout:
 			t.Fatalf("%s did not say it was listening\nstdout:\n%s\nstderr:\n%s", name, &s.out, &s.err)
@@ -383,5 +393,186 @@ func TestFxapp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// count returns the number in out just before suffix, as in "13 failed":
+// the first match of `(\d+)` + suffix, or -1.
+func count(out, suffix string) int {
+	m := regexp.MustCompile(`(\d+)` + regexp.QuoteMeta(suffix)).FindStringSubmatch(out)
+	if m == nil {
+		return -1
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+// The demo with Redis taken away mid-run: the embedded server is stopped
+// and restarted; a real server named by REDIS_URL is left running and the
+// demo's relay to it is cut. Either way the API fails fast, /health says
+// 503 and comes back, and every task still completes exactly once.
+func TestTaskflowDemoRidesOutAnOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	for _, tc := range backends(srv) {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, errOut, code := runExample(t, tc.env, "taskflow", "-demo", "60", "-outage", "2s", "-prefix", "outage")
+			if code != 0 {
+				t.Fatalf("taskflow -demo 60 -outage 2s exited %d\n%s\n%s", code, out, errOut)
+			}
+			for _, want := range []string{tc.first, "outage:      for 2s", "back:        Redis back after",
+				"batch:       15 tasks in one POST /api/v1/summarize/batch -> 202, 15 queued",
+				"queue ids,   batch.RPush: 15 written, 0 not written, 0 unknown",
+				"with batch.Publish: 60 written, 0 not written, 0 unknown; the demo's subscriber received 60",
+				"tasks:       60 done exactly once, 0 failed, 0 completed more than once, 0 wrong summaries, 0 unfinished, 0 not submitted",
+				"GET /health -> 200 ", "GET /api/v1/redis/pool-stats -> 200 ",
+				"PASS: all 60 tasks completed exactly once"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if n := count(out, " failed with 503"); n < 1 {
+				t.Errorf("the API answered no request with 503 while Redis was away (%d):\n%s", n, out)
+			}
+			if n := count(out, " of them refused at once by the open breaker"); n < 1 {
+				t.Errorf("the API's breaker never refused a request while Redis was away (%d):\n%s", n, out)
+			}
+			if n := count(out, " times, the first"); n < 1 {
+				t.Errorf("/health never answered 503 while Redis was away (%d):\n%s", n, out)
+			}
+			if tc.name != "real server" {
+				return
+			}
+			if !strings.Contains(out, "is not the demo's to stop") {
+				t.Errorf("the demo does not say it left the real server alone:\n%s", out)
+			}
+			// The server itself: every task done once, nothing left queued.
+			rdb := srv.Client(t, nil)
+			ctx := context.Background()
+			done := 0
+			iter := rdb.Scan(ctx, 0, "outage:task:*", 1000).Iterator()
+			for iter.Next(ctx) {
+				if strings.HasSuffix(iter.Val(), ":events") {
+					continue
+				}
+				f := rdb.HMGet(ctx, iter.Val(), "status", "completions").Val()
+				if f[0] != "done" || f[1] != "1" {
+					t.Errorf("%s: status %v, completions %v", iter.Val(), f[0], f[1])
+				}
+				done++
+			}
+			if err := iter.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if done != 60 {
+				t.Errorf("%d tasks on the server, want 60", done)
+			}
+			if n := rdb.LLen(ctx, "outage:queue").Val(); n != 0 {
+				t.Errorf("%d ids left in the queue", n)
+			}
+		})
+	}
+}
+
+// The same system as two processes, "taskflow api" (fxmodule.APIModule)
+// and "taskflow worker" (fxmodule.WorkerModule), built as the user runs
+// them and sharing one real server.
+func TestTaskflowAPIAndWorkerProcesses(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	environ := env("REDIS_URL=redis://" + srv.Addr())
+	api := startServer(t, environ, "taskflow", "api", "-addr", "127.0.0.1:0", "-prefix", "split")
+	worker := startProcess(t, environ, regexp.MustCompile(`^taskflow worker: running worker`), "taskflow", "worker", "-prefix", "split", "-workers", "4")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+
+	post := func(path, body string, want int, v any) {
+		t.Helper()
+		resp, err := hc.Post(api.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != want {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for i := range 10 {
+		var sub struct {
+			TaskID string `json:"task_id"`
+		}
+		post("/api/v1/summarize", fmt.Sprintf(`{"content": "Task %d is here. Tasks end.", "max_sentences": 1}`, i), http.StatusAccepted, &sub)
+		ids = append(ids, sub.TaskID)
+	}
+	var tasks []string
+	for i := range 10 {
+		tasks = append(tasks, fmt.Sprintf(`{"content": "Batch %d goes. Batch tasks end."}`, i))
+	}
+	var br struct {
+		TaskIDs []string `json:"task_ids"`
+		Status  []string `json:"status"`
+		Queued  int      `json:"queued"`
+	}
+	post("/api/v1/summarize/batch", `{"tasks": [`+strings.Join(tasks, ",")+`]}`, http.StatusAccepted, &br)
+	if br.Queued != 10 || len(br.TaskIDs) != 10 {
+		t.Fatalf("batch: %+v", br)
+	}
+	ids = append(ids, br.TaskIDs...)
+
+	for _, id := range ids {
+		var task struct {
+			Status      string
+			Completions int
+			Worker      string
+		}
+		for deadline := time.Now().Add(30 * time.Second); task.Status != "done"; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s not done: %+v\nworker stderr:\n%s", id, task, &worker.err)
+			}
+			code, body := get(t, hc, api.url+"/api/v1/tasks/"+id)
+			if code != http.StatusOK {
+				t.Fatalf("GET task: %d %s", code, body)
+			}
+			if err := json.Unmarshal([]byte(body), &task); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if task.Completions != 1 || task.Worker == "" {
+			t.Errorf("task %s: %+v", id, task)
+		}
+	}
+	// The API process has only the API client: its /health names no worker.
+	if code, body := get(t, hc, api.url+"/health"); code != http.StatusOK || !strings.Contains(body, `"api"`) || strings.Contains(body, `"worker"`) {
+		t.Errorf("the api process's /health: %d %s", code, body)
+	}
+	hc.CloseIdleConnections()
+
+	for _, p := range []*server{api, worker} {
+		if code, out := p.interrupt(); code != 0 || !strings.Contains(out, "stopping") {
+			t.Errorf("after SIGINT: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, &p.err)
+		}
+	}
+	rdb := srv.Client(t, nil)
+	ctx := context.Background()
+	if keys := rdb.Keys(ctx, "split:workers:*").Val(); len(keys) != 0 {
+		t.Errorf("heartbeats left after the worker stopped: %q", keys)
+	}
+	if keys := rdb.Keys(ctx, "split:processing:*").Val(); len(keys) != 0 {
+		t.Errorf("processing lists left: %q", keys)
+	}
+}
+
+func TestTaskflowAPIModeRefusesTheEmbeddedRedis(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runExample(t, env(), "taskflow", "api")
+	if code != 2 || !strings.Contains(errOut, "set REDIS_URL") {
+		t.Errorf("taskflow api with no REDIS_URL: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

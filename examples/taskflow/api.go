@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/batch"
 )
 
 // maxBody bounds a request body.
@@ -21,6 +23,7 @@ const maxBody = 1 << 20
 // API is the HTTP side of taskflow: it enqueues tasks and reports them.
 //
 //	POST /api/v1/summarize          {"content": "...", "max_sentences": 3} -> 202 {"task_id", "status"}
+//	POST /api/v1/summarize/batch    {"tasks": [{"content": ...}, ...]} -> 202, or 503 with what was queued
 //	GET  /api/v1/tasks/{id}         status, summary, progress events
 //	GET  /health                    both Redis clients' health (503 when unhealthy)
 //	GET  /api/v1/redis/pool-stats   pool, server and hook figures of both clients
@@ -38,6 +41,7 @@ func newAPI(rdb redis.UniversalClient, healthHandler http.Handler, k keys, addr 
 	a := &API{rdb: rdb, keys: k, log: log, addr: addr, health: healthHandler}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/summarize", a.submit)
+	mux.HandleFunc("POST /api/v1/summarize/batch", a.submitBatch)
 	mux.HandleFunc("GET /api/v1/tasks/{id}", a.task)
 	mux.Handle("GET /health", healthHandler)
 	mux.Handle("GET /api/v1/redis/pool-stats", http.StripPrefix("/api/v1/redis", healthHandler))
@@ -91,6 +95,20 @@ type submitResponse struct {
 	Status string `json:"status"`
 }
 
+// check validates req and fills in the default; it returns what is wrong.
+func (req *submitRequest) check() string {
+	if strings.TrimSpace(req.Content) == "" {
+		return "content is empty"
+	}
+	if req.MaxSentences == 0 {
+		req.MaxSentences = 3
+	}
+	if req.MaxSentences < 1 || req.MaxSentences > 50 {
+		return "max_sentences must be between 1 and 50"
+	}
+	return ""
+}
+
 func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 	var req submitRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
@@ -98,15 +116,8 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "body must be JSON {\"content\": \"...\"}: "+err.Error())
 		return
 	}
-	if strings.TrimSpace(req.Content) == "" {
-		httpError(w, http.StatusBadRequest, "content is empty")
-		return
-	}
-	if req.MaxSentences == 0 {
-		req.MaxSentences = 3
-	}
-	if req.MaxSentences < 1 || req.MaxSentences > 50 {
-		httpError(w, http.StatusBadRequest, "max_sentences must be between 1 and 50")
+	if msg := req.check(); msg != "" {
+		httpError(w, http.StatusBadRequest, msg)
 		return
 	}
 	id := newID(8)
@@ -130,6 +141,111 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, submitResponse{TaskID: id, Status: statusQueued})
+}
+
+// maxBatch bounds the tasks of one batch request.
+const maxBatch = 1000
+
+type batchRequest struct {
+	Tasks []submitRequest `json:"tasks"`
+}
+
+// batchReport is what one batch helper call did, as batch.Result counts it.
+type batchReport struct {
+	Written    int    `json:"written"`
+	NotWritten []int  `json:"not_written"`
+	Unknown    []int  `json:"unknown"`
+	Error      string `json:"error,omitempty"`
+}
+
+func report(res batch.Result, err error) batchReport {
+	r := batchReport{Written: len(res.Written), NotWritten: res.NotWritten, Unknown: res.Unknown}
+	if r.NotWritten == nil {
+		r.NotWritten = []int{}
+	}
+	if r.Unknown == nil {
+		r.Unknown = []int{}
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// batchResponse is what POST /api/v1/summarize/batch returns. TaskIDs and
+// Status follow the request's order; Status is "queued", "not_queued"
+// (certainly not: send it again) or "unknown" (it may be queued: look it up
+// before sending it again). Hashes and Queue are the batch helpers' reports.
+type batchResponse struct {
+	TaskIDs []string    `json:"task_ids"`
+	Status  []string    `json:"status"`
+	Queued  int         `json:"queued"`
+	Hashes  batchReport `json:"hashes"` // batch.Run: one task hash per item
+	Queue   batchReport `json:"queue"`  // batch.RPush: the queued ids, one RPUSH per chunk
+}
+
+// submitBatch queues many tasks in two round trips per chunk of 50 rather
+// than one MULTI/EXEC per task: the task hashes first (batch.Run, HSET),
+// then the ids of the hashes written (batch.RPush onto the queue), so a
+// worker never takes an id without its task. The answer says exactly which
+// tasks are queued, which certainly are not, and which may be.
+func (a *API) submitBatch(w http.ResponseWriter, r *http.Request) {
+	var req batchRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16*maxBody))
+	if err := dec.Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, "body must be JSON {\"tasks\": [{\"content\": \"...\"}, ...]}: "+err.Error())
+		return
+	}
+	if len(req.Tasks) == 0 || len(req.Tasks) > maxBatch {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("tasks must hold 1 to %d tasks, not %d", maxBatch, len(req.Tasks)))
+		return
+	}
+	for i := range req.Tasks {
+		if msg := req.Tasks[i].check(); msg != "" {
+			httpError(w, http.StatusBadRequest, fmt.Sprintf("tasks[%d]: %s", i, msg))
+			return
+		}
+	}
+	ctx := r.Context()
+	resp := batchResponse{TaskIDs: make([]string, len(req.Tasks)), Status: make([]string, len(req.Tasks))}
+	created := time.Now().UTC().Format(time.RFC3339Nano)
+	for i := range resp.TaskIDs {
+		resp.TaskIDs[i] = newID(8)
+		resp.Status[i] = "not_queued"
+	}
+	idx := make([]int, len(req.Tasks))
+	for i := range idx {
+		idx[i] = i
+	}
+	hres, herr := batch.Run(ctx, a.rdb, idx, func(p redis.Pipeliner, i int) error {
+		p.HSet(ctx, a.keys.task(resp.TaskIDs[i]),
+			"status", statusQueued,
+			"content", req.Tasks[i].Content,
+			"max_sentences", req.Tasks[i].MaxSentences,
+			"created_at", created,
+			"attempts", 0,
+			"completions", 0)
+		return nil
+	}, batch.Options{})
+	resp.Hashes = report(hres, herr)
+	// Only tasks whose hash is certainly written are queued; the others'
+	// hashes (unknown) hold no queue entry and are harmless.
+	written := batch.Pick(idx, hres.Written)
+	qres, qerr := batch.RPush(ctx, a.rdb, a.keys.queue(), batch.Pick(resp.TaskIDs, written), batch.Options{})
+	resp.Queue = report(qres, qerr)
+	for _, j := range qres.Written {
+		resp.Status[written[j]] = statusQueued
+		resp.Queued++
+	}
+	for _, j := range qres.Unknown {
+		resp.Status[written[j]] = "unknown"
+	}
+	code := http.StatusAccepted
+	if herr != nil || qerr != nil {
+		code = http.StatusServiceUnavailable
+		a.log.Warn("batch enqueue incomplete", slog.Int("tasks", len(req.Tasks)), slog.Int("queued", resp.Queued))
+	}
+	writeJSON(w, code, resp)
 }
 
 // taskResponse is what GET /api/v1/tasks/{id} returns.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisguard/redisguard/batch"
 	"github.com/redisguard/redisguard/health"
 )
 
@@ -69,7 +70,7 @@ type outcome struct {
 // runDemo submits o.demo tasks over HTTP, waits for all of them, checks each
 // one and prints a summary. It reports whether every task completed exactly
 // once with the right summary.
-func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options) bool {
+func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options, cut outage) bool {
 	n := o.demo
 	base := "http://" + p.API.Addr()
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
@@ -89,6 +90,12 @@ func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options) boo
 		return false
 	}
 	defer ev.close()
+	ann, err := followResults(ctx, p.APIClient, k)
+	if err != nil {
+		fmt.Fprintf(out, "FAIL: subscribing to %s: %v\n", k.results(), err)
+		return false
+	}
+	defer ann.close()
 
 	// A worker that takes tasks and dies without finishing them.
 	submitted := make(chan struct{})
@@ -99,17 +106,34 @@ func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options) boo
 		ghostTook <- nil
 	}
 
+	// Three quarters one by one, the rest as one batch request.
+	nb := n / 4
+	ns := n - nb
 	start := time.Now()
 	res := make([]outcome, n)
-	parallel(n, 16, func(i int) {
+	parallel(ns, 16, func(i int) {
 		id, err := submitTask(ctx, hc, base, docs[i])
 		res[i] = outcome{id: id, submitOK: err == nil}
 		if err != nil {
 			fmt.Fprintf(out, "submit %d: %v\n", i, err)
 		}
 	})
+	fmt.Fprintf(out, "submitted %d tasks one by one over HTTP in %s\n", ns, time.Since(start).Round(time.Millisecond))
+	if nb > 0 {
+		br, code, err := submitBatch(ctx, hc, base, docs[ns:])
+		switch {
+		case err != nil:
+			fmt.Fprintf(out, "batch:       POST /api/v1/summarize/batch: %v\n", err)
+		default:
+			for i, id := range br.TaskIDs {
+				res[ns+i] = outcome{id: id, submitOK: br.Status[i] == statusQueued}
+			}
+			fmt.Fprintf(out, "batch:       %d tasks in one POST /api/v1/summarize/batch -> %d, %d queued\n", nb, code, br.Queued)
+			fmt.Fprintf(out, "             task hashes, batch.Run:   %s\n", br.Hashes)
+			fmt.Fprintf(out, "             queue ids,   batch.RPush: %s\n", br.Queue)
+		}
+	}
 	close(submitted)
-	fmt.Fprintf(out, "submitted %d tasks over HTTP in %s\n", n, time.Since(start).Round(time.Millisecond))
 	took := <-ghostTook
 	ghost := make(map[string]bool, len(took))
 	for _, id := range took {
@@ -117,6 +141,15 @@ func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options) boo
 	}
 	if o.demoCrash > 0 {
 		fmt.Fprintf(out, "a simulated worker took %d tasks and died without finishing them (its heartbeat expires 1s after its last beat)\n", len(took))
+	}
+
+	var seen *outageReport
+	if cut != nil {
+		probe := "none"
+		if res[0].submitOK {
+			probe = res[0].id
+		}
+		seen = runOutage(ctx, out, cut, o.outage, hc, base, probe)
 	}
 
 	// Wait for every task to finish: the progress events say when, and the
@@ -196,6 +229,7 @@ wait:
 		}
 	}
 	leftover, lerr := leftoverIDs(ctx, p.WorkerClient, k, res)
+	announced := announce(ctx, out, p.APIClient, k, res, ann)
 
 	if !last.IsZero() {
 		el := last.Sub(start)
@@ -218,11 +252,20 @@ wait:
 		fmt.Fprintf(out, "queues:      %d of the demo's task ids left in the queue or a processing list\n", leftover)
 	}
 	api, worker := p.APIMonitor.Check(ctx), p.WorkerMonitor.Check(ctx)
+	if seen != nil {
+		seen.printWorkers(out, st, api, worker)
+	}
 	for _, r := range []health.Report{api, worker} {
 		fmt.Fprintf(out, "%-13s%s\n", r.Name+":", describe(r))
 	}
+	// What an operator's probe gets, over HTTP (shortened). /metrics is not
+	// served: the metrics adapters live in their own modules (extra/), which
+	// this example, in the core module, does not import.
+	for _, path := range []string{"/health", "/api/v1/redis/pool-stats"} {
+		fmt.Fprintf(out, "GET %s -> %s\n", path, fetchShort(ctx, hc, base+path, 240))
+	}
 
-	ok := doneOnce == n && leftover == 0 && lerr == nil
+	ok := doneOnce == n && leftover == 0 && lerr == nil && announced && (seen == nil || seen.recovered)
 	if ok {
 		fmt.Fprintf(out, "PASS: all %d tasks completed exactly once\n", n)
 	} else {
@@ -301,6 +344,113 @@ func (e *events) unfinished(ours map[string]bool) []string {
 func (e *events) close() {
 	_ = e.ps.Close() // ends the Channel loop
 	<-e.done
+}
+
+// results follows the results channel and counts what it receives.
+type results struct {
+	ps       *redis.PubSub
+	done     chan struct{}
+	mu       sync.Mutex
+	received map[string]bool
+}
+
+func followResults(ctx context.Context, rdb redis.UniversalClient, k keys) (*results, error) {
+	ps := rdb.Subscribe(ctx, k.results())
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := ps.Receive(rctx); err != nil {
+		_ = ps.Close()
+		return nil, err
+	}
+	r := &results{ps: ps, done: make(chan struct{}), received: map[string]bool{}}
+	go func() {
+		defer close(r.done)
+		for m := range ps.Channel() {
+			var a announcement
+			if json.Unmarshal([]byte(m.Payload), &a) == nil {
+				r.mu.Lock()
+				r.received[a.TaskID] = true
+				r.mu.Unlock()
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (r *results) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.received)
+}
+
+func (r *results) close() {
+	_ = r.ps.Close()
+	<-r.done
+}
+
+// announcement is one finished task's result on the results channel.
+type announcement struct {
+	TaskID  string `json:"task_id"`
+	Status  string `json:"status"`
+	Summary string `json:"summary"`
+}
+
+// announce publishes every finished task's result with batch.Publish, as
+// a notifier would, waits until the demo's own subscriber has received
+// them, and prints both sides. It reports whether every result was written
+// and received.
+func announce(ctx context.Context, out io.Writer, rdb redis.UniversalClient, k keys, res []outcome, r *results) bool {
+	var msgs []string
+	for _, o := range res {
+		if o.resp != nil {
+			b, _ := json.Marshal(announcement{TaskID: o.id, Status: o.resp.Status, Summary: o.resp.Summary})
+			msgs = append(msgs, string(b))
+		}
+	}
+	// A subscription cut by an outage is made again on its next use: make
+	// sure it is live before publishing (PUBLISH reaches only the
+	// subscribers connected at that moment).
+	for deadline := time.Now().Add(10 * time.Second); r.ps.Ping(ctx) != nil && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	pres, err := batch.Publish(ctx, rdb, k.results(), msgs, batch.Options{})
+	for deadline := time.Now().Add(5 * time.Second); r.count() < len(pres.Written) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(out, "announce:    %d results published on %s with batch.Publish: %s; the demo's subscriber received %d\n",
+		len(msgs), k.results(), report(pres, err), r.count())
+	return err == nil && r.count() == len(msgs)
+}
+
+// String puts a batch report on one line.
+func (r batchReport) String() string {
+	s := fmt.Sprintf("%d written, %d not written, %d unknown", r.Written, len(r.NotWritten), len(r.Unknown))
+	if r.Error != "" {
+		s += " (" + r.Error + ")"
+	}
+	return s
+}
+
+// fetchShort GETs url and returns its status and body, cut to max bytes.
+func fetchShort(ctx context.Context, hc *http.Client, url string, max int) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	_ = resp.Body.Close()
+	if err != nil {
+		return fmt.Sprintf("%d, body unreadable: %v", resp.StatusCode, err)
+	}
+	body := strings.TrimSpace(string(b))
+	if len(body) > max {
+		body = fmt.Sprintf("%s... (%d bytes)", body[:max], len(b))
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, body)
 }
 
 // describe puts a monitor's report on one line.
@@ -403,6 +553,36 @@ func submitTask(ctx context.Context, hc *http.Client, base string, d doc) (strin
 		return "", err
 	}
 	return sr.TaskID, nil
+}
+
+func submitBatch(ctx context.Context, hc *http.Client, base string, docs []doc) (*batchResponse, int, error) {
+	var br batchRequest
+	for _, d := range docs {
+		br.Tasks = append(br.Tasks, submitRequest{Content: d.content, MaxSentences: d.max})
+	}
+	body, _ := json.Marshal(br)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/summarize/batch", bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	code := resp.StatusCode
+	want := http.StatusAccepted
+	if code == http.StatusServiceUnavailable {
+		want = code // a partial batch still carries its report
+	}
+	var out batchResponse
+	if err := decode(resp, want, &out); err != nil {
+		return nil, code, err
+	}
+	if len(out.TaskIDs) != len(docs) || len(out.Status) != len(docs) {
+		return nil, code, fmt.Errorf("batch answer has %d ids for %d tasks", len(out.TaskIDs), len(docs))
+	}
+	return &out, code, nil
 }
 
 func getTask(ctx context.Context, hc *http.Client, base, id string) (*taskResponse, error) {

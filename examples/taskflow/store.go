@@ -25,6 +25,7 @@ const (
 //	PREFIX:task:ID             hash: status, content, summary, worker, attempts, completions, times
 //	PREFIX:task:ID:events      list of the task's progress events (JSON)
 //	PREFIX:events              pub/sub channel carrying every progress event
+//	PREFIX:results             pub/sub channel the demo announces finished tasks' results on
 type keys struct{ prefix string }
 
 func (k keys) queue() string                   { return k.prefix + ":queue" }
@@ -34,6 +35,7 @@ func (k keys) heartbeatPrefix() string         { return k.prefix + ":workers:" }
 func (k keys) task(id string) string           { return k.prefix + ":task:" + id }
 func (k keys) events(id string) string         { return k.prefix + ":task:" + id + ":events" }
 func (k keys) channel() string                 { return k.prefix + ":events" }
+func (k keys) results() string                 { return k.prefix + ":results" }
 
 // event is one progress record of a task.
 type event struct {

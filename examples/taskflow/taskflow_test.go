@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +18,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
-	"github.com/redisguard/redisguard/examples/internal/exampleredis"
 	"github.com/redisguard/redisguard/health"
 	"github.com/redisguard/redisguard/internal/redistest"
 )
@@ -66,7 +66,8 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-workers", "0"}, {"-poll", "1500ms"}, {"-demo", "-1"}, {"-nope"}} {
+	for _, args := range [][]string{{"-workers", "0"}, {"-poll", "1500ms"}, {"-demo", "-1"}, {"-nope"},
+		{"-demo", "3", "-outage", "-1s"}, {"-outage", "1s"}, {"apis"}, {"api", "-demo", "3"}} {
 		if code := run(context.Background(), args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("run(%q) = %d, want 2", args, code)
 		}
@@ -172,12 +173,8 @@ func startApp(t *testing.T, srv *redistest.Server, args ...string) (*fx.App, par
 		t.Fatal(err)
 	}
 	o.addr = "127.0.0.1:0"
-	target, err := exampleredis.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var p parts
-	app, err := newApp(target, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &p)
+	app, err := newApp(nil, o, slog.New(slog.NewTextHandler(io.Discard, nil)), &p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,4 +345,77 @@ func TestAPI(t *testing.T) {
 	if code, _ := do(http.MethodGet, "/api/v1/tasks/nope", ""); code != http.StatusNotFound {
 		t.Errorf("GET unknown task: %d, want 404", code)
 	}
+
+	// The batch endpoint: bad input is refused whole, naming the task.
+	for _, bad := range []string{`{"tasks": []}`, `{"tasks": [{"content": "x"}, {"content": " "}]}`, `[]`} {
+		if code, m := do(http.MethodPost, "/api/v1/summarize/batch", bad); code != http.StatusBadRequest {
+			t.Errorf("POST batch %s: %d %v, want 400", bad, code, m)
+		}
+	}
+	if _, m := do(http.MethodPost, "/api/v1/summarize/batch", `{"tasks": [{"content": "x"}, {"content": " "}]}`); !strings.Contains(fmt.Sprint(m["error"]), "tasks[1]: content is empty") {
+		t.Errorf("a bad task is not named: %v", m)
+	}
+	var tasks []string
+	for i := range 120 { // three chunks of the batch helpers
+		tasks = append(tasks, fmt.Sprintf(`{"content": "Task %d. Done.", "max_sentences": 1}`, i))
+	}
+	code, m = do(http.MethodPost, "/api/v1/summarize/batch", `{"tasks": [`+strings.Join(tasks, ",")+`]}`)
+	if code != http.StatusAccepted || m["queued"] != float64(120) {
+		t.Fatalf("POST batch: %d %v", code, m)
+	}
+	q := rdb.LRange(context.Background(), k.queue(), 1, -1).Val() // after the single task's id
+	ids, _ := m["task_ids"].([]any)
+	if len(q) != 120 || len(ids) != 120 {
+		t.Fatalf("queue holds %d batch ids, the answer %d, want 120", len(q), len(ids))
+	}
+	for i, id := range ids {
+		if q[i] != id {
+			t.Fatalf("queue[%d] = %s, want %s: the batch's order is not kept", i+1, q[i], id)
+		}
+		if st := rdb.HGet(context.Background(), k.task(q[i]), "status").Val(); st != statusQueued {
+			t.Fatalf("task %s: status %q", q[i], st)
+		}
+	}
+}
+
+// A real server killed and restarted (with its AOF) under the workers: every
+// task queued before the kill still completes exactly once, and nothing is
+// left in a processing list.
+func TestTasksCompleteOnceAcrossARealServerRestart(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	rdb := srv.Client(t, nil)
+	ctx := context.Background()
+	k := keys{"restart"}
+	p := started(t, srv, "-prefix", "restart", "-reap-interval", "200ms")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+
+	var ids []string
+	for i := range 40 {
+		id, err := submitTask(ctx, hc, "http://"+p.API.Addr(), demoDoc(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	srv.Kill()
+	time.Sleep(500 * time.Millisecond) // let the workers meet the dead server
+	srv.Restart()
+
+	eventually(t, "every task is done", func() bool {
+		for _, id := range ids {
+			if rdb.HGet(ctx, k.task(id), "status").Val() != statusDone {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range ids {
+		if n := rdb.HGet(ctx, k.task(id), "completions").Val(); n != "1" {
+			t.Errorf("task %s completed %s times", id, n)
+		}
+	}
+	eventually(t, "the processing list is empty", func() bool {
+		return rdb.LLen(ctx, k.processing(p.Workers.ID())).Val() == 0 && rdb.LLen(ctx, k.queue()).Val() == 0
+	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redisguard/redisguard/batch"
 	"github.com/redisguard/redisguard/health"
+	"github.com/redisguard/redisguard/hooks"
 )
 
 // workerSettings tune a worker pool.
@@ -70,6 +71,11 @@ type Workers struct {
 // workerStats are the pool's counters.
 type workerStats struct {
 	Taken, Committed, Superseded, Failed, Recovered, Requeued, CommitBatches, ReaperPasses atomic.Int64
+	// What the pool rode out: waits for a task that failed and were tried
+	// again after a backoff (of which the breaker refused, nothing sent),
+	// tasks whose handling failed on a Redis step (left for the reaper to
+	// requeue), and commit batches sent again.
+	TakeErrors, TakeCircuitOpen, HandleErrors, CommitRetries atomic.Int64
 }
 
 // commit is one finished task waiting to be committed.
@@ -185,6 +191,10 @@ func (w *Workers) loop() {
 			continue
 		case err != nil:
 			failures++
+			w.stats.TakeErrors.Add(1)
+			if errors.Is(err, hooks.ErrCircuitOpen) {
+				w.stats.TakeCircuitOpen.Add(1)
+			}
 			w.log.Warn("taking a task failed", slog.String("error", err.Error()))
 			if !w.wait(backoff(failures)) {
 				return
@@ -197,6 +207,8 @@ func (w *Workers) loop() {
 		if c := w.handle(id); c != nil {
 			w.commits <- c // the committer runs until every loop has returned
 		} else {
+			// Nothing to commit: the task was finished already, or a
+			// Redis step failed (handle logged it).
 			w.release(id)
 		}
 	}
@@ -232,6 +244,7 @@ func (w *Workers) handle(id string) *commit {
 
 	vals, err := w.rdb.HMGet(ctx, tk, "content", "max_sentences", "status").Result()
 	if err != nil {
+		w.stats.HandleErrors.Add(1)
 		w.log.Warn("reading a task failed", slog.String("task", id), slog.String("error", err.Error()))
 		return nil
 	}
@@ -254,6 +267,7 @@ func (w *Workers) handle(id string) *commit {
 		attempts = p.HIncrBy(ctx, tk, "attempts", 1)
 		return nil
 	}); err != nil {
+		w.stats.HandleErrors.Add(1)
 		w.log.Warn("marking a task as processing failed", slog.String("task", id), slog.String("error", err.Error()))
 		return nil
 	}
@@ -311,6 +325,7 @@ func (w *Workers) committer() {
 			continue
 		}
 		failures++
+		w.stats.CommitRetries.Add(1)
 		select {
 		case <-w.loopsDone:
 			if failures >= 3 {

@@ -6,6 +6,7 @@
 package exampleredis
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -95,6 +96,33 @@ func (t *Target) Configs() (fxmodule.Configs, error) {
 		return fxmodule.Configs{}, err
 	}
 	return fxmodule.Configs{API: api, Worker: worker}, nil
+}
+
+// Down stops the embedded server, as a crash would: every connection is
+// closed and new ones are refused. The data stays, for Up. It does nothing
+// when the server comes from the environment (an example never stops a
+// server it did not start).
+func (t *Target) Down() {
+	if t.mr != nil {
+		t.mr.Close()
+	}
+}
+
+// Up starts the embedded server again after Down, on the same address and
+// with the same data.
+func (t *Target) Up() error {
+	if t.mr == nil {
+		return nil
+	}
+	// Close cancelled the server's context, and Restart does not make a new
+	// one: blocking commands (BLMOVE, BLPOP, ...) would then never answer.
+	t.mr.Lock()
+	t.mr.Ctx, t.mr.CtxCancel = context.WithCancel(context.Background())
+	t.mr.Unlock()
+	if err := t.mr.Restart(); err != nil {
+		return fmt.Errorf("exampleredis: restarting the embedded Redis on %s: %w", t.mr.Addr(), err)
+	}
+	return nil
 }
 
 // Close stops the embedded server, if any.
