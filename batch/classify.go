@@ -34,7 +34,10 @@ import (
 // Client, ClusterOptions.MaxRedirects on a cluster), after a timeout or EOF
 // too. Then the last attempt's "could not connect" can hide an earlier
 // attempt that was sent, so such an error proves nothing and the commands
-// are Unknown. A MULTI/EXEC is only sent again when the earlier attempt
+// are Unknown, except a refusal by redisguard's hooks on a cluster: the node
+// guard Attach adds gives a command that an earlier send of the call may
+// have applied ErrMaybeApplied instead of a later refusal, so a refusal
+// left on a command is certain. A MULTI/EXEC is only sent again when the earlier attempt
 // cannot have run (the write failed, so EXEC never arrived whole, or a
 // redirect), so for Tx that caution is not needed.
 
@@ -47,7 +50,7 @@ type mode uint8
 const (
 	modeSingle  mode = iota // one connection per pipeline: *redis.Client, *redis.Conn, *redis.Tx
 	modeCluster             // *redis.ClusterClient
-	modeRing                // *redis.Ring: conservative, but hook refusals are certain
+	modeRing                // *redis.Ring, *redis.AutoPipeliner: conservative, but hook refusals are certain
 	modeOther               // anything else: conservative
 )
 
@@ -68,6 +71,14 @@ func targetOf(c Client) target {
 		return target{mode: modeCluster, resend: v.Options().MaxRedirects > 0}
 	case *redis.Ring:
 		return target{mode: modeRing, resend: true}
+	case *redis.AutoPipeliner:
+		if !v.Config().FullDuplex {
+			// Its batches run through the client's pipeline hooks, above
+			// go-redis's own retries, as a Ring's shard pipelines do. Full
+			// duplex runs the hooks after the write: conservative.
+			return target{mode: modeRing, resend: true}
+		}
+		return target{mode: modeOther, resend: true}
 	default:
 		return target{mode: modeOther, resend: true}
 	}
@@ -297,7 +308,7 @@ func (t target) classifyCluster(cmds []redis.Cmder, xerr error, tx bool, out []u
 		switch {
 		case err == nil || isReplyErr(err):
 			out[i] = reply(err)
-		case beforeWrite(err) && (tx || !t.resend) && !errors.Is(xerr, hooks.ErrMaybeApplied):
+		case beforeWrite(err) && (tx || !t.resend || refused(err)) && !errors.Is(xerr, hooks.ErrMaybeApplied):
 			out[i] = cmdNotSent
 		default:
 			out[i] = cmdUnknown

@@ -68,6 +68,9 @@ func resendGuardFor(hs []redis.Hook) *resendGuard {
 func (g *resendGuard) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	if heldConnChain() {
+		return g.heldProcessHook(next)
+	}
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if err == nil || err == redis.Nil {
@@ -84,6 +87,9 @@ func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	if heldConnChain() {
+		return g.heldPipelineHook(next)
+	}
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if len(cmds) == 0 || isTx(cmds) || isAskingTx(cmds) || allHandshake(cmds) {
 			return next(ctx, cmds)
@@ -113,6 +119,7 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if err == nil {
 			return nil
 		}
+		scope.recordMaybe(send, g.node)
 		marked := g.markSent(scope, send)
 		if !marked && len(send) == len(cmds) {
 			return err
@@ -209,6 +216,62 @@ func isAskingTx(cmds []redis.Cmder) bool {
 type resendScope struct {
 	mu   sync.Mutex
 	sent map[redis.Cmder]struct{}
+	// maybe holds every command (idempotent ones too) that a send in this
+	// call may have applied, with the node it went to: a later attempt's
+	// refusal (an open circuit, a dial error) must not hide it.
+	maybe map[redis.Cmder]string
+}
+
+// recordMaybe remembers the commands of a failed send that may have run.
+func (s *resendScope) recordMaybe(cmds []redis.Cmder, node string) {
+	if s == nil {
+		return
+	}
+	for _, c := range cmds {
+		err := c.Err()
+		if err == nil || err == redis.Nil {
+			continue
+		}
+		if o, _ := classify(err, true); o != OutcomeMaybeApplied {
+			continue
+		}
+		s.mu.Lock()
+		if s.maybe == nil {
+			s.maybe = make(map[redis.Cmder]string)
+		}
+		s.maybe[c] = node
+		s.mu.Unlock()
+	}
+}
+
+// correct runs when the call is over: a command that an earlier send may
+// have applied and that ended with an error saying it was not sent (the
+// last attempt's refusal or failed dial) gets a *MaybeAppliedError instead,
+// so that no error of the call claims less than what happened. It reports
+// whether it changed any.
+func (s *resendScope) correct(cmds []redis.Cmder) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for _, c := range cmds {
+		node, ok := s.maybe[c]
+		if !ok {
+			continue
+		}
+		err := c.Err()
+		if err == nil || err == redis.Nil || isReplyErr(err) {
+			continue
+		}
+		if o, _ := classify(err, true); o == OutcomeMaybeApplied {
+			continue
+		}
+		c.SetErr(&MaybeAppliedError{Command: c.Name(), Node: node, cause: err})
+		changed = true
+	}
+	return changed
 }
 
 type resendScopeKey struct{}
@@ -244,7 +307,12 @@ func (resendScopeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { r
 
 func (resendScopeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		return next(context.WithValue(ctx, resendScopeKey{}, new(resendScope)), cmds)
+		scope := new(resendScope)
+		err := next(context.WithValue(ctx, resendScopeKey{}, scope), cmds)
+		if err != nil && scope.correct(cmds) {
+			err = firstGuardErr(cmds)
+		}
+		return err
 	}
 }
 
@@ -278,4 +346,59 @@ func (e *MaybeAppliedError) Cause() error { return e.cause }
 func isMaybeAppliedGuard(err error) bool {
 	var m *MaybeAppliedError
 	return errors.As(err, &m)
+}
+
+// A session that holds its connection on a cluster or ring node (a WATCH
+// transaction: ClusterClient.Watch and Ring.Watch run it on the node
+// client, Conn on a shard) has only the node's hooks: no Retry above it
+// classifies its errors. So on such a chain the guard gives each transport
+// or server-state error the class Retry would have given it, as a
+// one-attempt *RetryError (a net.Error where the cause is one), and sends
+// nothing again: a held connection that failed is not reused.
+
+func (g *resendGuard) heldProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err == nil || err == redis.Nil || isHandshake(cmd) {
+			return err
+		}
+		return heldErr(cmd.Name(), err, false)
+	}
+}
+
+func (g *resendGuard) heldPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err == nil || err == redis.Nil || allHandshake(cmds) {
+			return err
+		}
+		name := "pipeline"
+		if isTx(cmds) {
+			name = "multi"
+		}
+		err = heldErr(name, err, true)
+		wrapCmds(cmds, false, 1)
+		return err
+	}
+}
+
+// heldErr classifies err, the error of a command or batch on a held
+// connection, as one attempt; answers and context errors are returned as
+// they are.
+func heldErr(name string, err error, pipeline bool) error {
+	var re *RetryError
+	if errors.As(err, &re) {
+		return err
+	}
+	o, fault := classify(err, pipeline)
+	if !isFailure(o) {
+		return err
+	}
+	return newRetryError(&RetryError{Outcome: o, Command: name, Attempts: 1, Err: err, nodeFault: fault})
+}
+
+// isReplyErr reports an error reply of the server.
+func isReplyErr(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
 }
