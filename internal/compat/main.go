@@ -39,6 +39,7 @@ type options struct {
 	suiteTO  time.Duration
 	testsTO  time.Duration
 	redisVer string
+	reportOn bool
 }
 
 func main() {
@@ -55,6 +56,7 @@ func main() {
 	flag.DurationVar(&o.suiteTO, "suite-timeout", 40*time.Minute, "ginkgo suite timeout per run")
 	flag.DurationVar(&o.testsTO, "tests-timeout", 5*time.Minute, "timeout of one Go test process (a hung test ends it; the rest run again)")
 	flag.StringVar(&o.redisVer, "redis-version", "", "REDIS_VERSION for the suite (default: major.minor of redis-server --version)")
+	flag.BoolVar(&o.reportOn, "report-only", false, "run nothing: print the report of the logs a kept -work directory holds")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,6 +98,12 @@ func run(ctx context.Context, o options) (int, error) {
 			return 2, err
 		}
 	}
+	if o.reportOn {
+		if o.work == "" {
+			return 2, errors.New("-report-only needs -work")
+		}
+		o.keep = true
+	}
 	if o.keep {
 		fmt.Printf("compat: work directory %s (kept)\n", work)
 	} else {
@@ -122,9 +130,11 @@ func run(ctx context.Context, o options) (int, error) {
 		return 2, err
 	}
 	binary := filepath.Join(work, "redis.test")
-	fmt.Println("compat: building the suite's test binary")
-	if out, err := goCombined(ctx, dir, "test", "-c", "-o", binary, "."); err != nil {
-		return 2, fmt.Errorf("build the suite: %w\n%s", err, out)
+	if !o.reportOn {
+		fmt.Println("compat: building the suite's test binary")
+		if out, err := goCombined(ctx, dir, "test", "-c", "-o", binary, "."); err != nil {
+			return 2, fmt.Errorf("build the suite: %w\n%s", err, out)
+		}
 	}
 
 	r := &runner{
@@ -138,20 +148,29 @@ func run(ctx context.Context, o options) (int, error) {
 		noSpecs: o.noSpecs, noTests: o.noTests,
 		progress: os.Stdout,
 	}
-	tests, err := r.listTests(ctx)
-	if err != nil {
-		return 2, err
+	var tests []string
+	if !o.reportOn {
+		if tests, err = r.listTests(ctx); err != nil {
+			return 2, err
+		}
 	}
 
 	var bare, guarded *runResults
 	guardLog := filepath.Join(logDir, "guard.log")
-	_ = os.Remove(guardLog)
+	if !o.reportOn {
+		_ = os.Remove(guardLog)
+	}
 	for _, mode := range []string{"bare", "guarded"} {
 		if o.mode != "both" && o.mode != mode {
 			continue
 		}
-		env := []string{"REDISGUARD_COMPAT=" + mode, "REDISGUARD_COMPAT_LOG=" + guardLog}
-		res, err := runWithServers(ctx, r, filepath.Join(work, "servers-"+mode), mode, env, tests)
+		var res runResults
+		if o.reportOn {
+			res, err = r.readLogs(mode)
+		} else {
+			env := []string{"REDISGUARD_COMPAT=" + mode, "REDISGUARD_COMPAT_LOG=" + guardLog}
+			res, err = runWithServers(ctx, r, filepath.Join(work, "servers-"+mode), mode, env, tests)
+		}
 		if err != nil {
 			return 2, err
 		}

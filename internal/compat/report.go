@@ -25,10 +25,12 @@ type report struct {
 
 type counts struct{ run, failed, skipped int }
 
-func countResults(m map[string]result, topOnly bool) counts {
+// countResults counts the specs (without the suite-level nodes) or the
+// top-level Go tests.
+func countResults(m map[string]result, tests bool) counts {
 	var c counts
 	for name, r := range m {
-		if topOnly && strings.Contains(name, "/") {
+		if (tests && strings.Contains(name, "/")) || (!tests && strings.HasPrefix(name, suiteNodePrefix)) {
 			continue
 		}
 		switch r.Outcome {

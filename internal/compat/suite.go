@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -109,6 +110,33 @@ func (r *runner) runOnce(ctx context.Context, mode string, env []string, tests [
 	return res, ctx.Err()
 }
 
+// readLogs reads the results a run left in the log directory (for
+// -report-only). Test binaries that died are not told apart there.
+func (r *runner) readLogs(mode string) (runResults, error) {
+	res := runResults{Specs: map[string]result{}, Tests: map[string]result{}}
+	if !r.noSpecs {
+		report := fmt.Sprintf("%s/%s-specs.json", r.logDir, mode)
+		specs, err := readGinkgoReport(report)
+		if err != nil {
+			res.SuiteError = err.Error()
+		} else {
+			res.Specs = specs
+		}
+	}
+	for round := 1; !r.noTests; round++ {
+		f, err := os.Open(fmt.Sprintf("%s/%s-tests-%d.jsonl", r.logDir, mode, round))
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return res, err
+		}
+		parseTestEvents(f, res.Tests)
+		f.Close()
+	}
+	return res, nil
+}
+
 // runSpecs runs TestGinkgoSuite with a JSON report and a fixed seed, so
 // both runs take the specs in the same order.
 func (r *runner) runSpecs(ctx context.Context, mode string, env []string, res *runResults) error {
@@ -157,6 +185,10 @@ func exitText(err error) string {
 	return err.Error()
 }
 
+// suiteNodePrefix starts the names of suite-level nodes (BeforeSuite,
+// AfterSuite), which are not specs.
+const suiteNodePrefix = "["
+
 // readGinkgoReport reads the specs of a ginkgo JSON report. Suite-level
 // nodes (BeforeSuite, AfterSuite) count as specs named by their type.
 func readGinkgoReport(path string) (map[string]result, error) {
@@ -169,14 +201,11 @@ func readGinkgoReport(path string) (map[string]result, error) {
 			ContainerHierarchyTexts []string
 			LeafNodeText            string
 			LeafNodeType            string
-			LeafNodeLocation        struct {
-				FileName   string
-				LineNumber int
-			}
-			State   string
-			Failure struct {
-				Message  string
-				Location struct {
+			State                   string
+			Failure                 struct {
+				Message        string
+				ForwardedPanic string
+				Location       struct {
 					FileName   string
 					LineNumber int
 				}
@@ -187,15 +216,19 @@ func readGinkgoReport(path string) (map[string]result, error) {
 		return nil, err
 	}
 	out := map[string]result{}
+	seen := map[string]int{}
 	for _, rep := range reports {
 		for _, s := range rep.SpecReports {
 			parts := append(append([]string{}, s.ContainerHierarchyTexts...), s.LeafNodeText)
 			name := strings.TrimSpace(strings.Join(parts, " "))
 			if s.LeafNodeType != "It" {
-				name = strings.TrimSpace("[" + s.LeafNodeType + "] " + name)
+				name = strings.TrimSpace(suiteNodePrefix + s.LeafNodeType + "] " + name)
 			}
-			if _, dup := out[name]; dup {
-				name = fmt.Sprintf("%s (%s:%d)", name, baseName(s.LeafNodeLocation.FileName), s.LeafNodeLocation.LineNumber)
+			// Specs with the same text (several at one place, made in a
+			// loop) are told apart by their order: the seed is fixed, so it
+			// is the same in both runs.
+			if seen[name]++; seen[name] > 1 {
+				name = fmt.Sprintf("%s (#%d)", name, seen[name])
 			}
 			var r result
 			switch s.State {
@@ -205,8 +238,12 @@ func readGinkgoReport(path string) (map[string]result, error) {
 				r.Outcome = skipped
 			default: // failed, panicked, timedout, interrupted, aborted
 				r.Outcome = failed
+				msg := s.Failure.Message
+				if s.Failure.ForwardedPanic != "" {
+					msg = s.Failure.ForwardedPanic
+				}
 				r.Detail = fmt.Sprintf("%s at %s:%d: %s", s.State, baseName(s.Failure.Location.FileName),
-					s.Failure.Location.LineNumber, firstLines(s.Failure.Message, 3))
+					s.Failure.Location.LineNumber, firstLines(msg, 3))
 			}
 			out[name] = r
 		}
