@@ -107,7 +107,7 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.keep {
 		fmt.Printf("compat: work directory %s (kept)\n", work)
 	} else {
-		defer os.RemoveAll(work)
+		defer func() { _ = os.RemoveAll(work) }()
 	}
 	dir := filepath.Join(work, "go-redis")
 	logDir := filepath.Join(work, "logs")

@@ -192,7 +192,7 @@ func (rp *report) printGuard(w io.Writer) {
 		}
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	applied := map[string]int{}
 	refused := map[string][]string{}
 	nApplied, nRefused := 0, 0

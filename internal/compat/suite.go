@@ -132,7 +132,7 @@ func (r *runner) readLogs(mode string) (runResults, error) {
 			return res, err
 		}
 		parseTestEvents(f, res.Tests)
-		f.Close()
+		_ = f.Close()
 	}
 	return res, nil
 }
@@ -159,7 +159,7 @@ func (r *runner) runSpecs(ctx context.Context, mode string, env []string, res *r
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	cmd := r.command(ctx, env, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	fmt.Fprintf(r.progress, "compat: %s: ginkgo specs (log %s)\n", mode, logPath)
@@ -293,17 +293,17 @@ func (r *runner) runTests(ctx context.Context, mode string, env []string, tests 
 		}
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
-			logf.Close()
+			_ = logf.Close()
 			return err
 		}
 		cmd.Stderr = logf
 		if err := cmd.Start(); err != nil {
-			logf.Close()
+			_ = logf.Close()
 			return err
 		}
 		started, ended := parseTestEvents(io.TeeReader(stdout, logf), res.Tests)
 		runErr := cmd.Wait()
-		logf.Close()
+		_ = logf.Close()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
