@@ -7,6 +7,8 @@ FUZZTIME      ?= 60s
 FUZZ_TARGETS  ?= ./hooks:FuzzClassify ./profiles:FuzzFromEnv
 BENCH_PKGS    ?= ./hooks/... ./batch/...
 LOADTEST_FLAGS ?=
+# Flags for internal/compat, e.g. COMPAT_FLAGS='-focus "Tx" -run TestX -keep'.
+COMPAT_FLAGS  ?=
 
 .DEFAULT_GOAL := help
 
@@ -43,6 +45,10 @@ cover: deps ## Tests with a coverage profile (coverage.out) and a per-function s
 bench: deps ## Microbenchmarks (-benchmem), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCH_PKGS)
 	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
+
+.PHONY: compat
+compat: deps ## go-redis's own test suite bare and with the API preset on every client; lists failures only with the hooks (docs/compat.md).
+	$(GO) run ./internal/compat $(COMPAT_FLAGS)
 
 .PHONY: fuzz
 fuzz: deps ## Run each fuzz target for FUZZTIME (default 60s).
