@@ -312,21 +312,21 @@ func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
 
 	ms := collect(t, reader)
 	units := map[string]string{
-		"db.client.operation.duration":         "s",
-		"db.client.connection.count":           "{connection}",
-		"db.client.connection.max":             "{connection}",
+		"db.client.operation.duration":          "s",
+		"db.client.connection.count":            "{connection}",
+		"db.client.connection.max":              "{connection}",
 		"db.client.connection.pending_requests": "{request}",
-		"db.client.connection.timeouts":        "{timeout}",
-		"db.client.connection.wait_time":       "s",
-		"redisguard.limiter.in_flight":         "{command}",
-		"redisguard.limiter.waiting":           "{command}",
-		"redisguard.limiter.rejections":        "{command}",
-		"redisguard.limiter.wait_time":         "s",
-		"redisguard.breaker.state":             "1",
-		"redisguard.breaker.transitions":       "{transition}",
-		"redisguard.retry.attempts":            "{attempt}",
-		"redisguard.retry.calls":               "{call}",
-		"redisguard.batch.items":               "{item}",
+		"db.client.connection.timeouts":         "{timeout}",
+		"db.client.connection.wait_time":        "s",
+		"redisguard.limiter.in_flight":          "{command}",
+		"redisguard.limiter.waiting":            "{command}",
+		"redisguard.limiter.rejections":         "{command}",
+		"redisguard.limiter.wait_time":          "s",
+		"redisguard.breaker.state":              "1",
+		"redisguard.breaker.transitions":        "{transition}",
+		"redisguard.retry.attempts":             "{attempt}",
+		"redisguard.retry.calls":                "{call}",
+		"redisguard.batch.items":                "{item}",
 	}
 	for name, unit := range units {
 		m, ok := ms[name]
