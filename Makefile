@@ -1,16 +1,16 @@
 # redisguard: every target the project needs, self-documented (`make help`).
 
 GO            ?= go
+# The Go modules of the repository: the core, and the adapters kept in
+# modules of their own so that the core carries no OpenTelemetry or
+# Prometheus dependency. `go test ./...` does not enter nested modules.
+MODULES       ?= . extra/redisguardotel extra/redisguardprom
 GOLANGCI_LINT_VERSION ?= v2.15.0
 FUZZTIME      ?= 60s
 # Fuzz targets run by `make fuzz`, as package:FuzzName.
 FUZZ_TARGETS  ?= ./hooks:FuzzClassify ./profiles:FuzzFromEnv
 BENCH_PKGS    ?= ./hooks/... ./batch/...
 LOADTEST_FLAGS ?=
-# The Go modules of the repository: the core, and the adapters kept in
-# modules of their own so that the core carries no OpenTelemetry or
-# Prometheus dependency. `go test ./...` does not enter nested modules.
-MODULES       ?= . extra/redisguardotel extra/redisguardprom
 
 .DEFAULT_GOAL := help
 
