@@ -431,11 +431,11 @@ func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
 		str("error.type", "BUSY"),
 	} {
 		if v, ok := got.Value(kv.Key); !ok || v != kv.Value {
-			t.Errorf("retry event %s = %v, want %v", kv.Key, v.Emit(), kv.Value.Emit())
+			t.Errorf("retry event %s = %v, want %v", kv.Key, v.String(), kv.Value.String())
 		}
 	}
 	if v, ok := got.Value("redisguard.retry.delay"); !ok || v.AsFloat64() <= 0 {
-		t.Errorf("retry event delay %v, want a positive number of seconds", v.Emit())
+		t.Errorf("retry event delay %v, want a positive number of seconds", v.String())
 	}
 }
 

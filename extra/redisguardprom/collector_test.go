@@ -19,17 +19,17 @@ import (
 // figures is what one collector should expose after the workload, apart
 // from the durations and the wait times.
 type figures struct {
-	node                             string
-	idle, used                       uint32
-	inFlightBlk, waitingBlk          int
-	rejections                       int
-	closed, open                     int
-	transitions                      string
-	notSent, rejected                int
-	recovered, gaveUp                int
-	batchStatus                      string
-	batchItems                       int
-	withPool, withHooks, onlyLimiter bool
+	node                    string
+	idle, used              uint32
+	inFlightBlk, waitingBlk int
+	rejections              int
+	closed, open            int
+	transitions             string
+	notSent, rejected       int
+	recovered, gaveUp       int
+	batchStatus             string
+	batchItems              int
+	withPool, onlyLimiter   bool
 }
 
 func (f figures) text() string {
