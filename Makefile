@@ -46,7 +46,8 @@ cover: deps ## Tests with a coverage profile (coverage.out) and a per-function s
 	$(GO) tool cover -func=coverage.out | tail -1
 
 .PHONY: bench
-bench: deps ## Microbenchmarks (-benchmem), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
+bench: deps ## Microbenchmarks (-benchmem; the extra modules: metrics off vs on), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
+	@set -e; for m in $(filter-out .,$(MODULES)); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...); done
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCH_PKGS)
 	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
 

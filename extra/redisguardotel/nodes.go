@@ -119,7 +119,7 @@ const maxOperationNames = 512
 type durationHook struct {
 	hist metric.Float64Histogram
 	base []attribute.KeyValue
-	sets sync.Map // setKey -> metric.MeasurementOption
+	sets sync.Map // setKey -> []metric.RecordOption
 	n    int64
 	mu   sync.Mutex
 }
@@ -134,15 +134,17 @@ func newDurationHook(hist metric.Float64Histogram, opt *redis.Options, attrs []a
 	return &durationHook{hist: hist, base: base}
 }
 
-func (h *durationHook) opt(op, errType string) metric.MeasurementOption {
+// opts returns the options of a measurement, made once per operation and
+// error type: a slice passed as it is costs no allocation per command.
+func (h *durationHook) opts(op, errType string) []metric.RecordOption {
 	k := setKey{op, errType}
 	if v, ok := h.sets.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.([]metric.RecordOption)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if v, ok := h.sets.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.([]metric.RecordOption)
 	}
 	name := operationName(op)
 	if h.n >= maxOperationNames {
@@ -153,7 +155,7 @@ func (h *durationHook) opt(op, errType string) metric.MeasurementOption {
 	if errType != "" {
 		kv = append(kv, attribute.String("error.type", errType))
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(kv...))
+	o := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 	h.sets.Store(k, o)
 	h.n++
 	return o
@@ -170,7 +172,7 @@ func (h *durationHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.hist.Record(ctx, time.Since(start).Seconds(), h.opt(cmd.Name(), errorType(err)))
+		h.hist.Record(ctx, time.Since(start).Seconds(), h.opts(cmd.Name(), errorType(err))...)
 		return err
 	}
 }
@@ -187,7 +189,7 @@ func (h *durationHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 		if len(cmds) >= 2 && cmds[0].Name() == "multi" && cmds[len(cmds)-1].Name() == "exec" {
 			op = "multi"
 		}
-		h.hist.Record(ctx, time.Since(start).Seconds(), h.opt(op, errorType(err)))
+		h.hist.Record(ctx, time.Since(start).Seconds(), h.opts(op, errorType(err))...)
 		return err
 	}
 }

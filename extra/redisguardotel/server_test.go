@@ -15,7 +15,7 @@ import (
 // startRedis runs a redis-server on a free port for the test and returns
 // its address. The core's test harness is internal to the core module, so
 // this module keeps this small copy.
-func startRedis(t *testing.T) string {
+func startRedis(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -53,7 +53,7 @@ func startRedis(t *testing.T) string {
 }
 
 // freePort returns a TCP port nothing listens on (a dial to it is refused).
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
