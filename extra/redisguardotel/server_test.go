@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // startRedis runs a redis-server on a free port for the test and returns
 // its address. The core's test harness is internal to the core module, so
 // this module keeps this small copy.
-func startRedis(t testing.TB) string {
+func startRedis(t testing.TB, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -28,6 +29,7 @@ func startRedis(t testing.TB) string {
 	port := freePort(t)
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", t.TempDir())
+	cmd.Args = append(cmd.Args, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,4 +63,38 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCluster runs a three-master Redis Cluster and returns the masters'
+// addresses once every slot is served.
+func startCluster(t *testing.T) []string {
+	t.Helper()
+	var addrs []string
+	for range 3 {
+		addrs = append(addrs, startRedis(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000"))
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli not found")
+	}
+	out, err := exec.Command(cli, append([]string{"--cluster", "create"},
+		append(addrs, "--cluster-replicas", "0", "--cluster-yes")...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		for i := 0; ; i++ {
+			info, err := c.ClusterInfo(context.Background()).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if i == 400 {
+				t.Fatalf("cluster node %s not ready: %v %q", a, err, info)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		c.Close()
+	}
+	return addrs
 }
