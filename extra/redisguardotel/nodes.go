@@ -148,7 +148,12 @@ func (h *durationHook) opts(op, errType string) []metric.RecordOption {
 	}
 	name := operationName(op)
 	if h.n >= maxOperationNames {
-		name = "_OTHER"
+		// Past the bound every new name shares one entry per error type,
+		// found under the lock: the memory stays bounded.
+		k, name = setKey{"\x00", errType}, "_OTHER"
+		if v, ok := h.sets.Load(k); ok {
+			return v.([]metric.RecordOption)
+		}
 	}
 	kv := append(append(make([]attribute.KeyValue, 0, len(h.base)+2), h.base...),
 		attribute.String("db.operation.name", name))

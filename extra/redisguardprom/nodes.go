@@ -125,7 +125,12 @@ func (h *durationHook) observer(op, errType string) prometheus.Observer {
 	}
 	name := operationName(op)
 	if h.n >= maxOperationNames {
-		name = "_OTHER"
+		// Past the bound every new name shares one entry per error type,
+		// found under the lock: the memory stays bounded.
+		k, name = setKey{"\x00", errType}, "_OTHER"
+		if v, ok := h.obs.Load(k); ok {
+			return v.(prometheus.Observer)
+		}
 	}
 	o := h.hist.WithLabelValues(h.node, name, errType)
 	h.obs.Store(k, o)
