@@ -1,6 +1,10 @@
 # redisguard: every target the project needs, self-documented (`make help`).
 
 GO            ?= go
+# The Go modules of the repository: the core, and the adapters kept in
+# modules of their own so that the core carries no OpenTelemetry or
+# Prometheus dependency. `go test ./...` does not enter nested modules.
+MODULES       ?= . extra/redisguardotel extra/redisguardprom
 GOLANGCI_LINT_VERSION ?= v2.15.0
 FUZZTIME      ?= 60s
 # Fuzz targets run by `make fuzz`, as package:FuzzName.
@@ -32,9 +36,11 @@ deps: ## Install redis-server and redis-cli (Debian packages) when missing.
 	fi
 
 .PHONY: test
-test: deps ## go vet, then every test with -race against real redis-server processes.
-	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
+test: deps ## go vet, then every test with -race against real redis-server processes, in every module.
+	@set -e; for m in $(MODULES); do \
+		echo "test: $$m"; \
+		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...); \
+	done
 
 .PHONY: cover
 cover: deps ## Tests with a coverage profile (coverage.out) and a per-function summary.
@@ -42,7 +48,8 @@ cover: deps ## Tests with a coverage profile (coverage.out) and a per-function s
 	$(GO) tool cover -func=coverage.out | tail -1
 
 .PHONY: bench
-bench: deps ## Microbenchmarks (-benchmem), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
+bench: deps ## Microbenchmarks (-benchmem; the extra modules: metrics off vs on), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
+	@set -e; for m in $(filter-out .,$(MODULES)); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...); done
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCH_PKGS)
 	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
 
@@ -63,17 +70,19 @@ fuzz: deps ## Run each fuzz target for FUZZTIME (default 60s).
 	done
 
 .PHONY: lint
-lint: ## gofmt check, go vet, and golangci-lint (installed at a pinned version when missing).
+lint: ## gofmt check, then go vet and golangci-lint (installed at a pinned version when missing) in every module.
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	$(GO) vet ./...
 	@command -v golangci-lint >/dev/null 2>&1 || \
 		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	golangci-lint run ./...
+	@set -e; for m in $(MODULES); do \
+		echo "lint: $$m"; \
+		(cd $$m && $(GO) vet ./... && golangci-lint run ./...); \
+	done
 
 .PHONY: api
 api: ## Count the exported names per package against the targets (total 150, hooks 50).
 	$(GO) run ./internal/apicount -max-total 150 -max hooks=50
 
 .PHONY: tidy
-tidy: ## go mod tidy.
-	$(GO) mod tidy
+tidy: ## go mod tidy, in every module.
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done

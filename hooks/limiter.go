@@ -189,6 +189,8 @@ type LimiterStats struct {
 	InFlightBlocking int64
 	// Waiting is how many commands wait for a permit.
 	Waiting int64
+	// WaitingBlocking is how many of those are blocking commands.
+	WaitingBlocking int64
 	// Admitted counts the commands given a permit.
 	Admitted uint64
 	// Rejected counts the commands that got ErrLimited: MaxWait ran out, or
@@ -216,6 +218,7 @@ func (l *Limiter) Stats() LimiterStats {
 		st.InFlight += s.InFlight
 		st.InFlightBlocking += s.InFlightBlocking
 		st.Waiting += s.Waiting
+		st.WaitingBlocking += s.WaitingBlocking
 		st.Admitted += s.Admitted
 		st.Rejected += s.Rejected
 		st.Cancelled += s.Cancelled
@@ -741,11 +744,18 @@ func (c *limCore) grant(w *waiter) {
 }
 
 func (c *limCore) stats() LimiterStats {
+	c.mu.Lock()
+	var blkWaiting int64
+	for w := c.blkQ.head; w != nil; w = w.next {
+		blkWaiting++
+	}
+	c.mu.Unlock()
 	s := c.state.Load()
 	return LimiterStats{
 		InFlight:         int64(limInFlight(s)),
 		InFlightBlocking: int64(limBlocking(s)),
 		Waiting:          c.waiting.Load(),
+		WaitingBlocking:  blkWaiting,
 		Admitted:         c.admitted.Load(),
 		Rejected:         c.rejected.Load(),
 		Cancelled:        c.cancelled.Load(),

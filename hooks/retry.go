@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,12 @@ type RetryEvent struct {
 	Delay time.Duration
 	// Err is the failed attempt's error.
 	Err error
+	// Outcome is the class of Err that allows the retry: OutcomeNotSent,
+	// OutcomeRejected or OutcomeMaybeApplied.
+	Outcome Outcome
+	// MaybeApplied reports that this attempt or an earlier one of the same
+	// call may have run on the server.
+	MaybeApplied bool
 }
 
 // RetryStats are Retry's counters since it was created.
@@ -114,6 +121,11 @@ type RetryStats struct {
 	// error this command may not be retried for: a command that is not
 	// idempotent after an error meaning it may have run.
 	NotRetried uint64
+	// NotSent, Rejected and MaybeApplied count the retries by the outcome
+	// of the attempt that failed before them. Each is counted when the
+	// retry is decided, before its delay: a retry whose delay the context
+	// cuts short is counted here but not in Retries.
+	NotSent, Rejected, MaybeApplied uint64
 }
 
 // Retry is a go-redis hook that re-sends a command (or a whole pipeline or
@@ -190,6 +202,12 @@ type Retry struct {
 	clock               Clock
 
 	retries, recovered, gaveUp, notRetried atomic.Uint64
+
+	// By the outcome of the attempt before a retry, and the listeners
+	// added with Subscribe (copy on write).
+	byNotSent, byRejected, byMaybeApplied atomic.Uint64
+	subMu                                 sync.Mutex
+	subs                                  atomic.Pointer[[]*retrySub]
 }
 
 var _ orderedHook = (*Retry)(nil)
@@ -267,6 +285,10 @@ func (r *Retry) Stats() RetryStats {
 		Recovered:  r.recovered.Load(),
 		GaveUp:     r.gaveUp.Load(),
 		NotRetried: r.notRetried.Load(),
+
+		NotSent:      r.byNotSent.Load(),
+		Rejected:     r.byRejected.Load(),
+		MaybeApplied: r.byMaybeApplied.Load(),
 	}
 }
 
@@ -547,7 +569,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			r.gaveUp.Add(1)
 			return r.wrap(t, d, maybe, attempts, err)
 		}
-		r.report(ctx, t, attempts, delay, err)
+		r.report(ctx, t, attempts, delay, err, d.outcome, maybe)
 		if r.clock.Sleep(ctx, delay) != nil {
 			r.gaveUp.Add(1)
 			return r.wrap(t, d, maybe, attempts, err)
@@ -633,8 +655,16 @@ func wrapCmds(cmds []redis.Cmder, maybe bool, attempts int) {
 	}
 }
 
-// report logs a retry and calls OnRetry.
-func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay time.Duration, err error) {
+// report counts and logs a retry, and calls OnRetry and the subscribers.
+func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay time.Duration, err error, o Outcome, maybe bool) {
+	switch o {
+	case OutcomeNotSent:
+		r.byNotSent.Add(1)
+	case OutcomeRejected:
+		r.byRejected.Add(1)
+	case OutcomeMaybeApplied:
+		r.byMaybeApplied.Add(1)
+	}
 	logger := r.logger
 	if logger == nil {
 		logger = slog.Default()
@@ -647,8 +677,18 @@ func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay t
 			slog.String("error", err.Error()),
 			slog.String("command", name))
 	}
+	subs := r.subs.Load()
+	if r.onRetry == nil && subs == nil {
+		return
+	}
+	ev := RetryEvent{Command: name, Attempt: attempt, Delay: delay, Err: err, Outcome: o, MaybeApplied: maybe}
 	if r.onRetry != nil {
-		r.onRetry(RetryEvent{Command: name, Attempt: attempt, Delay: delay, Err: err})
+		r.onRetry(ev)
+	}
+	if subs != nil {
+		for _, s := range *subs {
+			s.fn(ctx, ev)
+		}
 	}
 }
 

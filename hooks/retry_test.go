@@ -260,7 +260,7 @@ func TestRetryRecoversAndCounts(t *testing.T) {
 	// An answer: nothing counted.
 	calls = 0
 	_ = r.ProcessHook(failingNext(&calls, redis.Nil))(context.Background(), cmd)
-	want := RetryStats{Retries: 4, Recovered: 1, GaveUp: 1, NotRetried: 1}
+	want := RetryStats{Retries: 4, Recovered: 1, GaveUp: 1, NotRetried: 1, NotSent: 4}
 	if got := r.Stats(); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}

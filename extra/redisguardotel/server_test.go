@@ -1,0 +1,100 @@
+package redisguardotel_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// startRedis runs a redis-server on a free port for the test and returns
+// its address. The core's test harness is internal to the core module, so
+// this module keeps this small copy.
+func startRedis(t testing.TB, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		msg := "redis-server not found: install it (apt-get install redis-server, or make deps)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", t.TempDir())
+	cmd.Args = append(cmd.Args, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c := redis.NewClient(&redis.Options{Addr: addr, DialerRetries: 1})
+	defer c.Close()
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return addr
+		}
+		if i == 200 {
+			t.Fatalf("redis-server on %s did not answer: %v", addr, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// freePort returns a TCP port nothing listens on (a dial to it is refused).
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCluster runs a three-master Redis Cluster and returns the masters'
+// addresses once every slot is served.
+func startCluster(t *testing.T) []string {
+	t.Helper()
+	var addrs []string
+	for range 3 {
+		addrs = append(addrs, startRedis(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000"))
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli not found")
+	}
+	out, err := exec.Command(cli, append([]string{"--cluster", "create"},
+		append(addrs, "--cluster-replicas", "0", "--cluster-yes")...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		for i := 0; ; i++ {
+			info, err := c.ClusterInfo(context.Background()).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if i == 400 {
+				t.Fatalf("cluster node %s not ready: %v %q", a, err, info)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		c.Close()
+	}
+	return addrs
+}
