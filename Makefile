@@ -72,9 +72,10 @@ fuzz: deps ## Run each fuzz target for FUZZTIME (default 60s).
 .PHONY: lint
 lint: ## gofmt check, then go vet and golangci-lint (installed at a pinned version when missing) in every module.
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	@command -v golangci-lint >/dev/null 2>&1 || \
-		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	@set -e; for m in $(MODULES); do \
+	@export PATH="$$($(GO) env GOPATH)/bin:$$PATH"; \
+	command -v golangci-lint >/dev/null 2>&1 || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	set -e; for m in $(MODULES); do \
 		echo "lint: $$m"; \
 		(cd $$m && $(GO) vet ./... && golangci-lint run ./...); \
 	done

@@ -25,7 +25,7 @@ import (
 func Example_attach() {
 	rdb := redis.NewClient(&redis.Options{
 		Addr:                  "localhost:6379",
-		PoolSize:              50,   // the API preset lets 40 commands in flight: keep the pool above that
+		PoolSize:              50,   // Apply sizes the Limiter to it: 40 in flight, 10 of them blocking
 		MaxRetries:            -1,   // the Retry hook decides what may be sent again
 		ContextTimeoutEnabled: true, // the Timeouts hook works through context deadlines
 	})
