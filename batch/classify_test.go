@@ -22,17 +22,17 @@ func (e replyErr) Error() string { return string(e) }
 func (replyErr) RedisError()     {}
 
 var (
-	wrongType    = replyErr("WRONGTYPE Operation against a key holding the wrong kind of value")
-	execAbort    = replyErr("EXECABORT Transaction discarded because of previous errors.")
-	arity        = replyErr("ERR wrong number of arguments for 'set' command")
-	crossSlot    = replyErr("CROSSSLOT Keys in request don't hash to the same slot")
-	wrongPass    = replyErr("WRONGPASS invalid username-password pair or user is disabled.")
-	dialErr      = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-	resetErr     = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
-	pipeErr      = &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
-	errLimited   = fmt.Errorf("hooks: limiter: waited 2s: %w", hooks.ErrLimited)
-	maybeApplied = fmt.Errorf("hooks: incr may have been applied: %w", hooks.ErrMaybeApplied)
-	errOpen      = fmt.Errorf("hooks: node 127.0.0.1:7000: %w", hooks.ErrCircuitOpen)
+	wrongType       = replyErr("WRONGTYPE Operation against a key holding the wrong kind of value")
+	execAbort       = replyErr("EXECABORT Transaction discarded because of previous errors.")
+	arity           = replyErr("ERR wrong number of arguments for 'set' command")
+	crossSlot       = replyErr("CROSSSLOT Keys in request don't hash to the same slot")
+	wrongPass       = replyErr("WRONGPASS invalid username-password pair or user is disabled.")
+	dialErr         = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	resetErr        = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	pipeErr         = &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	errLimited      = fmt.Errorf("hooks: limiter: waited 2s: %w", hooks.ErrLimited)
+	errMaybeApplied = fmt.Errorf("hooks: incr may have been applied: %w", hooks.ErrMaybeApplied)
+	errOpen         = fmt.Errorf("hooks: node 127.0.0.1:7000: %w", hooks.ErrCircuitOpen)
 )
 
 // gaveUp is an error like the one redisguard's Retry returns when a later
@@ -160,7 +160,7 @@ func TestClassify(t *testing.T) {
 		{"cluster node refused, redirects on", clusterRetry, false,
 			[]error{nil, errLimited, nil, errLimited}, errLimited, []uint8{ok, ns, ok, ns}},
 		{"cluster node refused after a send that may have applied", clusterRetry, false,
-			[]error{nil, maybeApplied, nil, errLimited}, maybeApplied, []uint8{ok, uk, ok, uk}},
+			[]error{nil, errMaybeApplied, nil, errLimited}, errMaybeApplied, []uint8{ok, uk, ok, uk}},
 		{"cluster refused before routing", clusterRetry, false, []error{nil, nil}, errOpen, []uint8{ns, ns}},
 		{"cluster tx cross slot", cluster, true, []error{crossSlot, crossSlot}, crossSlot, []uint8{rj, rj}},
 		{"cluster tx dial error", clusterRetry, true, []error{dialErr, dialErr}, dialErr, []uint8{ns, ns}},

@@ -180,7 +180,7 @@ type Config struct {
 	// TLSConfig is the TLS configuration used for every connection (cloned
 	// per dial). If its ServerName is empty, the host of the address dialed
 	// is used. It wins over the TLS settings a rediss:// URL carries.
-	TLSConfig *tls.Config
+	TLSConfig *tls.Config `json:"-"`
 
 	// ClusterAddrs are seed "host:port" addresses of a Redis Cluster; setting
 	// them selects ModeCluster. PoolSize, MaxConcurrentOps and MaxBlocking then
@@ -772,7 +772,7 @@ func (c Config) GoString() string { return c.String() }
 // MarshalJSON encodes c with the field names encoding/json gives a Config,
 // passwords redacted as in String: Password and SentinelPassword as
 // "xxxxx", URL through RedactURL. TLSConfig, which may hold private keys, is
-// left out (null); TLS is true when it is set.
+// never encoded (its field is tagged json:"-"); TLS is true when it is set.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config // the fields without the methods
 	p := plain(c)
@@ -780,7 +780,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	p.Password = redact(c.Password)
 	p.SentinelPassword = redact(c.SentinelPassword)
 	p.TLS = c.TLS || c.TLSConfig != nil
-	p.TLSConfig = nil
 	return json.Marshal(p)
 }
 
