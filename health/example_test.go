@@ -18,7 +18,8 @@ import (
 )
 
 // A monitor checks the client every Interval and serves /health and
-// /pool-stats.
+// /pool-stats. It shows the wiring of a server at localhost:6379 and prints
+// nothing, so it has no Output section (Monitor.Handler's example runs).
 func ExampleNewMonitor() {
 	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", PoolSize: 50})
 	defer rdb.Close()
@@ -72,9 +73,15 @@ func ExampleMonitor_Handler() {
 	// Output: 200 api healthy 0
 }
 
-// A worker registers itself for as long as it runs.
+// A worker registers itself for as long as it runs. This example uses an
+// in-memory server, so it runs anywhere.
 func ExampleNewHeartbeat() {
-	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	mr, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
 	ctx := context.Background()
 
@@ -93,5 +100,6 @@ func ExampleNewHeartbeat() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(workers)
+	fmt.Println(len(workers), "live worker")
+	// Output: 1 live worker
 }

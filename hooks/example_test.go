@@ -14,7 +14,8 @@ import (
 
 // Attach adds the hooks in the order of the chain, whatever order they are
 // passed in. On a ClusterClient or a Ring the Limiter gets a budget per
-// node.
+// node. It needs a Redis server at localhost:6379 and its figures depend on
+// that server, so it has no Output section.
 func ExampleAttach() {
 	rdb := redis.NewClient(&redis.Options{
 		Addr:                  "localhost:6379",

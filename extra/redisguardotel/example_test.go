@@ -10,7 +10,9 @@ import (
 	"github.com/redisguard/redisguard/profiles"
 )
 
-// A client built from a profile, instrumented with a meter provider.
+// A client built from a profile, instrumented with a meter provider. It
+// prints nothing (the figures go to the provider's reader or exporter), so
+// it has no Output section.
 func ExampleInstrument() {
 	rdb, err := profiles.NewClient(profiles.API())
 	if err != nil {

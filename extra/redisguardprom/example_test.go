@@ -11,7 +11,8 @@ import (
 	"github.com/redisguard/redisguard/profiles"
 )
 
-// A client built from a profile, its figures served on /metrics.
+// A client built from a profile, its figures served on /metrics. It only
+// registers the handler and prints nothing, so it has no Output section.
 func ExampleNewCollector() {
 	rdb, err := profiles.NewClient(profiles.API())
 	if err != nil {
