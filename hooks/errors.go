@@ -21,7 +21,11 @@ var ErrCircuitOpen = errors.New("hooks: circuit open")
 // newRetryError returns re, or, when the error of its last attempt is (or
 // hides, for a *MaybeAppliedError) a net.Error, re wrapped so that the error
 // Retry returns is a net.Error too, as go-redis's own would have been.
-func newRetryError(re *RetryError) error {
+// earlier, if not nil, is the network error of an earlier attempt that may
+// have applied the call: when the last attempt's error is not a network
+// error (an open circuit stopped the retries), the wrapper answers as
+// earlier does, since go-redis alone would have returned it.
+func newRetryError(re *RetryError, earlier net.Error) error {
 	for _, o := range []Outcome{OutcomeNotSent, OutcomeRejected, OutcomeMaybeApplied} {
 		if o != re.Outcome && errors.Is(re.Err, o.sentinel()) {
 			re.otherClass = true
@@ -34,7 +38,10 @@ func newRetryError(re *RetryError) error {
 	}
 	var ne net.Error
 	if !errors.As(cause, &ne) {
-		return re
+		if earlier == nil || re.Outcome != OutcomeMaybeApplied {
+			return re
+		}
+		return &retryNetError{re: re, net: earlier, cause: earlier}
 	}
 	return &retryNetError{re: re, net: ne, cause: cause}
 }
@@ -60,8 +67,8 @@ var _ net.Error = (*retryNetError)(nil)
 
 func (e *retryNetError) Error() string { return e.re.Error() }
 
-// Unwrap returns the *RetryError and, when a *MaybeAppliedError hid it, the
-// network error.
+// Unwrap returns the *RetryError and, when a *MaybeAppliedError hid it or it
+// came from an earlier attempt, the network error.
 func (e *retryNetError) Unwrap() []error {
 	if e.cause == e.re.Err {
 		return []error{e.re}

@@ -394,7 +394,7 @@ func heldErr(name string, err error, pipeline bool) error {
 	if !isFailure(o) {
 		return err
 	}
-	return newRetryError(&RetryError{Outcome: o, Command: name, Attempts: 1, Err: err, nodeFault: fault})
+	return newRetryError(&RetryError{Outcome: o, Command: name, Attempts: 1, Err: err, nodeFault: fault}, nil)
 }
 
 // isReplyErr reports an error reply of the server.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -327,6 +328,19 @@ type retryTarget struct {
 	nextPipe redis.ProcessPipelineHook
 	pipeline bool
 	name     string
+	// netErr is the network error of an attempt that may have applied the
+	// call: go-redis alone would have returned it, so the error Retry
+	// returns stays a net.Error even when a later attempt met a refusal
+	// of ours (an open circuit).
+	netErr net.Error
+}
+
+// noteNet keeps err's network error when err may have applied the call.
+func (t *retryTarget) noteNet(err error, o Outcome) {
+	var ne net.Error
+	if o == OutcomeMaybeApplied && errors.As(err, &ne) {
+		t.netErr = ne
+	}
 }
 
 func (t *retryTarget) run(ctx context.Context) error {
@@ -537,6 +551,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		return err
 	}
 	maybe := d.outcome == OutcomeMaybeApplied
+	t.noteNet(err, d.outcome)
 	if !d.allowed {
 		r.notRetried.Add(1)
 		return r.wrap(t, d, maybe, 1, err)
@@ -592,6 +607,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			return nil
 		}
 		d = r.decide(t, err)
+		t.noteNet(err, d.outcome)
 		switch d.outcome {
 		case OutcomeMaybeApplied:
 			maybe = true
@@ -627,7 +643,7 @@ func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err e
 	if t.pipeline {
 		wrapCmds(t.cmds, maybe, attempts)
 	}
-	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault})
+	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault}, t.netErr)
 }
 
 // wrapCmds replaces each transport or server-state error of a batch's
@@ -651,7 +667,7 @@ func wrapCmds(cmds []redis.Cmder, maybe bool, attempts int) {
 		if maybe {
 			o = OutcomeMaybeApplied
 		}
-		c.SetErr(newRetryError(&RetryError{Outcome: o, Command: c.Name(), Attempts: attempts, Err: e, nodeFault: fault}))
+		c.SetErr(newRetryError(&RetryError{Outcome: o, Command: c.Name(), Attempts: attempts, Err: e, nodeFault: fault}, nil))
 	}
 }
 

@@ -258,6 +258,46 @@ func TestRetryErrorKeepsNetErrorContract(t *testing.T) {
 		}
 	})
 
+	// go-redis's "races should select DB with read timeout" asserts
+	// err.(net.Error).Timeout() on read timeouts; the Breaker opened after a
+	// few of them and Retry ended on the open circuit, returning a plain
+	// *RetryError: go-redis alone would have returned the timeout.
+	t.Run("read timeout, then an open circuit", func(t *testing.T) {
+		srv := redistest.Start(t)
+		px := redistest.NewProxy(t, srv.Addr())
+		rdb := redis.NewClient(&redis.Options{
+			Addr: px.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true,
+			ReadTimeout: 300 * time.Millisecond,
+		})
+		t.Cleanup(func() { _ = rdb.Close() })
+		retry, err := hooks.NewRetry(hooks.RetryOptions{InitialInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := hooks.NewBreaker(hooks.BreakerOptions{ConsecutiveFailures: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hooks.Attach(rdb, retry, br); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		px.DelayIntegerReplies(time.Second)
+		err = rdb.Exists(ctx, "n").Err() // a read: Retry may send it again
+		if !errors.Is(err, hooks.ErrCircuitOpen) {
+			t.Fatalf("%v: want the retry stopped by the open circuit", err)
+		}
+		asNetError(t, err, true)
+		if !errors.Is(err, hooks.ErrMaybeApplied) || matchesOne(err) != 1 {
+			t.Fatalf("%v: want ErrMaybeApplied alone", err)
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%v does not reach the read timeout", err)
+		}
+	})
+
 	t.Run("read timeout", func(t *testing.T) {
 		srv := redistest.Start(t)
 		px := redistest.NewProxy(t, srv.Addr())
