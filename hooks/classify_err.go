@@ -15,8 +15,8 @@ import (
 
 // Outcome says what an error from a Redis call means for the command: did
 // it leave the client, did the server run it, may it be sent again. It is
-// the classification Retry decides by and Breaker counts by (DESIGN.md,
-// "Retry decisions").
+// the classification Retry decides by and Breaker counts by (the decision
+// table is on Retry).
 type Outcome uint8
 
 const (
@@ -97,7 +97,7 @@ var (
 )
 
 // ClassifyError returns the Outcome of err for a single command, by the
-// table in DESIGN.md. It looks at the error only: Retry and Breaker also
+// table on Retry. It looks at the error only: Retry and Breaker also
 // treat any error as OutcomeStopped once the caller's context has ended.
 // An error returned by Retry classifies as the outcome Retry recorded.
 func ClassifyError(err error) Outcome {

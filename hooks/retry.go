@@ -130,7 +130,7 @@ type RetryStats struct {
 }
 
 // Retry is a go-redis hook that re-sends a command (or a whole pipeline or
-// MULTI/EXEC) after a failure, only where DESIGN.md's table allows it:
+// MULTI/EXEC) after a failure, only where this table allows it:
 //
 //   - not sent (dial error, connection refused, pool timeout, ErrLimited):
 //     every command;

@@ -71,7 +71,7 @@ func TestRetryOptionsValidation(t *testing.T) {
 	}
 }
 
-// The error values of the DESIGN.md table, as go-redis hands them out.
+// The error values of Retry's decision table, as go-redis hands them out.
 var (
 	errDial      = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	errReadTO    = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
@@ -145,7 +145,7 @@ func failingNext(calls *int, errs ...error) redis.ProcessHook {
 	}
 }
 
-// TestRetryDecisionTable walks DESIGN.md's table for a command that is
+// TestRetryDecisionTable walks Retry's decision table for a command that is
 // not idempotent (INCR) and one that is (GET): how many attempts each
 // error gets, and which kind the returned error says it is.
 func TestRetryDecisionTable(t *testing.T) {
