@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/internal/handshake"
 )
 
 // Outcome says what an error from a Redis call means for the command: did
@@ -273,47 +275,13 @@ func (e *RetryError) Is(target error) bool {
 }
 
 // isHandshake reports the commands go-redis sends while it sets up a new
-// connection (HELLO, AUTH, SELECT, READONLY, CLIENT SETNAME / SETINFO /
-// TRACKING / MAINT_NOTIFICATIONS). go-redis runs them through the client's
-// hooks, nested inside the command that needed the connection; a failure
-// among them fails that command, which Retry and Breaker handle. So they
-// pass through both unretried and uncounted: counting them would count one
-// failure twice, retrying them would multiply attempts, and a half-open
+// connection (see internal/handshake). go-redis runs them through the
+// client's hooks, nested inside the command that needed the connection; a
+// failure among them fails that command, which Retry and Breaker handle. So
+// they pass through both unretried and uncounted: counting them would count
+// one failure twice, retrying them would multiply attempts, and a half-open
 // breaker would refuse them for the very probe they serve.
-func isHandshake(cmd redis.Cmder) bool {
-	args := cmd.Args()
-	if len(args) == 0 {
-		return false
-	}
-	name, ok := args[0].(string)
-	if !ok {
-		return false
-	}
-	switch name {
-	case "hello", "auth", "select", "readonly":
-		return true
-	case "client":
-		if len(args) > 1 {
-			if sub, ok := args[1].(string); ok {
-				switch sub {
-				case "setname", "setinfo", "tracking", "maint_notifications":
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
+func isHandshake(cmd redis.Cmder) bool { return handshake.Is(cmd) }
 
 // allHandshake reports a batch made only of handshake commands.
-func allHandshake(cmds []redis.Cmder) bool {
-	if len(cmds) == 0 {
-		return false
-	}
-	for _, c := range cmds {
-		if !isHandshake(c) {
-			return false
-		}
-	}
-	return true
-}
+func allHandshake(cmds []redis.Cmder) bool { return handshake.All(cmds) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redisguard/redisguard/batch"
 	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/observe"
 	"github.com/redisguard/redisguard/profiles"
 )
 
@@ -44,7 +45,7 @@ type Options struct {
 
 // Instrumentation is the reporting set up by Instrument. Close stops it.
 type Instrumentation struct {
-	nodes  *nodeSet
+	nodes  *observe.Nodes
 	reg    metric.Registration
 	unsubs []func()
 	batch  metric.Int64Counter
@@ -96,7 +97,6 @@ func Instrument(rdb redis.UniversalClient, opt Options) (*Instrumentation, error
 		return nil, errors.New("redisguardotel: nil client")
 	}
 	h := opt.Hooks
-	inner := unwrap(rdb)
 	if pc, ok := rdb.(*profiles.Client); ok && h == (profiles.Hooks{}) {
 		h = pc.Hooks
 	}
@@ -112,7 +112,7 @@ func Instrument(rdb redis.UniversalClient, opt Options) (*Instrumentation, error
 	attrs := append([]attribute.KeyValue(nil), opt.Attributes...)
 	i := &Instrumentation{batch: in.batchItems, attrs: attrs}
 
-	i.nodes, err = newNodeSet(inner, func(c *redis.Client) redis.Hook {
+	i.nodes, err = observe.NewNodes("redisguardotel", rdb, func(c *redis.Client) redis.Hook {
 		return newDurationHook(in.duration, c.Options(), attrs)
 	})
 	if err != nil {
@@ -121,7 +121,7 @@ func Instrument(rdb redis.UniversalClient, opt Options) (*Instrumentation, error
 	ob := &observer{in: in, nodes: i.nodes, hooks: h, attrs: attrs}
 	i.reg, err = m.RegisterCallback(ob.observe, in.observables()...)
 	if err != nil {
-		i.nodes.close()
+		i.nodes.Close()
 		return nil, fmt.Errorf("redisguardotel: %w", err)
 	}
 	if h.Breaker != nil {
@@ -165,7 +165,7 @@ func (i *Instrumentation) Close() error {
 		for _, u := range i.unsubs {
 			u()
 		}
-		i.nodes.close()
+		i.nodes.Close()
 		err = i.reg.Unregister()
 	})
 	return err
@@ -178,12 +178,12 @@ func retryEvent(ctx context.Context, ev hooks.RetryEvent) {
 		return
 	}
 	span.AddEvent(RetryEventName, trace.WithAttributes(
-		attribute.String("db.operation.name", operationName(ev.Command)),
+		attribute.String("db.operation.name", observe.OperationName(ev.Command)),
 		attribute.Int("redisguard.retry.attempt", ev.Attempt),
 		attribute.Float64("redisguard.retry.delay", ev.Delay.Seconds()),
 		attribute.String("redisguard.retry.outcome", outcomeName(ev.Outcome)),
 		attribute.Bool("redisguard.retry.maybe_applied", ev.MaybeApplied),
-		attribute.String("error.type", errorType(ev.Err)),
+		attribute.String("error.type", observe.ErrorType(ev.Err)),
 	))
 }
 
@@ -303,14 +303,14 @@ func (in *instruments) observables() []metric.Observable {
 // observer reads the figures at collection time.
 type observer struct {
 	in    *instruments
-	nodes *nodeSet
+	nodes *observe.Nodes
 	hooks profiles.Hooks
 	attrs []attribute.KeyValue
 }
 
 func (ob *observer) observe(_ context.Context, o metric.Observer) error {
 	in := ob.in
-	for _, n := range ob.nodes.list() {
+	for _, n := range ob.nodes.List() {
 		st := n.PoolStats()
 		opt := n.Options()
 		pool := append(append(make([]attribute.KeyValue, 0, len(ob.attrs)+2), ob.attrs...),

@@ -10,6 +10,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/batch"
+	"github.com/redisguard/redisguard/internal/observe"
 	"github.com/redisguard/redisguard/profiles"
 )
 
@@ -50,7 +51,7 @@ type Options struct {
 //     gave_up, not_retried).
 //   - redisguard_batch_items_total by status, through RecordBatch.
 type Collector struct {
-	nodes *nodeSet
+	nodes *observe.Nodes
 	hooks profiles.Hooks
 
 	duration    *prometheus.HistogramVec
@@ -120,7 +121,7 @@ func NewCollector(rdb redis.UniversalClient, opt Options) (*Collector, error) {
 		}, []string{"status"}),
 	}
 	var err error
-	c.nodes, err = newNodeSet(unwrap(rdb), func(n *redis.Client) redis.Hook {
+	c.nodes, err = observe.NewNodes("redisguardprom", rdb, func(n *redis.Client) redis.Hook {
 		return newDurationHook(c.duration, n.Options().Addr)
 	})
 	if err != nil {
@@ -157,7 +158,7 @@ func (c *Collector) Close() {
 		for _, u := range c.unsubs {
 			u()
 		}
-		c.nodes.close()
+		c.nodes.Close()
 	})
 }
 
@@ -181,7 +182,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
 	}
-	for _, n := range c.nodes.list() {
+	for _, n := range c.nodes.List() {
 		st := n.PoolStats()
 		opt := n.Options()
 		addr := opt.Addr
