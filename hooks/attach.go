@@ -48,6 +48,20 @@ const attachWalkTimeout = 10 * time.Second
 // On a Ring, a shard marked down cannot be listed; Attach then refuses,
 // attaching nothing. Attach before SetAddrs changes the shards, and not
 // while SetAddrs runs.
+//
+// Attach also refuses, attaching nothing and naming the option to set,
+// hooks the client's own options would defeat (read after go-redis applied
+// its defaults; on a ClusterClient or Ring, the cluster's or ring's options):
+//
+//   - Retry on a client whose own retry loop is on (MaxRetries above 0;
+//     go-redis turns the default 0 into 3 on a *redis.Client and a Ring).
+//     That loop runs below every hook and re-sends any command after a read
+//     timeout, INCR included: set MaxRetries: -1.
+//   - Timeouts on a client without ContextTimeoutEnabled: go-redis then
+//     reads and writes without the context's deadline, and the class
+//     deadlines never reach the socket.
+//   - A Limiter whose MaxInFlight is above the client's PoolSize: the
+//     commands past the pool would wait in go-redis's pool queue instead.
 func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 	rdb = Unwrap(rdb)
 	if isNilClient(rdb) {
@@ -64,6 +78,9 @@ func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 			}
 			seen[oh] = true
 		}
+	}
+	if err := checkFit(rdb, hs); err != nil {
+		return err
 	}
 	sorted := sortHooks(hs)
 	switch c := rdb.(type) {
@@ -83,6 +100,58 @@ func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 	default:
 		return fmt.Errorf("hooks: Attach: unsupported client type %T", rdb)
 	}
+}
+
+// clientFit is what Attach reads of a client's options, after go-redis has
+// applied its defaults (a MaxRetries of -1 reads 0 then).
+type clientFit struct {
+	maxRetries     int
+	poolSize       int
+	contextTimeout bool
+}
+
+// checkFit refuses hooks the client's own options would defeat, naming
+// every option to set.
+func checkFit(rdb redis.UniversalClient, hs []redis.Hook) error {
+	var f clientFit
+	switch c := rdb.(type) {
+	case *redis.Client:
+		o := c.Options()
+		f = clientFit{o.MaxRetries, o.PoolSize, o.ContextTimeoutEnabled}
+	case *redis.ClusterClient:
+		o := c.Options()
+		f = clientFit{o.MaxRetries, o.PoolSize, o.ContextTimeoutEnabled}
+	case *redis.Ring:
+		o := c.Options()
+		f = clientFit{o.MaxRetries, o.PoolSize, o.ContextTimeoutEnabled}
+	default:
+		return nil // Attach reports the type
+	}
+	var errs []error
+	for _, h := range hs {
+		switch h := h.(type) {
+		case *Retry:
+			if f.maxRetries > 0 {
+				errs = append(errs, fmt.Errorf("hooks: Attach: Retry on a client that also retries by itself "+
+					"(MaxRetries %d once go-redis applied its defaults): set MaxRetries: -1 in the "+
+					"client's options, so that only Retry decides what is sent again", f.maxRetries))
+			}
+		case *Timeouts:
+			if !f.contextTimeout {
+				errs = append(errs, errors.New("hooks: Attach: Timeouts on a client with ContextTimeoutEnabled "+
+					"false: set ContextTimeoutEnabled: true in the client's options, or the "+
+					"deadlines Timeouts sets never reach the socket"))
+			}
+		case *Limiter:
+			if f.poolSize > 0 && h.opt.MaxInFlight > f.poolSize {
+				errs = append(errs, fmt.Errorf("hooks: Attach: Limiter with MaxInFlight %d on a client with "+
+					"PoolSize %d per node: commands past the pool would queue in go-redis's pool, "+
+					"out of the Limiter's reach; set MaxInFlight to at most %d or PoolSize to at "+
+					"least %d", h.opt.MaxInFlight, f.poolSize, f.poolSize, h.opt.MaxInFlight))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func isNilClient(rdb redis.UniversalClient) bool {

@@ -260,8 +260,9 @@ func TestAttachClusterUnreachable(t *testing.T) {
 func TestAttachRing(t *testing.T) {
 	s1, s2 := redistest.Start(t), redistest.Start(t)
 	ring := redis.NewRing(&redis.RingOptions{
-		Addrs:              map[string]string{"one": s1.Addr(), "two": s2.Addr()},
-		HeartbeatFrequency: 20 * time.Millisecond,
+		Addrs:                 map[string]string{"one": s1.Addr(), "two": s2.Addr()},
+		HeartbeatFrequency:    20 * time.Millisecond,
+		ContextTimeoutEnabled: true,
 	})
 	defer ring.Close()
 	lim := ltNewLimiter(t, LimiterOptions{MaxInFlight: 4})

@@ -44,9 +44,8 @@
 // Timeouts works through the context: it gives each command a context
 // deadline, and go-redis turns a context deadline into socket deadlines
 // (the earlier of the context's deadline and ReadTimeout/WriteTimeout)
-// only when the client has ContextTimeoutEnabled: true. Without it go-redis
-// reads and writes with context.Background() and Timeouts has no effect on
-// the network. The redisguard profiles set it.
+// only when the client has ContextTimeoutEnabled: true, which Attach
+// requires of a client with Timeouts.
 //
 // go-redis gives a blocking command (BLPOP key 5) a read deadline of its
 // own timeout + 10 s, whatever ReadTimeout is; Timeouts gives it its
@@ -129,10 +128,8 @@
 // Retry decides per error and per command whether an attempt may be
 // repeated (see Retry). It runs inside Timeouts, so all
 // attempts share one deadline, and outside the Limiter, so it never sleeps
-// holding a permit. go-redis's own retry loop (MaxRetries, 3 by default)
-// runs below every hook and re-sends non-idempotent commands after a read
-// timeout: when the Retry hook is used, set MaxRetries: -1 on the client so
-// that retries are neither multiplied nor blind.
+// holding a permit. go-redis's own retry loop must be off on a client with
+// Retry (Attach says what to set).
 //
 // Breaker keeps one circuit per node and fails at once with ErrCircuitOpen
 // while it is open.

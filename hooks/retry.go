@@ -160,8 +160,8 @@ type RetryStats struct {
 //
 // # go-redis's own retries
 //
-// Set go-redis's MaxRetries to -1 on a client that uses Retry (the profiles
-// do). go-redis retries inside the hook chain, below every hook, and it
+// Attach refuses Retry on a client with MaxRetries above 0. go-redis retries
+// inside the hook chain, below every hook, and it
 // re-sends any non-blocking command after a read timeout, INCR and LPUSH
 // included: a slow reply can apply one INCR several times. With both
 // enabled the attempts also multiply: Retry's MaxAttempts times go-redis's

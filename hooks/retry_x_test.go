@@ -43,9 +43,11 @@ func deadAddr(t *testing.T) string {
 }
 
 // guardedClient is a *redis.Client to addr with the API preset attached
-// the way profiles.Apply attaches it.
+// the way profiles.Apply attaches it, on the options Apply asks for
+// (MaxRetries -1, ContextTimeoutEnabled).
 func guardedClient(t *testing.T, opt *redis.Options) *redis.Client {
 	t.Helper()
+	opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	if _, err := profiles.Apply(rdb, profiles.API()); err != nil {

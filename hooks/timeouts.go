@@ -99,9 +99,8 @@ var DefaultTimeoutOptions = TimeoutOptions{
 // ReadTimeout, not with a blocking command's own timeout: keep the waits
 // of pipelined blocking commands well below ReadTimeout.)
 //
-// It needs ContextTimeoutEnabled: true on the client: without it go-redis
-// ignores context deadlines for socket reads and writes, and Timeouts has
-// no effect on them.
+// It needs ContextTimeoutEnabled: true on the client (Attach refuses it
+// otherwise).
 //
 // See the package documentation, "Deadlines", for how the deadline is
 // carried without an allocation, when it starts, and what that means for

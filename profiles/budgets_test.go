@@ -156,6 +156,7 @@ func TestApplySizesLimiterToClientPool(t *testing.T) {
 			// Apply does no I/O on a failover client: no Sentinel needed.
 			return redis.NewFailoverClient(&redis.FailoverOptions{
 				MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}, PoolSize: pool, MaxRetries: -1,
+				ContextTimeoutEnabled: true,
 			})
 		}},
 		{"cluster", func(t *testing.T) redis.UniversalClient {

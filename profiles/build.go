@@ -167,10 +167,9 @@ func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
 
 // Apply builds the hooks of c's preset and attaches them, with extra hooks
 // (which run outermost), to a client the caller already has. The client's
-// own options are left as they are: set MaxRetries: -1 and
-// ContextTimeoutEnabled: true on it (see the package documentation), or
-// go-redis retries under the Retry hook and context deadlines do not reach
-// the socket.
+// own options are left as they are, and must fit the hooks: hooks.Attach
+// refuses a client with go-redis's own retries on or without
+// ContextTimeoutEnabled, saying what to set.
 //
 // The limiter is sized to the client's own pool: its Options().PoolSize (per
 // node on a ClusterClient or Ring; a Sentinel failover client is a

@@ -62,10 +62,8 @@
 //   - ReadTimeout and WriteTimeout from SocketTimeout;
 //   - ContextTimeoutEnabled true, so a context deadline (the Timeouts hook's
 //     per-command deadline, or the caller's) cuts a read in progress;
-//   - MaxRetries -1. go-redis's own retry loop runs inside the hook chain,
-//     below every hook, and re-sends any command after a read timeout, INCR
-//     and LPUSH included. The Retry hook replaces it, deciding per command
-//     and per error; leaving both on would also multiply the attempts;
+//   - MaxRetries -1: the Retry hook replaces go-redis's own retry loop (see
+//     hooks.Attach for why both cannot be on);
 //   - Dialer from Dialer: the profile's TCP keepalive, and the TLS handshake
 //     done by the dialer itself, since go-redis does not wrap a custom
 //     Dialer's connections. TLSConfig is set as well, to the configuration
