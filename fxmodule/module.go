@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -161,8 +162,11 @@ func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]re
 	if err != nil {
 		return nil, fmt.Errorf("fxmodule: %s client: %w", cfg.Name, err)
 	}
+	unstarted := unstartedOf(lc)
+	unstarted.add(c)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			unstarted.remove(lc, c)
 			err := Ping(ctx, c, opt.PingTimeout)
 			if err == nil {
 				return nil
@@ -172,8 +176,11 @@ func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]re
 					slog.String("profile", c.Config().Name), slog.String("error", err.Error()))
 				return nil
 			}
-			// fx runs OnStop only for hooks whose OnStart succeeded.
+			// fx runs OnStop only for hooks whose OnStart succeeded, and
+			// starts none after this one: close this client and every
+			// client of the application not started yet.
 			_ = c.Close()
+			unstarted.closeAll(lc)
 			return err
 		},
 		OnStop: func(context.Context) error {
@@ -184,6 +191,50 @@ func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]re
 		},
 	})
 	return c, nil
+}
+
+// unstartedClients are the clients the module built for one application
+// (one fx.Lifecycle) whose OnStart has not run. A go-redis client runs
+// goroutines from the moment it is made; when a start fails, fx neither
+// starts nor stops the hooks after the failing one, so the failing start
+// closes these.
+type unstartedClients struct {
+	mu      sync.Mutex
+	clients map[*profiles.Client]bool
+}
+
+// unstartedByApp maps an application's fx.Lifecycle to its
+// unstartedClients; an entry goes when its last client starts or closes.
+var unstartedByApp sync.Map
+
+func unstartedOf(lc fx.Lifecycle) *unstartedClients {
+	v, _ := unstartedByApp.LoadOrStore(lc, &unstartedClients{clients: make(map[*profiles.Client]bool)})
+	return v.(*unstartedClients)
+}
+
+func (u *unstartedClients) add(c *profiles.Client) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.clients[c] = true
+}
+
+func (u *unstartedClients) remove(lc fx.Lifecycle, c *profiles.Client) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.clients, c)
+	if len(u.clients) == 0 {
+		unstartedByApp.CompareAndDelete(lc, u)
+	}
+}
+
+func (u *unstartedClients) closeAll(lc fx.Lifecycle) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for c := range u.clients {
+		_ = c.Close()
+		delete(u.clients, c)
+	}
+	unstartedByApp.CompareAndDelete(lc, u)
 }
 
 // Ping sends one PING on c, bounded by timeout (and by ctx), and returns an

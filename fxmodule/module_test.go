@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+	"go.uber.org/goleak"
 
 	"github.com/redisguard/redisguard/fxmodule"
 	"github.com/redisguard/redisguard/health"
@@ -536,5 +537,34 @@ func TestHealthWithNoMonitorIsUnavailable(t *testing.T) {
 	fxmodule.NewHealth().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/health", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /health: %d, want 405", rec.Code)
+	}
+}
+
+// TestFailedStartClosesEveryClient: when the API client's start PING fails,
+// fx stops the hooks that started and never starts the rest; the Worker
+// client, built but not started, must be closed too (a go-redis client runs
+// a goroutine from the moment it is made).
+func TestFailedStartClosesEveryClient(t *testing.T) {
+	srv := redistest.Start(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	cfgs := fxmodule.Configs{API: at(profiles.API(), unreachable(t)), Worker: at(profiles.Worker(), srv.Addr())}
+	var s struct {
+		fx.In
+		API    redis.UniversalClient `name:"redis_api"`
+		Worker redis.UniversalClient `name:"redis_worker"`
+	}
+	app := fx.New(fx.NopLogger, fx.Supply(cfgs), fx.Supply(fxmodule.Options{PingTimeout: 300 * time.Millisecond}),
+		fxmodule.Module, fx.Populate(&s))
+	if err := app.Err(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err == nil {
+		_ = app.Stop(ctx)
+		t.Fatal("start succeeded with the API server unreachable")
+	}
+	if err := s.Worker.Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
+		t.Errorf("Worker client after the failed start: %v, want redis.ErrClosed", err)
 	}
 }
