@@ -2,8 +2,9 @@
 // configuration, the API and Worker clients, their health monitors, the
 // health HTTP handler and their lifecycle.
 //
-// It is thin: every constructor is exported and works without fx, and what
-// it wires (profiles.NewClient, health.NewMonitor) is usable on its own.
+// It is thin: what it wires is usable on its own, without fx:
+// profiles.NewClient, health.NewMonitor with MonitorOptions, and
+// health.NewHandler.
 //
 // # Modules
 //
@@ -28,7 +29,7 @@
 //	profiles.Config        "redis_worker"         the Worker client's configuration, defaults filled in
 //	*health.Monitor        "redis_api"            the API client's monitor
 //	*health.Monitor        "redis_worker"         the Worker client's monitor
-//	http.Handler           "redis_health"         /health and /pool-stats for both monitors (a *Health)
+//	http.Handler           "redis_health"         /health and /pool-stats for both monitors (health.NewHandler)
 //
 // fx builds a value only when something asks for it: an application that
 // asks only for "redis_api" gets no Worker client and no monitor. The

@@ -96,8 +96,8 @@ func ExampleModule_hooks() {
 	// Output: hook saw: set greeting
 }
 
-// Without fx: the constructors fxmodule wires are plain functions.
-func ExampleNewHealth() {
+// Without fx: the parts fxmodule wires are plain functions.
+func ExampleMonitorOptions() {
 	mr, cfgs := embeddedConfigs()
 	defer mr.Close()
 
@@ -110,7 +110,7 @@ func ExampleNewHealth() {
 	if err != nil {
 		panic(err)
 	}
-	h := fxmodule.NewHealth(mon) // mount it on your mux
+	h := health.NewHandler(mon) // mount it on your mux
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -45,9 +46,12 @@ const (
 )
 
 var (
-	apiProviders    = fx.Provide(NewAPIClient, NewAPIMonitor)
-	workerProviders = fx.Provide(NewWorkerClient, NewWorkerMonitor)
-	healthProvider  = fx.Provide(NewHealthHandler)
+	apiProviders    = side(NameAPI, NameAPIClient, GroupAPIHooks, Configs.APIConfig)
+	workerProviders = side(NameWorker, NameWorkerClient, GroupWorkerHooks, Configs.WorkerConfig)
+	healthProvider  = fx.Provide(fx.Annotate(
+		func(api, worker *health.Monitor) http.Handler { return health.NewHandler(api, worker) },
+		fx.ParamTags(`name:"`+NameAPI+`" optional:"true"`, `name:"`+NameWorker+`" optional:"true"`),
+		fx.ResultTags(`name:"`+NameHealth+`"`)))
 )
 
 // Module provides both sides: the API and Worker clients, their monitors
@@ -66,87 +70,33 @@ var APIModule = fx.Module("redisguard-api", apiProviders, healthProvider)
 // handler serving it.
 var WorkerModule = fx.Module("redisguard-worker", workerProviders, healthProvider)
 
-// NewAPIClientParams are NewAPIClient's inputs.
-type NewAPIClientParams struct {
-	fx.In
-
-	Lifecycle fx.Lifecycle
-	// Configs, when supplied, choose the configuration; otherwise it is
-	// read from the environment.
-	Configs Configs `optional:"true"`
-	// Options tune the start (PING bound, StartWithoutRedis) and the logs.
-	Options Options `optional:"true"`
-	// Hooks are the hooks of the "redis_hooks" group (both clients).
-	Hooks []redis.Hook `group:"redis_hooks"`
-	// SideHooks are the hooks of the "redis_api_hooks" group.
-	SideHooks []redis.Hook `group:"redis_api_hooks"`
-}
-
-// NewAPIClientResult is NewAPIClient's output: one client under two types,
-// and the Config it was built from.
-type NewAPIClientResult struct {
-	fx.Out
-
-	Client    *profiles.Client      `name:"redis_api_client"`
-	Universal redis.UniversalClient `name:"redis_api"`
-	// Config is the client's Config with the preset's defaults filled in.
-	Config profiles.Config `name:"redis_api"`
-}
-
-// NewAPIClient builds the API client (profiles.NewClient) from
-// Configs.APIConfig with the group hooks outermost, and registers its
-// lifecycle: OnStart PINGs it within Options.PingTimeout, OnStop closes it.
-func NewAPIClient(p NewAPIClientParams) (NewAPIClientResult, error) {
-	cfg, err := p.Configs.APIConfig()
-	if err != nil {
-		return NewAPIClientResult{}, err
-	}
-	c, err := newClient(p.Lifecycle, cfg, p.Options, p.Hooks, p.SideHooks)
-	if err != nil {
-		return NewAPIClientResult{}, err
-	}
-	return NewAPIClientResult{Client: c, Universal: c, Config: c.Config()}, nil
-}
-
-// NewWorkerClientParams are NewWorkerClient's inputs.
-type NewWorkerClientParams struct {
-	fx.In
-
-	Lifecycle fx.Lifecycle
-	// Configs, when supplied, choose the configuration; otherwise it is
-	// read from the environment.
-	Configs Configs `optional:"true"`
-	// Options tune the start (PING bound, StartWithoutRedis) and the logs.
-	Options Options `optional:"true"`
-	// Hooks are the hooks of the "redis_hooks" group (both clients).
-	Hooks []redis.Hook `group:"redis_hooks"`
-	// SideHooks are the hooks of the "redis_worker_hooks" group.
-	SideHooks []redis.Hook `group:"redis_worker_hooks"`
-}
-
-// NewWorkerClientResult is NewWorkerClient's output: one client under two
-// types, and the Config it was built from.
-type NewWorkerClientResult struct {
-	fx.Out
-
-	Client    *profiles.Client      `name:"redis_worker_client"`
-	Universal redis.UniversalClient `name:"redis_worker"`
-	// Config is the client's Config with the preset's defaults filled in.
-	Config profiles.Config `name:"redis_worker"`
-}
-
-// NewWorkerClient builds the Worker client from Configs.WorkerConfig, as
-// NewAPIClient does for the API side.
-func NewWorkerClient(p NewWorkerClientParams) (NewWorkerClientResult, error) {
-	cfg, err := p.Configs.WorkerConfig()
-	if err != nil {
-		return NewWorkerClientResult{}, err
-	}
-	c, err := newClient(p.Lifecycle, cfg, p.Options, p.Hooks, p.SideHooks)
-	if err != nil {
-		return NewWorkerClientResult{}, err
-	}
-	return NewWorkerClientResult{Client: c, Universal: c, Config: c.Config()}, nil
+// side provides one side's values: the *profiles.Client under clientName,
+// and the same client as a redis.UniversalClient, its Config and its
+// monitor under name. One constructor per value, annotated with the
+// side's names; the client takes the hooks of GroupHooks and of sideGroup.
+func side(name, clientName, sideGroup string, config func(Configs) (profiles.Config, error)) fx.Option {
+	tag := func(n string) string { return `name:"` + n + `"` }
+	return fx.Provide(
+		fx.Annotate(
+			func(lc fx.Lifecycle, cfgs Configs, opt Options, both, own []redis.Hook) (*profiles.Client, error) {
+				cfg, err := config(cfgs)
+				if err != nil {
+					return nil, err
+				}
+				return newClient(lc, cfg, opt, both, own)
+			},
+			fx.ParamTags(``, `optional:"true"`, `optional:"true"`, `group:"`+GroupHooks+`"`, `group:"`+sideGroup+`"`),
+			fx.ResultTags(tag(clientName))),
+		fx.Annotate(
+			func(c *profiles.Client) redis.UniversalClient { return c },
+			fx.ParamTags(tag(clientName)), fx.ResultTags(tag(name))),
+		fx.Annotate(
+			func(c *profiles.Client) profiles.Config { return c.Config() },
+			fx.ParamTags(tag(clientName)), fx.ResultTags(tag(name))),
+		fx.Annotate(
+			newMonitor,
+			fx.ParamTags(``, tag(clientName), `optional:"true"`), fx.ResultTags(tag(name))),
+	)
 }
 
 func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]redis.Hook) (*profiles.Client, error) {
@@ -253,53 +203,6 @@ func Ping(ctx context.Context, c *profiles.Client, timeout time.Duration) error 
 			cfg.Name, target(cfg), timeout, err)
 	}
 	return nil
-}
-
-// NewAPIMonitorParams are NewAPIMonitor's inputs.
-type NewAPIMonitorParams struct {
-	fx.In
-
-	Lifecycle fx.Lifecycle
-	Client    *profiles.Client `name:"redis_api_client"`
-	Options   Options          `optional:"true"`
-}
-
-// NewAPIMonitorResult is NewAPIMonitor's output.
-type NewAPIMonitorResult struct {
-	fx.Out
-
-	Monitor *health.Monitor `name:"redis_api"`
-}
-
-// NewAPIMonitor builds the API client's health monitor (see MonitorOptions)
-// and registers its lifecycle: OnStart starts it, OnStop stops it (before
-// the client is closed, since fx stops in reverse order).
-func NewAPIMonitor(p NewAPIMonitorParams) (NewAPIMonitorResult, error) {
-	m, err := newMonitor(p.Lifecycle, p.Client, p.Options)
-	return NewAPIMonitorResult{Monitor: m}, err
-}
-
-// NewWorkerMonitorParams are NewWorkerMonitor's inputs.
-type NewWorkerMonitorParams struct {
-	fx.In
-
-	Lifecycle fx.Lifecycle
-	Client    *profiles.Client `name:"redis_worker_client"`
-	Options   Options          `optional:"true"`
-}
-
-// NewWorkerMonitorResult is NewWorkerMonitor's output.
-type NewWorkerMonitorResult struct {
-	fx.Out
-
-	Monitor *health.Monitor `name:"redis_worker"`
-}
-
-// NewWorkerMonitor builds the Worker client's health monitor, as
-// NewAPIMonitor does for the API side.
-func NewWorkerMonitor(p NewWorkerMonitorParams) (NewWorkerMonitorResult, error) {
-	m, err := newMonitor(p.Lifecycle, p.Client, p.Options)
-	return NewWorkerMonitorResult{Monitor: m}, err
 }
 
 func newMonitor(lc fx.Lifecycle, c *profiles.Client, opt Options) (*health.Monitor, error) {

@@ -502,41 +502,33 @@ func TestAPIModuleProvidesOnlyTheAPISide(t *testing.T) {
 	}
 }
 
-func TestConstructorsWorkWithoutFx(t *testing.T) {
+// TestWithoutFx: what the module wires works without fx: a client from
+// profiles.NewClient, its monitor with MonitorOptions (filled in from the
+// client), and health.NewHandler serving it.
+func TestWithoutFx(t *testing.T) {
 	srv := redistest.Start(t)
-	lc := fxtest.NewLifecycle(t)
-	res, err := fxmodule.NewAPIClient(fxmodule.NewAPIClientParams{Lifecycle: lc, Configs: configsAt(srv.Addr())})
+	cfgs := configsAt(srv.Addr())
+	c, err := profiles.NewClient(cfgs.API)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon, err := fxmodule.NewAPIMonitor(fxmodule.NewAPIMonitorParams{Lifecycle: lc, Client: res.Client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc.RequireStart()
+	defer c.Close()
 	ctx := context.Background()
-	if err := fxmodule.Ping(ctx, res.Client, time.Second); err != nil {
+	if err := fxmodule.Ping(ctx, c, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if rep := mon.Monitor.Check(ctx); rep.Status != health.StatusHealthy {
-		t.Errorf("monitor: %s %v", rep.Status, rep.Reasons)
+	opt := fxmodule.MonitorOptions(c, fxmodule.Options{})
+	if opt.Name != "api" || opt.Limiter != c.Hooks.Limiter || opt.Breaker != c.Hooks.Breaker || opt.Retry != c.Hooks.Retry {
+		t.Errorf("MonitorOptions did not take the client's name and hooks: %+v", opt)
 	}
-	lc.RequireStop()
-	if err := res.Universal.Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
-		t.Errorf("PING after stop: %v, want redis.ErrClosed", err)
+	mon, err := health.NewMonitor(c, opt)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestHealthWithNoMonitorIsUnavailable(t *testing.T) {
 	rec := httptest.NewRecorder()
-	fxmodule.NewHealth().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("/health with no monitor: %d, want 503", rec.Code)
-	}
-	rec = httptest.NewRecorder()
-	fxmodule.NewHealth().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/health", nil))
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST /health: %d, want 405", rec.Code)
+	health.NewHandler(mon).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"api":{"name":"api","status":"healthy"`) {
+		t.Errorf("/health: %d %s", rec.Code, rec.Body)
 	}
 }
 

@@ -3,6 +3,7 @@ package health
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -151,4 +152,78 @@ func (h HookFigures) MarshalJSON() ([]byte, error) {
 		plain
 		Breakers map[string]string `json:"breakers,omitempty"`
 	}{plain(h), names})
+}
+
+// NewHandler serves several monitors under one HTTP handler; nil ones are
+// skipped:
+//
+//   - GET /health: the worst status of all monitors, 200 when it is healthy
+//     or degraded and 503 when it is unhealthy (or when there is no
+//     monitor), with the JSON object {status, monitors: {NAME: summary}},
+//     each summary as a monitor's own /health serves it (see Handler).
+//   - GET /pool-stats: 200 with {NAME: report}, each report as a monitor's
+//     own /pool-stats serves it.
+//
+// NAME is each monitor's Options.Name ("monitorN", N its place in the
+// arguments, when it has none). Like a monitor's own Handler it serves the
+// last reports and sends no command to Redis, except that a monitor that
+// has not checked yet runs one check, bounded by the request's context.
+func NewHandler(monitors ...*Monitor) http.Handler {
+	g := &group{}
+	for _, m := range monitors {
+		if m != nil {
+			g.monitors = append(g.monitors, m)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", g.serveHealth)
+	mux.HandleFunc("GET /pool-stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, g.reports(r))
+	})
+	return mux
+}
+
+// group is what NewHandler serves.
+type group struct{ monitors []*Monitor }
+
+// reports returns each monitor's current report by name.
+func (g *group) reports(r *http.Request) map[string]Report {
+	out := make(map[string]Report, len(g.monitors))
+	for i, m := range g.monitors {
+		rep := m.current(r)
+		name := rep.Name
+		if name == "" {
+			name = "monitor" + strconv.Itoa(i)
+		}
+		out[name] = rep
+	}
+	return out
+}
+
+func (g *group) serveHealth(w http.ResponseWriter, r *http.Request) {
+	reps := g.reports(r)
+	body := struct {
+		Status   Status             `json:"status"`
+		Monitors map[string]Summary `json:"monitors"`
+	}{Monitors: make(map[string]Summary, len(reps))}
+	rank := map[Status]int{StatusHealthy: 1, StatusDegraded: 2, StatusUnhealthy: 3}
+	// No monitor, or a check abandoned because the request ended, leaves
+	// the status empty: nothing says Redis is usable.
+	unknown, worst := len(reps) == 0, StatusHealthy
+	for name, rep := range reps {
+		body.Monitors[name] = rep.Summary()
+		if rep.Status == "" {
+			unknown = true
+		} else if rank[rep.Status] > rank[worst] {
+			worst = rep.Status
+		}
+	}
+	if !unknown {
+		body.Status = worst
+	}
+	code := http.StatusOK
+	if body.Status == StatusUnhealthy || body.Status == "" {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, body)
 }

@@ -319,3 +319,16 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+func TestNewHandlerWithNoMonitorIsUnavailable(t *testing.T) {
+	rec := httptest.NewRecorder()
+	NewHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/health with no monitor: %d, want 503", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	NewHandler(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/health", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /health: %d, want 405", rec.Code)
+	}
+}
