@@ -268,8 +268,8 @@ func TestZeroSideIsReadFromEnv(t *testing.T) {
 		t.Errorf("API side left zero: URL %q, want REDIS_URL %q", got.URL, "redis://"+envSrv.Addr())
 	}
 	w := s.WorkerClient.Config()
-	if w.Addr != apiSrv.Addr() || w.Name != profiles.NameWorker || w.PoolSize != profiles.DefaultWorkerPoolSize {
-		t.Errorf("Worker side: addr %q name %q pool %d; want %q worker %d", w.Addr, w.Name, w.PoolSize, apiSrv.Addr(), profiles.DefaultWorkerPoolSize)
+	if w.Addr != apiSrv.Addr() || w.Name != profiles.NameWorker || w.PoolSize != profiles.Worker().PoolSize {
+		t.Errorf("Worker side: addr %q name %q pool %d; want %q worker %d", w.Addr, w.Name, w.PoolSize, apiSrv.Addr(), profiles.Worker().PoolSize)
 	}
 }
 
@@ -389,10 +389,10 @@ func TestNamedClientsAreDistinct(t *testing.T) {
 		t.Fatal("the two monitors are the same")
 	}
 	a, w := s.APIClient.Config(), s.WorkerClient.Config()
-	if a.Name != profiles.NameAPI || a.PoolSize != profiles.DefaultAPIPoolSize {
+	if a.Name != profiles.NameAPI || a.PoolSize != profiles.API().PoolSize {
 		t.Errorf("API client: %s pool %d", a.Name, a.PoolSize)
 	}
-	if w.Name != profiles.NameWorker || w.PoolSize != profiles.DefaultWorkerPoolSize {
+	if w.Name != profiles.NameWorker || w.PoolSize != profiles.Worker().PoolSize {
 		t.Errorf("Worker client: %s pool %d", w.Name, w.PoolSize)
 	}
 	if s.APIClient.Hooks.Limiter == s.WorkerClient.Hooks.Limiter {

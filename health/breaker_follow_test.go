@@ -65,7 +65,7 @@ func TestHealthLaggedBreaker(t *testing.T) {
 	var changes []health.Status
 	m, err := health.NewMonitor(pc, health.Options{
 		Name:     "worker",
-		Interval: profiles.DefaultWorkerHealthCheckInterval,
+		Interval: profiles.Worker().HealthCheckInterval,
 		Breaker:  brk,
 		OnStatusChange: func(_, to health.Status, _ []string) {
 			mu.Lock()

@@ -38,7 +38,7 @@ var guardedHandles = []guardedHandle{
 	}},
 	{"redis.Client+profiles.Apply", func(t *testing.T, addr string, socketTimeout time.Duration) (redis.UniversalClient, *hooks.Breaker) {
 		rdb := redis.NewClient(&redis.Options{
-			Addr: addr, PoolSize: profiles.DefaultAPIPoolSize, ReadTimeout: socketTimeout, WriteTimeout: socketTimeout,
+			Addr: addr, PoolSize: profiles.API().PoolSize, ReadTimeout: socketTimeout, WriteTimeout: socketTimeout,
 			ContextTimeoutEnabled: true, MaxRetries: -1,
 		})
 		t.Cleanup(func() { _ = rdb.Close() })

@@ -353,13 +353,13 @@ func TestBlockingCapNotCutByDefaultMargin(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			seen := make(chan time.Duration, 1)
 			rdb.AddHook(deadlineProbe{seen: seen, stop: cancel})
-			err := rdb.BLPop(ctx, profiles.DefaultWorkerBlockingTimeout, "seed:jobs").Err()
+			err := rdb.BLPop(ctx, profiles.Worker().BlockingTimeout, "seed:jobs").Err()
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("BLPOP: %v, want the probe's cancellation", err)
 			}
-			if d := <-seen; d <= profiles.DefaultWorkerBlockingTimeout {
+			if d := <-seen; d <= profiles.Worker().BlockingTimeout {
 				t.Fatalf("BLPOP %v got a deadline %v away: not above the wait it asks the server for",
-					profiles.DefaultWorkerBlockingTimeout, d)
+					profiles.Worker().BlockingTimeout, d)
 			}
 		})
 	}

@@ -32,59 +32,59 @@ const (
 // leaves MaxConcurrentOps or MaxBlocking at zero gets them scaled to its
 // PoolSize in the same proportions (see Config.MaxConcurrentOps).
 const (
-	// DefaultAPIPoolSize is the API preset's go-redis pool size per node.
-	DefaultAPIPoolSize = 50
-	// DefaultAPIMaxConcurrentOps is the API preset's limiter bound at the
+	// defaultAPIPoolSize is the API preset's go-redis pool size per node.
+	defaultAPIPoolSize = 50
+	// defaultAPIMaxConcurrentOps is the API preset's limiter bound at the
 	// default pool size: 40 of 50 connections (4/5 of the pool), so a burst
 	// waits in the limiter (bounded, with ErrLimited) instead of in
 	// go-redis's pool queue, and the rest of the pool stays for health checks,
 	// pipelines spilling from the pipeline pool, and transactions and Conns,
 	// which hold their connections outside the limiter.
-	DefaultAPIMaxConcurrentOps = 40
-	// DefaultAPIMaxBlocking is the API preset's budget for blocking commands
+	defaultAPIMaxConcurrentOps = 40
+	// defaultAPIMaxBlocking is the API preset's budget for blocking commands
 	// inside the limiter, at the default pool size. An API rarely blocks; 10
 	// of 40 (a quarter) lets a few long-polling endpoints (BLPOP, XREAD BLOCK)
 	// run while at least 30 slots always remain for GET/SET and friends,
 	// whatever the blocking callers do.
-	DefaultAPIMaxBlocking = 10
-	// DefaultAPISocketTimeout is the API preset's go-redis Read/WriteTimeout.
-	DefaultAPISocketTimeout = 30 * time.Second
-	// DefaultAPIBlockingTimeout is the API preset's cap on how long one
+	defaultAPIMaxBlocking = 10
+	// defaultAPISocketTimeout is the API preset's go-redis Read/WriteTimeout.
+	defaultAPISocketTimeout = 30 * time.Second
+	// defaultAPIBlockingTimeout is the API preset's cap on how long one
 	// blocking command may wait (BLPOP 0 included).
-	DefaultAPIBlockingTimeout = 120 * time.Second
-	// DefaultAPIHealthCheckInterval is how often the API preset's monitor PINGs.
-	DefaultAPIHealthCheckInterval = 30 * time.Second
+	defaultAPIBlockingTimeout = 120 * time.Second
+	// defaultAPIHealthCheckInterval is how often the API preset's monitor PINGs.
+	defaultAPIHealthCheckInterval = 30 * time.Second
 )
 
 // Defaults of the Worker preset (see the API defaults for where each comes from).
 const (
-	// DefaultWorkerPoolSize is the Worker preset's go-redis pool size per node.
-	DefaultWorkerPoolSize = 200
-	// DefaultWorkerMaxConcurrentOps is the Worker preset's limiter bound at
+	// defaultWorkerPoolSize is the Worker preset's go-redis pool size per node.
+	defaultWorkerPoolSize = 200
+	// defaultWorkerMaxConcurrentOps is the Worker preset's limiter bound at
 	// the default pool size: 100 of 200 (half the pool).
-	DefaultWorkerMaxConcurrentOps = 100
-	// DefaultWorkerMaxBlocking is the Worker preset's budget for blocking
+	defaultWorkerMaxConcurrentOps = 100
+	// defaultWorkerMaxBlocking is the Worker preset's budget for blocking
 	// commands inside the limiter, at the default pool size. Workers are
 	// where BLPOP/BRPOP/XREADGROUP consumers live, so the budget is larger
 	// than the API's, but it stays a quarter of the limiter: however many
 	// consumers are started, 75 slots remain for the short commands those
 	// consumers issue when a job arrives (measured with bare go-redis and a
 	// pool of 20: 20 BLPOP waiters made a SET take 2 s).
-	DefaultWorkerMaxBlocking = 25
-	// DefaultWorkerSocketTimeout is the Worker preset's go-redis Read/WriteTimeout.
-	DefaultWorkerSocketTimeout = 60 * time.Second
-	// DefaultWorkerBlockingTimeout is the Worker preset's cap on one blocking wait.
-	DefaultWorkerBlockingTimeout = 300 * time.Second
-	// DefaultWorkerHealthCheckInterval is how often the Worker preset's monitor PINGs.
-	DefaultWorkerHealthCheckInterval = 60 * time.Second
+	defaultWorkerMaxBlocking = 25
+	// defaultWorkerSocketTimeout is the Worker preset's go-redis Read/WriteTimeout.
+	defaultWorkerSocketTimeout = 60 * time.Second
+	// defaultWorkerBlockingTimeout is the Worker preset's cap on one blocking wait.
+	defaultWorkerBlockingTimeout = 300 * time.Second
+	// defaultWorkerHealthCheckInterval is how often the Worker preset's monitor PINGs.
+	defaultWorkerHealthCheckInterval = 60 * time.Second
 )
 
 // TCP keepalive defaults, the same for both presets (as specified): probe
 // after 10 minutes idle, every minute, give up after 3 unanswered probes.
 const (
-	DefaultKeepAliveIdle     = 600 * time.Second // TCP_KEEPIDLE
-	DefaultKeepAliveInterval = 60 * time.Second  // TCP_KEEPINTVL
-	DefaultKeepAliveCount    = 3                 // TCP_KEEPCNT
+	defaultKeepAliveIdle     = 600 * time.Second // TCP_KEEPIDLE
+	defaultKeepAliveInterval = 60 * time.Second  // TCP_KEEPINTVL
+	defaultKeepAliveCount    = 3                 // TCP_KEEPCNT
 )
 
 // Limits the kernel (Linux) puts on keepalive settings; larger values make
@@ -116,14 +116,14 @@ type Retry struct {
 	MaxElapsed time.Duration
 }
 
-// Retry defaults. go-redis's own loop (3 retries, 10ms..1s) is switched off
-// by the profiles (MaxRetries -1); these replace it. The API policy gives up
+// The presets' retry policies. go-redis's own loop (3 retries, 10ms..1s)
+// is switched off by the profiles (MaxRetries -1); these replace it. The API policy gives up
 // within a request's usual budget; the Worker policy rides out a failover or
 // a restart (typically 5-30 s): with the Worker preset Retry also waits
 // out an open circuit (see NewHooks), so its attempts are many and short.
 var (
-	DefaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second}
-	DefaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second}
+	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second}
+	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second}
 )
 
 // Config is everything needed to build a guarded go-redis client: where the
@@ -249,40 +249,40 @@ type Config struct {
 }
 
 // API returns the API preset: pool 50, socket timeout 30s, blocking cap
-// 120s, health check every 30s, keepalive 600s/60s/3, retry
-// DefaultAPIRetry, server DefaultAddr. Its limiter budgets are left at zero
+// 120s, health check every 30s, keepalive 600s/60s/3, the API retry policy
+// (see Retry), server DefaultAddr. Its limiter budgets are left at zero
 // so that they follow PoolSize: 40 with 10 for blocking commands at the pool
 // of 50 (see MaxConcurrentOps and MaxBlocking).
 func API() Config {
 	return Config{
 		Name:                NameAPI,
-		PoolSize:            DefaultAPIPoolSize,
-		SocketTimeout:       DefaultAPISocketTimeout,
-		BlockingTimeout:     DefaultAPIBlockingTimeout,
-		HealthCheckInterval: DefaultAPIHealthCheckInterval,
-		KeepAliveIdle:       DefaultKeepAliveIdle,
-		KeepAliveInterval:   DefaultKeepAliveInterval,
-		KeepAliveCount:      DefaultKeepAliveCount,
-		Retry:               DefaultAPIRetry,
+		PoolSize:            defaultAPIPoolSize,
+		SocketTimeout:       defaultAPISocketTimeout,
+		BlockingTimeout:     defaultAPIBlockingTimeout,
+		HealthCheckInterval: defaultAPIHealthCheckInterval,
+		KeepAliveIdle:       defaultKeepAliveIdle,
+		KeepAliveInterval:   defaultKeepAliveInterval,
+		KeepAliveCount:      defaultKeepAliveCount,
+		Retry:               defaultAPIRetry,
 	}
 }
 
 // Worker returns the Worker preset: pool 200, socket timeout 60s, blocking
-// cap 300s, health check every 60s, keepalive 600s/60s/3, retry
-// DefaultWorkerRetry, server DefaultAddr. Its limiter budgets are left at
+// cap 300s, health check every 60s, keepalive 600s/60s/3, the Worker retry
+// policy (see Retry), server DefaultAddr. Its limiter budgets are left at
 // zero so that they follow PoolSize: 100 with 25 for blocking commands at
 // the pool of 200.
 func Worker() Config {
 	return Config{
 		Name:                NameWorker,
-		PoolSize:            DefaultWorkerPoolSize,
-		SocketTimeout:       DefaultWorkerSocketTimeout,
-		BlockingTimeout:     DefaultWorkerBlockingTimeout,
-		HealthCheckInterval: DefaultWorkerHealthCheckInterval,
-		KeepAliveIdle:       DefaultKeepAliveIdle,
-		KeepAliveInterval:   DefaultKeepAliveInterval,
-		KeepAliveCount:      DefaultKeepAliveCount,
-		Retry:               DefaultWorkerRetry,
+		PoolSize:            defaultWorkerPoolSize,
+		SocketTimeout:       defaultWorkerSocketTimeout,
+		BlockingTimeout:     defaultWorkerBlockingTimeout,
+		HealthCheckInterval: defaultWorkerHealthCheckInterval,
+		KeepAliveIdle:       defaultKeepAliveIdle,
+		KeepAliveInterval:   defaultKeepAliveInterval,
+		KeepAliveCount:      defaultKeepAliveCount,
+		Retry:               defaultWorkerRetry,
 	}
 }
 
@@ -334,9 +334,9 @@ const maxConcurrentOps = 1 << 20
 // pool size.
 func (c Config) budgetShares() (opsNum, opsDen, blkNum, blkDen int) {
 	if c.Name == NameWorker {
-		return DefaultWorkerMaxConcurrentOps, DefaultWorkerPoolSize, DefaultWorkerMaxBlocking, DefaultWorkerMaxConcurrentOps
+		return defaultWorkerMaxConcurrentOps, defaultWorkerPoolSize, defaultWorkerMaxBlocking, defaultWorkerMaxConcurrentOps
 	}
-	return DefaultAPIMaxConcurrentOps, DefaultAPIPoolSize, DefaultAPIMaxBlocking, DefaultAPIMaxConcurrentOps
+	return defaultAPIMaxConcurrentOps, defaultAPIPoolSize, defaultAPIMaxBlocking, defaultAPIMaxConcurrentOps
 }
 
 // defaultMaxConcurrentOps is the limiter c gets when MaxConcurrentOps is

@@ -59,7 +59,7 @@ func TestWithDefaultsFillsOnlyZeroFields(t *testing.T) {
 	if c.PoolSize != 7 || c.MaxConcurrentOps != 5 || c.MaxBlocking != 2 || c.Retry.MaxAttempts != 1 {
 		t.Fatalf("explicit fields changed: %v", c)
 	}
-	if c.SocketTimeout != DefaultWorkerSocketTimeout || c.Retry.MaxElapsed != DefaultWorkerRetry.MaxElapsed {
+	if c.SocketTimeout != defaultWorkerSocketTimeout || c.Retry.MaxElapsed != defaultWorkerRetry.MaxElapsed {
 		t.Fatalf("zero fields not filled: %v", c)
 	}
 	if err := c.Validate(); err != nil {

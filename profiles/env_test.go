@@ -119,7 +119,7 @@ func TestFromEnvEmptyMeansUnset(t *testing.T) {
 
 func TestFromEnvFillsDefaults(t *testing.T) {
 	c, err := FromEnvLookup(Config{Name: NameWorker}, env())
-	if err != nil || c.PoolSize != DefaultWorkerPoolSize || c.Retry.MaxAttempts != DefaultWorkerRetry.MaxAttempts {
+	if err != nil || c.PoolSize != defaultWorkerPoolSize || c.Retry.MaxAttempts != defaultWorkerRetry.MaxAttempts {
 		t.Fatalf("%v %v", c, err)
 	}
 	if _, err := FromEnvLookup(Config{Name: "other"}, env()); err == nil || !strings.Contains(err.Error(), `unknown preset "other"`) {
