@@ -62,9 +62,10 @@ func redisguardCompatGuard[T redis.UniversalClient](c T) T {
 	if _, file, line, ok := runtime.Caller(1); ok {
 		site = fmt.Sprintf("%s:%d", file, line)
 	}
-	redisguardCompatFit(c)
+	restore := redisguardCompatFit(c)
 	var line string
 	if _, err := profiles.Apply(c, profiles.API()); err != nil {
+		restore() // left bare: bare options too
 		line = fmt.Sprintf("refused %T %s: %v\n", c, site, err)
 	} else {
 		line = fmt.Sprintf("applied %T %s\n", c, site)
@@ -85,22 +86,35 @@ func redisguardCompatGuard[T redis.UniversalClient](c T) T {
 // in the options: go-redis's own retries off and ContextTimeoutEnabled on.
 // The client has applied its defaults already, so "off" is the value
 // go-redis turns a MaxRetries of -1 into (0, or -1 on a ClusterClient).
-func redisguardCompatFit(c redis.UniversalClient) {
+// It returns a function that puts the options back.
+func redisguardCompatFit(c redis.UniversalClient) (restore func()) {
+	var undo []func()
+	set := func(retries *int, off int, ctxTimeout *bool) {
+		r, t := *retries, *ctxTimeout
+		undo = append(undo, func() { *retries, *ctxTimeout = r, t })
+		*retries, *ctxTimeout = off, true
+	}
 	switch c := any(c).(type) {
 	case *redis.Client:
 		o := c.Options()
-		o.MaxRetries, o.ContextTimeoutEnabled = 0, true
+		set(&o.MaxRetries, 0, &o.ContextTimeoutEnabled)
 	case *redis.ClusterClient:
 		o := c.Options()
-		o.MaxRetries, o.ContextTimeoutEnabled = -1, true
+		set(&o.MaxRetries, -1, &o.ContextTimeoutEnabled)
 	case *redis.Ring:
 		o := c.Options()
-		o.MaxRetries, o.ContextTimeoutEnabled = 0, true
+		set(&o.MaxRetries, 0, &o.ContextTimeoutEnabled)
 		// The shard clients exist already, made from a copy of the options.
 		_ = c.ForEachShard(context.Background(), func(_ context.Context, s *redis.Client) error {
-			s.Options().ContextTimeoutEnabled = true
+			so := s.Options()
+			set(&so.MaxRetries, so.MaxRetries, &so.ContextTimeoutEnabled)
 			return nil
 		})
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
 	}
 }
 `
