@@ -4,8 +4,10 @@ package hooks
 // are in commands.go, the argument-dependent rules (refine) in
 // commands_rules.go.
 //
-// The ReadOnly, Write and Blocking flags follow what redis-server reports
-// in COMMAND; TestCommandTableMatchesServer holds them to it and lists the
+// The ReadOnly, Write and Blocking flags and the blocking-timeout positions
+// follow what redis-server reports in COMMAND INFO and COMMAND DOCS:
+// TestCommandTableMatchesServer holds the flags to it and
+// TestBlockTimeoutArgsMatchServer the timeout positions, and they list the
 // deliberate differences. Idempotent is decided by hand, and
 // TestIdempotencyOnServer runs the disputable decisions twice on a real
 // server.
