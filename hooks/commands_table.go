@@ -8,7 +8,10 @@ package hooks
 // follow what redis-server reports in COMMAND INFO and COMMAND DOCS:
 // TestCommandTableMatchesServer holds the flags to it and
 // TestBlockTimeoutArgsMatchServer the timeout positions, and they list the
-// deliberate differences. Idempotent is decided by hand, and
+// deliberate differences. Idempotent is decided by hand (its meaning is
+// documented on the flag): where the decision is not obvious (a read is
+// idempotent, a write that adds, counts, pushes or pops is not), the entry's
+// line, its group's comment or its refine rule says why, and
 // TestIdempotencyOnServer runs the disputable decisions twice on a real
 // server.
 
@@ -52,9 +55,9 @@ var builtinCommands = []cmdBuiltin{
 	{name: "strlen", flags: tblRead},
 	{name: "lcs", flags: tblRead},
 	{name: "set", flags: tblWriteIdem, refine: refineSet},
-	{name: "setex", flags: tblWriteIdem},  // like SET EX: the TTL restarts from the last attempt
-	{name: "psetex", flags: tblWriteIdem}, // like SET PX
-	{name: "mset", flags: tblWriteIdem},
+	{name: "setex", flags: tblWriteIdem},    // like SET EX: the TTL restarts from the last attempt
+	{name: "psetex", flags: tblWriteIdem},   // like SET PX
+	{name: "mset", flags: tblWriteIdem},     // the same values again
 	{name: "setrange", flags: tblWriteIdem}, // same bytes at the same offset, same length reply
 	{name: "setnx", flags: tblWrite},        // 1 then 0
 	{name: "msetnx", flags: tblWrite},       // 1 then 0
@@ -67,7 +70,7 @@ var builtinCommands = []cmdBuiltin{
 	{name: "incrbyfloat", flags: tblWrite},
 	{name: "decr", flags: tblWrite},
 	{name: "decrby", flags: tblWrite},
-	{name: "delex", flags: tblWrite}, // conditional delete (8.4)
+	{name: "delex", flags: tblWrite}, // conditional delete (8.4): 1 then 0
 	{name: "digest", flags: tblRead}, // 8.4
 
 	// Bitmaps.
@@ -82,16 +85,16 @@ var builtinCommands = []cmdBuiltin{
 	// HyperLogLog.
 	{name: "pfadd", flags: tblWriteIdem}, // same registers; the reply says whether they changed
 	{name: "pfcount", flags: tblRead},
-	{name: "pfmerge", flags: tblWriteIdem}, // a union is the same when merged twice
-	{name: "pfdebug", flags: Write | Slow},
-	{name: "pfselftest", flags: tblSlowIdem},
+	{name: "pfmerge", flags: tblWriteIdem},   // a union is the same when merged twice
+	{name: "pfdebug", flags: Write | Slow},   // debugging; TODENSE and the like rewrite the encoding: not retried
+	{name: "pfselftest", flags: tblSlowIdem}, // touches no data
 
 	// Keys.
-	{name: "del", flags: tblWriteIdem}, // the count is what the last attempt deleted
-	{name: "unlink", flags: tblWriteIdem},
+	{name: "del", flags: tblWriteIdem},    // the count is what the last attempt deleted
+	{name: "unlink", flags: tblWriteIdem}, // like DEL
 	{name: "exists", flags: tblRead},
 	{name: "type", flags: tblRead},
-	{name: "touch", flags: tblRead},
+	{name: "touch", flags: tblRead}, // sets only the access time, which the server counts as a read
 	{name: "ttl", flags: tblRead},
 	{name: "pttl", flags: tblRead},
 	{name: "expiretime", flags: tblRead},
@@ -100,7 +103,7 @@ var builtinCommands = []cmdBuiltin{
 	{name: "pexpire", flags: tblWrite}, // relative
 	{name: "expireat", flags: tblWriteIdem, refine: refineExpireAt},
 	{name: "pexpireat", flags: tblWriteIdem, refine: refineExpireAt},
-	{name: "persist", flags: tblWriteIdem},
+	{name: "persist", flags: tblWriteIdem}, // the reply says whether this attempt removed a TTL
 	{name: "randomkey", flags: tblRead},
 	{name: "scan", flags: tblRead},
 	{name: "keys", flags: tblRead | Slow},
@@ -113,9 +116,9 @@ var builtinCommands = []cmdBuiltin{
 	{name: "restore-asking", flags: tblWrite, refine: refineKeyword(4, "replace")},
 	{name: "sort", flags: tblWriteIdem, refine: refineSort},
 	{name: "sort_ro", flags: tblRead},
-	{name: "migrate", flags: Write | Slow}, // moves the key: a repeat answers NOKEY
-	{name: "wait", flags: Blocking | Idempotent, block: tblMsAt(2)},
-	{name: "waitaof", flags: Blocking | Idempotent, block: tblMsAt(3)},
+	{name: "migrate", flags: Write | Slow},                             // moves the key: a repeat answers NOKEY
+	{name: "wait", flags: Blocking | Idempotent, block: tblMsAt(2)},    // waits for replicas again and changes no data
+	{name: "waitaof", flags: Blocking | Idempotent, block: tblMsAt(3)}, // likewise
 	{name: "object", subs: []cmdBuiltin{
 		{name: "encoding", flags: tblRead},
 		{name: "freq", flags: tblRead},
@@ -129,20 +132,20 @@ var builtinCommands = []cmdBuiltin{
 	{name: "llen", flags: tblRead},
 	{name: "lrange", flags: tblRead},
 	{name: "lpos", flags: tblRead},
-	{name: "lset", flags: tblWriteIdem},
+	{name: "lset", flags: tblWriteIdem}, // the same element at the same index
 	{name: "ltrim", flags: tblWriteIdem, refine: refineLTrim},
 	{name: "lrem", flags: tblWrite, refine: refineLRem},
 	{name: "lpush", flags: tblWrite},
 	{name: "rpush", flags: tblWrite},
-	{name: "lpushx", flags: tblWrite},
-	{name: "rpushx", flags: tblWrite},
-	{name: "linsert", flags: tblWrite},
+	{name: "lpushx", flags: tblWrite},  // pushes again
+	{name: "rpushx", flags: tblWrite},  // pushes again
+	{name: "linsert", flags: tblWrite}, // inserts another copy
 	{name: "lpop", flags: tblWrite},
 	{name: "rpop", flags: tblWrite},
 	{name: "lmpop", flags: tblWrite},
-	{name: "lmove", flags: tblWrite},
-	{name: "lmovem", flags: tblWrite},
-	{name: "rpoplpush", flags: tblWrite},
+	{name: "lmove", flags: tblWrite},     // moves another element
+	{name: "lmovem", flags: tblWrite},    // moves more elements
+	{name: "rpoplpush", flags: tblWrite}, // moves another element
 	{name: "blpop", flags: tblBlockPop, block: tblSecLast()},
 	{name: "brpop", flags: tblBlockPop, block: tblSecLast()},
 	{name: "brpoplpush", flags: tblBlockPop, block: tblSecAt(3)},
@@ -161,10 +164,10 @@ var builtinCommands = []cmdBuiltin{
 	{name: "hstrlen", flags: tblRead},
 	{name: "hrandfield", flags: tblRead},
 	{name: "hscan", flags: tblRead},
-	{name: "hset", flags: tblWriteIdem}, // the count is what the last attempt added
-	{name: "hmset", flags: tblWriteIdem},
-	{name: "hdel", flags: tblWriteIdem},
-	{name: "hsetnx", flags: tblWrite}, // 1 then 0
+	{name: "hset", flags: tblWriteIdem},  // the count is what the last attempt added
+	{name: "hmset", flags: tblWriteIdem}, // the same values again
+	{name: "hdel", flags: tblWriteIdem},  // the count is what the last attempt deleted
+	{name: "hsetnx", flags: tblWrite},    // 1 then 0
 	{name: "hincrby", flags: tblWrite},
 	{name: "hincrbyfloat", flags: tblWrite},
 	{name: "httl", flags: tblRead},
@@ -175,10 +178,10 @@ var builtinCommands = []cmdBuiltin{
 	{name: "hpexpire", flags: tblWrite}, // relative
 	{name: "hexpireat", flags: tblWriteIdem, refine: refineExpireAt},
 	{name: "hpexpireat", flags: tblWriteIdem, refine: refineExpireAt},
-	{name: "hpersist", flags: tblWriteIdem},
-	{name: "hgetdel", flags: tblWrite},
-	{name: "hgetex", flags: tblWrite},
-	{name: "hsetex", flags: tblWrite}, // FNX/FXX flip the reply; a relative TTL moves
+	{name: "hpersist", flags: tblWriteIdem}, // the per-field replies say what this attempt removed
+	{name: "hgetdel", flags: tblWrite},      // a repeat returns nil
+	{name: "hgetex", flags: tblWrite},       // a relative EX/PX moves the deadline; PERSIST flips the reply
+	{name: "hsetex", flags: tblWrite},       // FNX/FXX flip the reply; a relative TTL moves
 
 	// Sets.
 	{name: "sismember", flags: tblRead},
@@ -191,8 +194,8 @@ var builtinCommands = []cmdBuiltin{
 	{name: "sintercard", flags: tblRead},
 	{name: "sunion", flags: tblRead},
 	{name: "sdiff", flags: tblRead},
-	{name: "sadd", flags: tblWriteIdem},
-	{name: "srem", flags: tblWriteIdem},
+	{name: "sadd", flags: tblWriteIdem},        // the count is what the last attempt added
+	{name: "srem", flags: tblWriteIdem},        // the count is what the last attempt removed
 	{name: "sinterstore", flags: tblWriteIdem}, // set algebra is the same applied twice, even onto a source
 	{name: "sunionstore", flags: tblWriteIdem},
 	{name: "sdiffstore", flags: tblWriteIdem},
@@ -220,10 +223,10 @@ var builtinCommands = []cmdBuiltin{
 	{name: "zintercard", flags: tblRead},
 	{name: "zdiff", flags: tblRead},
 	{name: "zadd", flags: tblWriteIdem, refine: refineZAdd},
-	{name: "zrem", flags: tblWriteIdem},
-	{name: "zremrangebyscore", flags: tblWriteIdem},
-	{name: "zremrangebylex", flags: tblWriteIdem},
-	{name: "zremrangebyrank", flags: tblWrite}, // ranks shift: a repeat removes more
+	{name: "zrem", flags: tblWriteIdem},             // the count is what the last attempt removed
+	{name: "zremrangebyscore", flags: tblWriteIdem}, // the range is empty after the first run
+	{name: "zremrangebylex", flags: tblWriteIdem},   // likewise
+	{name: "zremrangebyrank", flags: tblWrite},      // ranks shift: a repeat removes more
 	{name: "zincrby", flags: tblWrite},
 	{name: "zpopmin", flags: tblWrite},
 	{name: "zpopmax", flags: tblWrite},
@@ -237,7 +240,7 @@ var builtinCommands = []cmdBuiltin{
 	{name: "bzmpop", flags: tblBlockPop, block: tblSecAt(1)},
 
 	// Geo.
-	{name: "geoadd", flags: tblWriteIdem},
+	{name: "geoadd", flags: tblWriteIdem}, // the same positions; the count is what the last attempt added
 	{name: "geodist", flags: tblRead},
 	{name: "geohash", flags: tblRead},
 	{name: "geopos", flags: tblRead},
@@ -256,20 +259,20 @@ var builtinCommands = []cmdBuiltin{
 	{name: "xread", flags: tblRead, block: tblMsBlockFrom(1)},
 	{name: "xreadgroup", flags: tblWrite, block: tblMsBlockFrom(4)}, // moves entries into the PEL
 	{name: "xadd", flags: tblWrite, refine: refineXAdd},
-	{name: "xack", flags: tblWriteIdem},
-	{name: "xackdel", flags: tblWriteIdem},
-	{name: "xdel", flags: tblWriteIdem},
-	{name: "xdelex", flags: tblWriteIdem},
+	{name: "xack", flags: tblWriteIdem},    // the count is what the last attempt acknowledged
+	{name: "xackdel", flags: tblWriteIdem}, // the per-ID replies say what this attempt did (8.2)
+	{name: "xdel", flags: tblWriteIdem},    // the count is what the last attempt deleted
+	{name: "xdelex", flags: tblWriteIdem},  // like XACKDEL (8.2)
 	{name: "xtrim", flags: tblWriteIdem, refine: refineXTrim},
-	{name: "xsetid", flags: tblWriteIdem},
+	{name: "xsetid", flags: tblWriteIdem}, // the same last ID again
 	{name: "xclaim", flags: tblWrite},     // bumps the delivery count
 	{name: "xautoclaim", flags: tblWrite}, // likewise
 	{name: "xgroup", subs: []cmdBuiltin{
-		{name: "create", flags: tblWrite}, // a repeat fails with BUSYGROUP
-		{name: "createconsumer", flags: tblWriteIdem},
-		{name: "delconsumer", flags: tblWriteIdem},
-		{name: "destroy", flags: tblWriteIdem},
-		{name: "setid", flags: tblWriteIdem},
+		{name: "create", flags: tblWrite},             // a repeat fails with BUSYGROUP
+		{name: "createconsumer", flags: tblWriteIdem}, // 1 then 0: the consumer exists either way
+		{name: "delconsumer", flags: tblWriteIdem},    // its pending count, then 0
+		{name: "destroy", flags: tblWriteIdem},        // 1 then 0
+		{name: "setid", flags: tblWriteIdem},          // the same ID again
 		{name: "help", flags: tblIdem},
 	}},
 	{name: "xinfo", subs: []cmdBuiltin{
@@ -280,10 +283,10 @@ var builtinCommands = []cmdBuiltin{
 	}},
 
 	// Pub/Sub.
-	{name: "publish", flags: 0}, // each attempt delivers again
-	{name: "spublish", flags: 0},
-	{name: "subscribe", flags: tblIdem},
-	{name: "unsubscribe", flags: tblIdem},
+	{name: "publish", flags: 0},           // each attempt delivers again
+	{name: "spublish", flags: 0},          // each attempt delivers again
+	{name: "subscribe", flags: tblIdem},   // subscribing again leaves the same subscriptions
+	{name: "unsubscribe", flags: tblIdem}, // likewise
 	{name: "psubscribe", flags: tblIdem},
 	{name: "punsubscribe", flags: tblIdem},
 	{name: "ssubscribe", flags: tblIdem},
@@ -298,40 +301,42 @@ var builtinCommands = []cmdBuiltin{
 	}},
 
 	// Scripting and functions.
-	{name: "eval", flags: Write | Script, refine: refineEval},
-	{name: "evalsha", flags: Write | Script, refine: refineEvalSha},
-	{name: "fcall", flags: Write | Script, refine: refineEval},
+	{name: "eval", flags: Write | Script, refine: refineEval},       // idempotent only for a script marked with WithIdempotentScript
+	{name: "evalsha", flags: Write | Script, refine: refineEvalSha}, // likewise
+	{name: "fcall", flags: Write | Script, refine: refineEval},      // likewise, for a function
 	{name: "eval_ro", flags: tblRead | Script},
 	{name: "evalsha_ro", flags: tblRead | Script},
 	{name: "fcall_ro", flags: tblRead | Script},
 	{name: "script", flags: tblSlow, subs: []cmdBuiltin{
-		{name: "load", flags: tblSlowIdem},
+		{name: "load", flags: tblSlowIdem}, // the same SHA1 again
 		{name: "exists", flags: tblSlowIdem},
-		{name: "flush", flags: tblSlowIdem},
-		{name: "kill", flags: tblSlow}, // a repeat fails with NOTBUSY
-		{name: "debug", flags: tblSlow},
+		{name: "flush", flags: tblSlowIdem}, // empty again
+		{name: "kill", flags: tblSlow},      // a repeat fails with NOTBUSY
+		{name: "debug", flags: tblSlow},     // debugging only: not retried
 		{name: "help", flags: tblSlowIdem},
 	}},
 	{name: "function", flags: tblSlow, subs: []cmdBuiltin{
 		{name: "load", flags: Write | Slow, refine: refineKeyword(2, "replace")},
 		{name: "restore", flags: Write | Slow, refine: refineFunctionRestore},
-		{name: "delete", flags: Write | Slow}, // a repeat fails: no such library
-		{name: "flush", flags: Write | Slow | Idempotent},
+		{name: "delete", flags: Write | Slow},             // a repeat fails: no such library
+		{name: "flush", flags: Write | Slow | Idempotent}, // empty again
 		{name: "dump", flags: tblSlowIdem},
 		{name: "list", flags: tblSlowIdem},
 		{name: "stats", flags: tblSlowIdem},
-		{name: "kill", flags: tblSlow},
+		{name: "kill", flags: tblSlow}, // a repeat fails with NOTBUSY
 		{name: "help", flags: tblSlowIdem},
 	}},
 
-	// Transactions.
+	// Transactions. Retry sends a transaction whole or not at all, so the
+	// markers are idempotent and a transaction is as idempotent as what it runs.
 	{name: "multi", flags: tblIdem},
-	{name: "exec", flags: tblIdem}, // as idempotent as the commands it runs
+	{name: "exec", flags: tblIdem},
 	{name: "discard", flags: tblIdem},
 	{name: "watch", flags: tblIdem},
 	{name: "unwatch", flags: tblIdem},
 
-	// Connection.
+	// Connection. These set or read the state of the connection, not data: a
+	// repeat leaves the same state.
 	{name: "ping", flags: tblIdem},
 	{name: "echo", flags: tblIdem},
 	{name: "auth", flags: tblIdem},
@@ -351,7 +356,7 @@ var builtinCommands = []cmdBuiltin{
 		{name: "no-touch", flags: tblIdem},
 		{name: "pause", flags: tblSlow}, // relative: a repeat extends the pause
 		{name: "unpause", flags: tblIdem},
-		{name: "reply", flags: 0},
+		{name: "reply", flags: 0}, // OFF and SKIP suppress the replies a repeat would wait for
 		{name: "setname", flags: tblIdem},
 		{name: "setinfo", flags: tblIdem},
 		{name: "tracking", flags: tblIdem},
@@ -367,21 +372,21 @@ var builtinCommands = []cmdBuiltin{
 	{name: "lastsave", flags: tblIdem},
 	{name: "role", flags: tblIdem},
 	{name: "lolwut", flags: tblRead},
-	{name: "flushall", flags: tblWriteIdem | Slow},
-	{name: "flushdb", flags: tblWriteIdem | Slow},
-	{name: "swapdb", flags: tblWrite}, // a repeat swaps back
-	{name: "save", flags: tblSlowIdem},
-	{name: "bgsave", flags: tblSlow},       // a repeat fails: already in progress
-	{name: "bgrewriteaof", flags: tblSlow}, // likewise
-	{name: "shutdown", flags: tblSlow},
-	{name: "debug", flags: tblSlow},
-	{name: "monitor", flags: tblSlow},
-	{name: "sync", flags: tblSlow},
-	{name: "psync", flags: tblSlow},
-	{name: "replconf", flags: tblSlow},
-	{name: "replicaof", flags: tblSlowIdem},
-	{name: "slaveof", flags: tblSlowIdem},
-	{name: "failover", flags: tblSlow},
+	{name: "flushall", flags: tblWriteIdem | Slow}, // empty again
+	{name: "flushdb", flags: tblWriteIdem | Slow},  // empty again
+	{name: "swapdb", flags: tblWrite},              // a repeat swaps back
+	{name: "save", flags: tblSlowIdem},             // the same snapshot again
+	{name: "bgsave", flags: tblSlow},               // a repeat fails: already in progress
+	{name: "bgrewriteaof", flags: tblSlow},         // likewise
+	{name: "shutdown", flags: tblSlow},             // the server is gone after the first
+	{name: "debug", flags: tblSlow},                // SLEEP, RELOAD, SEGFAULT...: not retried
+	{name: "monitor", flags: tblSlow},              // turns the connection into a feed: not retried
+	{name: "sync", flags: tblSlow},                 // replication protocol, not for clients
+	{name: "psync", flags: tblSlow},                // likewise
+	{name: "replconf", flags: tblSlow},             // likewise
+	{name: "replicaof", flags: tblSlowIdem},        // the same master again
+	{name: "slaveof", flags: tblSlowIdem},          // likewise
+	{name: "failover", flags: tblSlow},             // a repeat fails: a failover is in progress
 	{name: "readonly", flags: tblIdem},
 	{name: "readwrite", flags: tblIdem},
 	{name: "asking", flags: tblIdem},
@@ -396,22 +401,22 @@ var builtinCommands = []cmdBuiltin{
 	}},
 	{name: "config", flags: tblSlow, subs: []cmdBuiltin{
 		{name: "get", flags: tblSlowIdem},
-		{name: "set", flags: tblSlowIdem},
-		{name: "resetstat", flags: tblSlowIdem},
-		{name: "rewrite", flags: tblSlowIdem},
+		{name: "set", flags: tblSlowIdem},       // the same values again
+		{name: "resetstat", flags: tblSlowIdem}, // zero again
+		{name: "rewrite", flags: tblSlowIdem},   // the same file again
 		{name: "help", flags: tblSlowIdem},
 	}},
 	{name: "acl", flags: tblSlow, subs: []cmdBuiltin{
 		{name: "cat", flags: tblSlowIdem},
-		{name: "deluser", flags: tblSlowIdem},
+		{name: "deluser", flags: tblSlowIdem}, // the count is what the last attempt deleted
 		{name: "dryrun", flags: tblSlowIdem},
 		{name: "genpass", flags: tblSlowIdem},
 		{name: "getuser", flags: tblSlowIdem},
 		{name: "list", flags: tblSlowIdem},
-		{name: "load", flags: tblSlowIdem},
-		{name: "log", flags: tblSlowIdem},
-		{name: "save", flags: tblSlowIdem},
-		{name: "setuser", flags: tblSlowIdem},
+		{name: "load", flags: tblSlowIdem},    // the same file again
+		{name: "log", flags: tblSlowIdem},     // LOG RESET clears it again
+		{name: "save", flags: tblSlowIdem},    // the same file again
+		{name: "setuser", flags: tblSlowIdem}, // the same rules again
 		{name: "users", flags: tblSlowIdem},
 		{name: "whoami", flags: tblSlowIdem},
 		{name: "help", flags: tblSlowIdem},
@@ -422,28 +427,28 @@ var builtinCommands = []cmdBuiltin{
 		{name: "histogram", flags: tblSlowIdem},
 		{name: "history", flags: tblSlowIdem},
 		{name: "latest", flags: tblSlowIdem},
-		{name: "reset", flags: tblSlowIdem},
+		{name: "reset", flags: tblSlowIdem}, // the count is what the last attempt reset
 		{name: "help", flags: tblSlowIdem},
 	}},
 	{name: "slowlog", flags: tblSlow, subs: []cmdBuiltin{
 		{name: "get", flags: tblSlowIdem},
 		{name: "len", flags: tblSlowIdem},
-		{name: "reset", flags: tblSlowIdem},
+		{name: "reset", flags: tblSlowIdem}, // empty again
 		{name: "help", flags: tblSlowIdem},
 	}},
 	{name: "memory", subs: []cmdBuiltin{
 		{name: "usage", flags: tblRead},
 		{name: "doctor", flags: tblSlowIdem},
 		{name: "malloc-stats", flags: tblSlowIdem},
-		{name: "purge", flags: tblSlowIdem},
+		{name: "purge", flags: tblSlowIdem}, // purges again, changes no data
 		{name: "stats", flags: tblSlowIdem},
 		{name: "help", flags: tblIdem},
 	}},
 	{name: "module", flags: tblSlow, subs: []cmdBuiltin{
 		{name: "list", flags: tblSlowIdem},
-		{name: "load", flags: tblSlow}, // a repeat fails: already loaded
-		{name: "loadex", flags: tblSlow},
-		{name: "unload", flags: tblSlow},
+		{name: "load", flags: tblSlow},   // a repeat fails: already loaded
+		{name: "loadex", flags: tblSlow}, // likewise
+		{name: "unload", flags: tblSlow}, // a repeat fails: not loaded
 		{name: "help", flags: tblSlowIdem},
 	}},
 
@@ -463,20 +468,20 @@ var builtinCommands = []cmdBuiltin{
 		{name: "getkeysinslot", flags: tblIdem},
 		{name: "count-failure-reports", flags: tblIdem},
 		{name: "help", flags: tblIdem},
-		{name: "meet", flags: tblSlowIdem},
-		{name: "replicate", flags: tblSlowIdem},
-		{name: "reset", flags: tblSlowIdem},
-		{name: "saveconfig", flags: tblSlowIdem},
-		{name: "setslot", flags: tblSlowIdem},
-		{name: "flushslots", flags: tblSlowIdem},
-		{name: "addslots", flags: tblSlow}, // a repeat fails: slot busy
-		{name: "addslotsrange", flags: tblSlow},
-		{name: "delslots", flags: tblSlow}, // a repeat fails: slot not assigned
-		{name: "delslotsrange", flags: tblSlow},
-		{name: "forget", flags: tblSlow}, // a repeat fails: unknown node
-		{name: "failover", flags: tblSlow},
-		{name: "bumpepoch", flags: tblSlow},
-		{name: "set-config-epoch", flags: tblSlow},
+		{name: "meet", flags: tblSlowIdem},         // the same node again
+		{name: "replicate", flags: tblSlowIdem},    // the same master again
+		{name: "reset", flags: tblSlowIdem},        // nothing left to forget (HARD also draws a new node ID)
+		{name: "saveconfig", flags: tblSlowIdem},   // the same file again
+		{name: "setslot", flags: tblSlowIdem},      // the same assignment again
+		{name: "flushslots", flags: tblSlowIdem},   // empty again
+		{name: "addslots", flags: tblSlow},         // a repeat fails: slot busy
+		{name: "addslotsrange", flags: tblSlow},    // likewise
+		{name: "delslots", flags: tblSlow},         // a repeat fails: slot not assigned
+		{name: "delslotsrange", flags: tblSlow},    // likewise
+		{name: "forget", flags: tblSlow},           // a repeat fails: unknown node
+		{name: "failover", flags: tblSlow},         // a repeat fails: the node is already a master
+		{name: "bumpepoch", flags: tblSlow},        // bumps again
+		{name: "set-config-epoch", flags: tblSlow}, // a repeat fails: the epoch is set
 	}},
 
 	// Modules go-redis drives whose blocking form matters.
