@@ -207,3 +207,50 @@ func TestBreakerProbesOff(t *testing.T) {
 		t.Fatal("a probe runs with ProbeInterval < 0")
 	}
 }
+
+// TestBreakerProbesRingNode: on a Ring (as on a cluster) each node client
+// gets its own Breaker hook from Attach, and its probes reach that node:
+// a paused shard's circuit closes once the shard answers again, with an
+// open timeout that never ends within the test.
+func TestBreakerProbesRingNode(t *testing.T) {
+	srv := redistest.Start(t)
+	ring := redis.NewRing(&redis.RingOptions{
+		Addrs:      map[string]string{"a": srv.Addr()},
+		MaxRetries: -1, DialerRetries: 1, ReadTimeout: 200 * time.Millisecond,
+	})
+	t.Cleanup(func() { _ = ring.Close() })
+	brk, err := hooks.NewBreaker(hooks.BreakerOptions{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = brk.Close() })
+	changes := make(chan gobreaker.State, 64)
+	brk.Subscribe(func(_ string, _, to gobreaker.State) { changes <- to })
+	if err := hooks.Attach(ring, brk); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ring.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	for i := 0; i < 10 && brk.State(srv.Addr()) != gobreaker.StateOpen; i++ {
+		_ = ring.Get(ctx, "k").Err()
+	}
+	if st := brk.State(srv.Addr()); st != gobreaker.StateOpen {
+		t.Fatalf("shard's circuit %v, want open", st)
+	}
+	if !probing() {
+		t.Fatal("no probe runs for the ring shard's open circuit")
+	}
+	srv.Resume()
+	deadline := time.After(30 * time.Second)
+	for closed := false; !closed; {
+		select {
+		case to := <-changes:
+			closed = to == gobreaker.StateClosed
+		case <-deadline:
+			t.Fatalf("shard's circuit still %v 30s after it came back", brk.State(srv.Addr()))
+		}
+	}
+}
