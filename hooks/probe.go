@@ -177,9 +177,11 @@ func (e probeReplyError) Error() string { return string(e) }
 
 func (probeReplyError) RedisError() {}
 
-// Close stops the probes and waits for them to end. The Breaker goes on
-// working without them: an open circuit half-opens after OpenTimeout. It
-// is safe to call more than once and always returns nil.
+// Close stops the probes and waits for them to end: a probe under way ends
+// at once, unless its dial ignores the context (go-redis's own dialer with
+// TLS), which ends by the client's DialTimeout. The Breaker goes on working
+// without probes: an open circuit half-opens after OpenTimeout. Close is
+// safe to call more than once and always returns nil.
 func (b *Breaker) Close() error {
 	b.probeMu.Lock()
 	b.probeClosed = true

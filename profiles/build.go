@@ -42,13 +42,12 @@ func (h Hooks) List() []redis.Hook {
 }
 
 // WorkerBreakerOpenTimeout is how long the Worker preset's breaker stays
-// open before it lets a caller's command through again (half-open), when
-// its probes (hooks.BreakerOptions.ProbeInterval) have not closed it
-// sooner. It is shorter than the hooks' default (5s) because the Worker
-// preset's Retry waits out an open circuit
-// (RetryOptions.WaitOutOpenCircuit): a worker's commands back off while the
-// breaker keeps the traffic off the node, and go on within about a second
-// of the node's return even without probes.
+// open before it lets a caller's command through again (half-open), when its
+// probes (hooks.BreakerOptions.ProbeInterval) have not closed it sooner. It
+// is shorter than the hooks' default (5s) because the Worker preset's Retry
+// waits out an open circuit (RetryOptions.WaitOutOpenCircuit): a worker's
+// commands back off while the breaker keeps the traffic off the node, and go
+// on within about a second of the node's return even without probes.
 const WorkerBreakerOpenTimeout = time.Second
 
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
@@ -60,14 +59,15 @@ const WorkerBreakerOpenTimeout = time.Second
 // The presets differ in what an open circuit means to a caller. API fails
 // fast: a command to a node whose breaker is open gets ErrCircuitOpen at
 // once (breaker defaults: 5 consecutive failures, 5s open), until the
-// breaker's probes find the node answering. Worker rides it out: Retry
-// backs off and tries again within its MaxElapsed while the breaker probes
-// the node (and lets a command through after WorkerBreakerOpenTimeout), so
-// a restart or a failover costs a worker a pause, not a failed job. Because Timeouts wraps
-// Retry, a command's deadline bounds all its attempts; the Worker preset
-// therefore gives reads, writes and other short commands a deadline of
-// Retry.MaxElapsed (30s by default, below its 60s socket timeout) where the
-// API preset keeps the hooks' defaults (reads 3s, writes 5s).
+// breaker's probes find the node answering. Worker rides it out: Retry backs
+// off and tries again within its MaxElapsed while the breaker probes the
+// node (and lets a command through after WorkerBreakerOpenTimeout), so a
+// restart or a failover costs a worker a pause, not a failed job. Because
+// Timeouts wraps Retry, a command's deadline bounds all its attempts; the
+// Worker preset therefore gives reads, writes and other short commands a
+// deadline of Retry.MaxElapsed (30s by default, below its 60s socket
+// timeout) where the API preset keeps the hooks' defaults (reads 3s, writes
+// 5s).
 //
 // A command the Limiter cannot admit waits for a permit at most 693ms (API)
 // or 1.213s (Worker), with the presets' settings, and then fails with an

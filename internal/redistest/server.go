@@ -4,11 +4,11 @@
 // bandwidth limits.
 //
 // Every server lives in its own temporary directory and is stopped and
-// reaped in t.Cleanup (or by Close); on Linux the kernel also kills it
-// when the process that started it ends without either (an interrupted
-// benchmark, a test binary's -timeout panic). When redis-server is not on PATH, tests that need it
-// are skipped with an install hint, or fail with it when the CI environment
-// variable is set.
+// reaped in t.Cleanup (or by Close); on Linux the kernel also kills it when
+// the process that started it ends without either (an interrupted benchmark,
+// a test binary's -timeout panic). When redis-server is not on PATH, tests
+// that need it are skipped with an install hint, or fail with it when the CI
+// environment variable is set.
 package redistest
 
 import (
