@@ -154,9 +154,11 @@ func TestRPushThroughProfilesClientReportsAsTheClientInside(t *testing.T) {
 			ContextTimeoutEnabled: true,
 		})
 		t.Cleanup(func() { _ = ring.Close() })
-		if _, err := profiles.Apply(ring, profiles.API()); err != nil {
+		guards, err := profiles.Apply(ring, profiles.API())
+		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = guards.Breaker.Close() })
 		w := userWrapper{ring}
 		if r := sameRPush(t, w, ring, "up"); len(r.written) != 5 {
 			t.Fatalf("ring up: %v", r)

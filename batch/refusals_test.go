@@ -153,6 +153,7 @@ func TestBatchReportsRefusalsBeforeTheWriteNotWritten(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = breaker.Close() })
 		if err := hooks.Attach(rdb, quietRetry(t), breaker); err != nil {
 			t.Fatal(err)
 		}

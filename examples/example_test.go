@@ -35,6 +35,7 @@ func Example_attach() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer guards.Breaker.Close() // stops its probes of a node whose circuit is open
 
 	// Use rdb as before; the hooks report what they do.
 	_ = rdb.Set(context.Background(), "greeting", "hello", 0).Err()

@@ -122,9 +122,11 @@ func TestMonitorThroughProfilesClientSeesTheClientInside(t *testing.T) {
 			ContextTimeoutEnabled: true,
 		})
 		t.Cleanup(func() { _ = ring.Close() })
-		if _, err := profiles.Apply(ring, profiles.API()); err != nil {
+		guards, err := profiles.Apply(ring, profiles.API())
+		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = guards.Breaker.Close() })
 		got := sameHealth(t, userWrapper{ring}, ring)
 		if got.maxConnections != 100 || len(got.nodes) != 2 {
 			t.Fatalf("got %v, want 2 nodes of 50 connections", got)

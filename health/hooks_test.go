@@ -27,6 +27,7 @@ func TestRealHooksDriveStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = brk.Close() })
 	if err := hooks.Attach(rdb, lim, brk); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +96,7 @@ func TestRealBreakerRecoversAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = brk.Close() })
 	if err := hooks.Attach(rdb, brk); err != nil {
 		t.Fatal(err)
 	}

@@ -85,10 +85,9 @@ func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 	sorted := sortHooks(hs)
 	switch c := rdb.(type) {
 	case *redis.Client:
-		addr := c.Options().Addr
 		for _, h := range sorted {
 			if nh, ok := h.(nodeHook); ok {
-				h = nh.forNode(addr)
+				h = nodeHookFor(nh, c)
 			}
 			c.AddHook(h)
 		}
@@ -239,9 +238,8 @@ func (a *nodeAttacher) attach(c *redis.Client) {
 		a.done[c] = true
 	}
 	a.mu.Unlock()
-	addr := c.Options().Addr
 	for _, h := range a.hooks {
-		c.AddHook(h.forNode(addr))
+		c.AddHook(nodeHookFor(h, c))
 	}
 }
 

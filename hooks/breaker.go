@@ -41,11 +41,27 @@ type BreakerOptions struct {
 	// MaxNodes bounds the per-node breakers kept (least recently created
 	// or looked up first out). 0 means 1024.
 	MaxNodes int
+	// ProbeInterval is how often a node whose circuit is open is probed,
+	// off the callers' path, as a load balancer's active health check
+	// does: every ProbeInterval, a PING bounded by ProbeInterval on a
+	// connection of the probe's own, made with the node client's options
+	// (network, address, dialer, credentials) and with no hook on it, so
+	// that a probe is never seen or counted as a caller's call and never
+	// takes a Limiter permit. A probe succeeds as a call would (PONG, or an
+	// answer that is not a failure of the node); HalfOpenProbes successes
+	// in a row close the circuit at once, whatever is left of OpenTimeout.
+	// Failed probes change nothing: the circuit half-opens after
+	// OpenTimeout as without probes. Probing starts when a circuit opens
+	// and stops when it closes, when the node's breaker leaves the cache
+	// (MaxNodes), or on Breaker.Close. Only nodes whose client Attach
+	// knows are probed: not the breaker of a Breaker added with AddHook.
+	// 0 means 100ms; a negative value turns probing off.
+	ProbeInterval time.Duration
 	// OnStateChange, if set, is called on every state change of a node's
 	// breaker, in order, outside gobreaker's lock and any other lock, on
 	// the goroutine of a call that follows the change (or of State and
-	// States). It may call State and States. More listeners can be added
-	// with Breaker.Subscribe.
+	// States, or of the probe that closed the circuit). It may call State
+	// and States. More listeners can be added with Breaker.Subscribe.
 	OnStateChange func(node string, from, to gobreaker.State)
 }
 
@@ -57,8 +73,10 @@ type BreakerOptions struct {
 // FailureRatio over the rolling Window once MinRequests calls completed in
 // it. While open, calls fail at once, with no network I/O, with an error
 // that names the node and matches ErrCircuitOpen (and ErrNotSent) with
-// errors.Is. After OpenTimeout it lets HalfOpenProbes calls through; their
-// success closes it, a failure opens it again.
+// errors.Is. Meanwhile the node is probed (see ProbeInterval), and the
+// circuit closes as soon as the probes succeed. After OpenTimeout it lets
+// HalfOpenProbes calls through; their success closes it, a failure opens
+// it again.
 //
 // Only failures of the node count: dial errors, resets, EOF, timeouts,
 // LOADING, BUSY, MASTERDOWN, CLUSTERDOWN and "max number of clients".
@@ -95,6 +113,9 @@ type BreakerOptions struct {
 //
 // The fast path (breaker closed, no error) allocates nothing; gobreaker
 // takes its mutex twice per call.
+//
+// Close the Breaker when done with the clients it is attached to: Close
+// stops the probes and waits for them (a profiles.Client closes its own).
 type Breaker struct {
 	consecutiveFailures uint32
 	failureRatio        float64
@@ -102,6 +123,7 @@ type Breaker struct {
 	window              time.Duration
 	openTimeout         time.Duration
 	halfOpenProbes      uint32
+	probeInterval       time.Duration // 0: no probes
 	onStateChange       func(node string, from, to gobreaker.State)
 
 	mu    sync.Mutex // serializes creating a node's breaker and self
@@ -117,6 +139,14 @@ type Breaker struct {
 
 	subMu sync.Mutex                      // serializes changes to subs
 	subs  atomic.Pointer[[]*subscription] // copy on write
+
+	// Probes: started under probeMu unless probeClosed, each one counted
+	// in probes; probeCtx ends them all.
+	probeMu     sync.Mutex
+	probeClosed bool
+	probes      sync.WaitGroup
+	probeCtx    context.Context
+	probeStop   context.CancelFunc
 }
 
 // subscription is one listener added with Subscribe.
@@ -133,14 +163,39 @@ type stateEvent struct {
 
 // nodeBreaker is the breaker of one node.
 type nodeBreaker struct {
-	cb      *gobreaker.CircuitBreaker[struct{}]
+	addr    string
+	cb      currentBreaker
 	openErr error
 	evicted atomic.Bool // dropped from the cache; hooks holding it look again
 	// closed mirrors "gobreaker's state is closed", set in OnStateChange
 	// under gobreaker's lock. It may lag (open turns half-open lazily),
 	// which only matters for calls nested in another one (see nested).
 	closed atomic.Bool
+
+	// mu orders the state changes of the current gobreaker (reported in
+	// its OnStateChange, under its lock) and its replacement by a closed
+	// one when probes succeed; state is the last state reported.
+	mu    sync.Mutex
+	state gobreaker.State
+	// target is how to reach the node: the options of the client Attach
+	// bound a hook to; nil for the breaker of a Breaker added directly.
+	target  atomic.Pointer[redis.Options]
+	probing atomic.Bool // a probe goroutine runs for the node
 }
+
+// currentBreaker holds a node's gobreaker. Probes that succeed replace it
+// with a closed one: gobreaker has no way to close a circuit from outside.
+type currentBreaker struct {
+	atomic.Pointer[gobreaker.CircuitBreaker[struct{}]]
+}
+
+func (c *currentBreaker) Execute(req func() (struct{}, error)) (struct{}, error) {
+	return c.Load().Execute(req)
+}
+
+func (c *currentBreaker) State() gobreaker.State { return c.Load().State() }
+
+func (c *currentBreaker) Counts() gobreaker.Counts { return c.Load().Counts() }
 
 // nestedKey marks the context of a call a breaker let through while it
 // was not closed. Commands go-redis runs inside that call on the same
@@ -150,8 +205,8 @@ type nodeBreaker struct {
 type nestedKey struct{ nb *nodeBreaker }
 
 // NewBreaker returns a Breaker with opt's defaults applied. It returns an
-// error for a FailureRatio outside [0, 1] or a negative duration or
-// MaxNodes.
+// error for a FailureRatio outside [0, 1], a negative Window or
+// OpenTimeout, or a negative MaxNodes.
 func NewBreaker(opt BreakerOptions) (*Breaker, error) {
 	switch {
 	case opt.FailureRatio < 0 || opt.FailureRatio > 1 || opt.FailureRatio != opt.FailureRatio:
@@ -190,6 +245,13 @@ func NewBreaker(opt BreakerOptions) (*Breaker, error) {
 	if b.halfOpenProbes == 0 {
 		b.halfOpenProbes = 1
 	}
+	switch {
+	case opt.ProbeInterval == 0:
+		b.probeInterval = 100 * time.Millisecond
+	case opt.ProbeInterval > 0:
+		b.probeInterval = opt.ProbeInterval
+	}
+	b.probeCtx, b.probeStop = context.WithCancel(context.Background())
 	maxNodes := opt.MaxNodes
 	if maxNodes == 0 {
 		maxNodes = 1024
@@ -205,38 +267,37 @@ func NewBreaker(opt BreakerOptions) (*Breaker, error) {
 func (b *Breaker) hookOrder() int { return orderBreaker }
 
 // forNode returns a hook bound to the breaker of addr.
-func (b *Breaker) forNode(addr string) redis.Hook { return b.forNodeHook(addr) }
+func (b *Breaker) forNode(addr string) redis.Hook { return b.forNodeHook(addr, nil) }
 
-func (b *Breaker) forNodeHook(addr string) *breakerHook {
-	h := &breakerHook{b: b, addr: addr}
-	h.nb.Store(b.node(addr))
+// forClient returns a hook bound to the breaker of c's address, which
+// probes the node with c's options.
+func (b *Breaker) forClient(c *redis.Client) redis.Hook {
+	return b.forNodeHook(c.Options().Addr, c.Options())
+}
+
+func (b *Breaker) forNodeHook(addr string, target *redis.Options) *breakerHook {
+	h := &breakerHook{b: b, addr: addr, target: target}
+	h.nb.Store(b.node(addr, target))
 	return h
 }
 
-// node returns the breaker of addr, creating it if needed.
-func (b *Breaker) node(addr string) *nodeBreaker {
+// node returns the breaker of addr, creating it if needed; a non-nil
+// target becomes how its probes reach the node.
+func (b *Breaker) node(addr string, target *redis.Options) *nodeBreaker {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if nb, ok := b.nodes.Get(addr); ok {
+		if target != nil {
+			nb.target.Store(target)
+		}
 		return nb
 	}
-	st := gobreaker.Settings{
-		Name:         addr,
-		MaxRequests:  b.halfOpenProbes,
-		Interval:     b.window,
-		BucketPeriod: b.window / 10,
-		Timeout:      b.openTimeout,
-		ReadyToTrip:  b.readyToTrip,
-		IsSuccessful: func(err error) bool { return err == nil },
-		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },
-	}
-	nb := &nodeBreaker{}
+	nb := &nodeBreaker{addr: addr}
 	nb.closed.Store(true)
-	st.OnStateChange = func(name string, from, to gobreaker.State) {
-		nb.closed.Store(to == gobreaker.StateClosed)
-		b.enqueue(name, from, to)
+	if target != nil {
+		nb.target.Store(target)
 	}
-	nb.cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	nb.cb.Store(b.newCircuit(nb))
 	if addr == "" {
 		nb.openErr = &circuitOpenError{msg: ErrCircuitOpen.Error()}
 	} else {
@@ -244,6 +305,37 @@ func (b *Breaker) node(addr string) *nodeBreaker {
 	}
 	b.nodes.Add(addr, nb)
 	return nb
+}
+
+// newCircuit returns a closed gobreaker for nb. Its state changes are
+// reported while it is nb's current one, and not after probes replaced it.
+func (b *Breaker) newCircuit(nb *nodeBreaker) *gobreaker.CircuitBreaker[struct{}] {
+	var cb *gobreaker.CircuitBreaker[struct{}]
+	st := gobreaker.Settings{
+		Name:         nb.addr,
+		MaxRequests:  b.halfOpenProbes,
+		Interval:     b.window,
+		BucketPeriod: b.window / 10,
+		Timeout:      b.openTimeout,
+		ReadyToTrip:  b.readyToTrip,
+		IsSuccessful: func(err error) bool { return err == nil },
+		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			nb.mu.Lock()
+			defer nb.mu.Unlock()
+			if nb.cb.Load() != cb {
+				return
+			}
+			nb.state = to
+			nb.closed.Store(to == gobreaker.StateClosed)
+			b.enqueue(name, from, to)
+			if to == gobreaker.StateOpen {
+				b.startProbe(nb)
+			}
+		},
+	}
+	cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	return cb
 }
 
 // readyToTrip is gobreaker's ReadyToTrip: N consecutive failures, or the
@@ -464,7 +556,7 @@ func (b *Breaker) selfHook() *breakerHook {
 	if h != nil {
 		return h
 	}
-	h = b.forNodeHook("")
+	h = b.forNodeHook("", nil)
 	b.mu.Lock()
 	if b.self == nil {
 		b.self = h
@@ -476,9 +568,10 @@ func (b *Breaker) selfHook() *breakerHook {
 
 // breakerHook is the hook of one node, bound to its breaker.
 type breakerHook struct {
-	b    *Breaker
-	addr string
-	nb   atomic.Pointer[nodeBreaker]
+	b      *Breaker
+	addr   string
+	target *redis.Options // the node client's options, or nil
+	nb     atomic.Pointer[nodeBreaker]
 }
 
 var _ redis.Hook = (*breakerHook)(nil)
@@ -488,7 +581,7 @@ var _ redis.Hook = (*breakerHook)(nil)
 func (h *breakerHook) node() *nodeBreaker {
 	nb := h.nb.Load()
 	if nb.evicted.Load() {
-		nb = h.b.node(h.addr)
+		nb = h.b.node(h.addr, h.target)
 		h.nb.Store(nb)
 	}
 	return nb

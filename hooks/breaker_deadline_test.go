@@ -46,6 +46,7 @@ var guardedHandles = []guardedHandle{
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = h.Breaker.Close() })
 		return rdb, h.Breaker
 	}},
 }

@@ -44,6 +44,7 @@ func TestBreakerSubscribers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = brk.Close() })
 	unsubA := brk.Subscribe(func(node string, from, to gobreaker.State) {
 		_ = brk.State(node)
 		record("a")(node, from, to)

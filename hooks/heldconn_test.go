@@ -37,6 +37,7 @@ func guard(t *testing.T, rdb redis.UniversalClient, maxInFlight int) *hooks.Limi
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = br.Close() })
 	lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: maxInFlight, MaxWait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

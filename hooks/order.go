@@ -25,3 +25,18 @@ type nodeHook interface {
 	orderedHook
 	forNode(addr string) redis.Hook
 }
+
+// clientNodeHook is implemented by the per-node hooks that need the node's
+// client, not only its address: the Breaker probes a node with its
+// client's options. Attach prefers forClient to forNode.
+type clientNodeHook interface {
+	forClient(c *redis.Client) redis.Hook
+}
+
+// nodeHookFor returns h's hook for the node client c.
+func nodeHookFor(h nodeHook, c *redis.Client) redis.Hook {
+	if ch, ok := h.(clientNodeHook); ok {
+		return ch.forClient(c)
+	}
+	return h.forNode(c.Options().Addr)
+}

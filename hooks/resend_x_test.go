@@ -33,9 +33,11 @@ func (s *slowWrites) client(t *testing.T) redis.UniversalClient {
 	t.Helper()
 	rdb := s.newClient()
 	t.Cleanup(func() { _ = rdb.Close() })
-	if _, err := profiles.Apply(rdb, profiles.API()); err != nil {
+	h, err := profiles.Apply(rdb, profiles.API())
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.Breaker.Close() })
 	warm(t, rdb)
 	return rdb
 }

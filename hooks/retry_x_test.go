@@ -50,9 +50,11 @@ func guardedClient(t *testing.T, opt *redis.Options) *redis.Client {
 	opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	if _, err := profiles.Apply(rdb, profiles.API()); err != nil {
+	h, err := profiles.Apply(rdb, profiles.API())
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.Breaker.Close() })
 	return rdb
 }
 
@@ -280,6 +282,7 @@ func TestRetryErrorKeepsNetErrorContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = br.Close() })
 		if err := hooks.Attach(rdb, retry, br); err != nil {
 			t.Fatal(err)
 		}

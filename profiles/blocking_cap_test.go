@@ -33,9 +33,11 @@ var capHandles = []capHandle{
 		}
 		rdb := redis.NewClient(opts)
 		t.Cleanup(func() { _ = rdb.Close() })
-		if _, err := profiles.Apply(rdb, cfg); err != nil {
+		guards, err := profiles.Apply(rdb, cfg)
+		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = guards.Breaker.Close() })
 		return rdb
 	}},
 	{"NewClient", func(t *testing.T, cfg profiles.Config) redis.UniversalClient {

@@ -42,11 +42,12 @@ func (h Hooks) List() []redis.Hook {
 }
 
 // WorkerBreakerOpenTimeout is how long the Worker preset's breaker stays
-// open before it probes the node again. It is shorter than the hooks'
-// default (5s) because the Worker preset's Retry waits out an open circuit
-// (RetryOptions.WaitOutOpenCircuit): a worker's commands back off while the
-// breaker keeps the traffic off the node, and go on within about a second
-// of the node's return.
+// open before it lets a caller's command through again (half-open), when its
+// probes (hooks.BreakerOptions.ProbeInterval) have not closed it sooner. It
+// is shorter than the hooks' default (5s) because the Worker preset's Retry
+// waits out an open circuit (RetryOptions.WaitOutOpenCircuit): a worker's
+// commands back off while the breaker keeps the traffic off the node, and go
+// on within about a second of the node's return even without probes.
 const WorkerBreakerOpenTimeout = time.Second
 
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
@@ -57,14 +58,16 @@ const WorkerBreakerOpenTimeout = time.Second
 //
 // The presets differ in what an open circuit means to a caller. API fails
 // fast: a command to a node whose breaker is open gets ErrCircuitOpen at
-// once (breaker defaults: 5 consecutive failures, 5s open). Worker rides it
-// out: Retry backs off and tries again within its MaxElapsed, and the
-// breaker re-probes after WorkerBreakerOpenTimeout, so a restart or a
-// failover costs a worker a pause, not a failed job. Because Timeouts wraps
-// Retry, a command's deadline bounds all its attempts; the Worker preset
-// therefore gives reads, writes and other short commands a deadline of
-// Retry.MaxElapsed (30s by default, below its 60s socket timeout) where the
-// API preset keeps the hooks' defaults (reads 3s, writes 5s).
+// once (breaker defaults: 5 consecutive failures, 5s open), until the
+// breaker's probes find the node answering. Worker rides it out: Retry backs
+// off and tries again within its MaxElapsed while the breaker probes the
+// node (and lets a command through after WorkerBreakerOpenTimeout), so a
+// restart or a failover costs a worker a pause, not a failed job. Because
+// Timeouts wraps Retry, a command's deadline bounds all its attempts; the
+// Worker preset therefore gives reads, writes and other short commands a
+// deadline of Retry.MaxElapsed (30s by default, below its 60s socket
+// timeout) where the API preset keeps the hooks' defaults (reads 3s, writes
+// 5s).
 //
 // A command the Limiter cannot admit waits for a permit at most 693ms (API)
 // or 1.213s (Worker), with the presets' settings, and then fails with an
@@ -176,6 +179,9 @@ func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
 // *redis.Client) takes the place of c.PoolSize. Budgets c leaves at zero
 // scale to it; a MaxConcurrentOps or MaxBlocking that does not fit is an
 // error naming the field and both numbers, and nothing is attached.
+//
+// Close the returned Breaker after the client: it stops the Breaker's
+// probes of nodes whose circuit is open (see hooks.Breaker.Close).
 func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, error) {
 	pool, known := clientPoolSize(rdb)
 	if known {
@@ -189,6 +195,7 @@ func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, err
 		return Hooks{}, err
 	}
 	if err := hooks.Attach(rdb, append(extra, h.List()...)...); err != nil {
+		_ = h.Breaker.Close() // Attach may have added it: it must not probe for nobody
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	return h, nil
@@ -234,6 +241,17 @@ type Client struct {
 // Config returns the Config the client was built from, with the preset's
 // defaults filled in. Its String and LogValue redact passwords.
 func (c *Client) Config() Config { return c.cfg }
+
+// Close closes the go-redis client, then its Breaker (which stops the
+// Breaker's probes, see hooks.Breaker.Close), and returns the client's
+// error. Closing it again returns redis.ErrClosed, as go-redis does.
+func (c *Client) Close() error {
+	err := c.UniversalClient.Close()
+	if c.Hooks.Breaker != nil {
+		_ = c.Hooks.Breaker.Close()
+	}
+	return err
+}
 
 // Unwrap returns the go-redis client inside c: a *redis.Client (single
 // server or Sentinel failover) or a *redis.ClusterClient. It is the one way

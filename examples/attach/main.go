@@ -94,6 +94,7 @@ func run(stdout, stderr io.Writer) int {
 
 	guarded, err := phase(ctx, rdb, hs.Limiter)
 	_ = rdb.Close() // done with the client either way
+	_ = hs.Breaker.Close()
 	if err != nil {
 		fmt.Fprintln(stderr, "attach: guarded client:", err)
 		return 1

@@ -199,7 +199,12 @@ func (s *servers) newHandle(c0 *cell, name string) *handle {
 		_ = h.rdb.Close()
 		c0.fatal("%s: %v", name, err)
 	}
-	t.Cleanup(func() { _ = h.rdb.Close() })
+	t.Cleanup(func() {
+		_ = h.rdb.Close()
+		if h.hooks.Breaker != nil {
+			_ = h.hooks.Breaker.Close() // stops its probes
+		}
+	})
 	return h
 }
 

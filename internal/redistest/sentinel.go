@@ -46,14 +46,17 @@ sentinel failover-timeout %s 10000
 	}
 	cmd := exec.Command("redis-server", conf, "--sentinel")
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logf, logf
-	if err := cmd.Start(); err != nil {
+	exited := make(chan struct{})
+	if err := startOwned(cmd, func() {
+		_ = logf.Close()
+		close(exited)
+	}); err != nil {
 		_ = logf.Close()
 		t.Fatalf("redistest: starting sentinel: %v", err)
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = logf.Close()
+		<-exited
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	if err := poll(readyTimeout, func() (bool, string) {

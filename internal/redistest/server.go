@@ -4,9 +4,11 @@
 // bandwidth limits.
 //
 // Every server lives in its own temporary directory and is stopped and
-// reaped in t.Cleanup. When redis-server is not on PATH, tests that need it
-// are skipped with an install hint, or fail with it when the CI environment
-// variable is set.
+// reaped in t.Cleanup (or by Close); on Linux the kernel also kills it when
+// the process that started it ends without either (an interrupted benchmark,
+// a test binary's -timeout panic). When redis-server is not on PATH, tests
+// that need it are skipped with an install hint, or fail with it when the CI
+// environment variable is set.
 package redistest
 
 import (
@@ -177,16 +179,14 @@ func (s *Server) start() error {
 	cmd.Dir = s.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
+	done := make(chan struct{})
+	if err := startOwned(cmd, func() {
+		_ = logf.Close()
+		close(done)
+	}); err != nil {
 		_ = logf.Close()
 		return fmt.Errorf("starting redis-server: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = logf.Close()
-		close(done)
-	}()
 	s.mu.Lock()
 	s.cmd, s.done, s.paused = cmd, done, false
 	s.mu.Unlock()
