@@ -181,7 +181,10 @@ func (l *Limiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 }
 
 // LimiterStats are a Limiter's figures. Counters only grow; gauges are a
-// snapshot.
+// snapshot. Within a node's snapshot, Waiting and the counters of the waits
+// that ended without a permit (Rejected, Cancelled) agree: each such wait
+// leaves Waiting in the same step that counts it. A waiter granted a permit
+// leaves Waiting then, and counts in Admitted as its command starts.
 type LimiterStats struct {
 	// InFlight is how many commands (pipelines counted once) hold a permit.
 	InFlight int64
@@ -396,6 +399,10 @@ func limDelta(blocking bool) uint64 {
 // change: no queued waiter could be granted with the permits that are free.
 // So a command that finds its permits free may take them without
 // overtaking anyone who could have used them.
+//
+// waiting, rejected and cancelled change only under mu (rejected and
+// cancelled also lock-free where no wait is involved), so that stats,
+// which reads them under mu, sees every ended wait counted.
 type limCore struct {
 	state atomic.Uint64
 	_     [56]byte // keep the hot word on its own cache line
@@ -539,8 +546,8 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 			continue
 		}
 		if c.maxWaiting > 0 && c.waiting.Load() >= c.maxWaiting {
-			c.mu.Unlock()
 			c.rejected.Add(1)
+			c.mu.Unlock()
 			return c.limitErr(0, true, blocking, s)
 		}
 		// Raising the flag in the same compare-and-swap that saw the permits
@@ -588,23 +595,25 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 }
 
 // abandon ends a wait that the context (cause != nil) or MaxWait (cause
-// == nil) cut short.
+// == nil) cut short. The wait leaves the queue and is counted in one step
+// under mu (see limCore).
 func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 	blocking := w.blocking
 	c.mu.Lock()
 	if w.granted {
 		// The permits arrived while the wait was ending.
-		c.mu.Unlock()
 		<-w.ch // sent under mu, before granted was visible
 		c.endWait(start, w)
 		if cause == nil {
 			// MaxWait ran out but the permit is here: use it.
+			c.mu.Unlock()
 			c.admitted.Add(1)
 			return nil
 		}
 		// The caller is gone: hand the permits on rather than leak them.
-		c.release(blocking)
+		c.settle(limDelta(blocking))
 		c.cancelled.Add(1)
+		c.mu.Unlock()
 		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
 	}
 	q, bit := &c.shortQ, limShortWait
@@ -623,14 +632,15 @@ func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 			}
 		}
 	}
-	s := c.state.Load()
-	c.mu.Unlock()
 	waited := c.endWait(start, w)
 	if cause != nil {
 		c.cancelled.Add(1)
+		c.mu.Unlock()
 		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
 	}
 	c.rejected.Add(1)
+	s := c.state.Load()
+	c.mu.Unlock()
 	return c.limitErr(waited, false, blocking, s)
 }
 
@@ -743,13 +753,15 @@ func (c *limCore) grant(w *waiter) {
 	w.ch <- struct{}{}
 }
 
+// stats reads the figures under mu, where waits are queued, granted and
+// ended, so that they agree (see LimiterStats).
 func (c *limCore) stats() LimiterStats {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var blkWaiting int64
 	for w := c.blkQ.head; w != nil; w = w.next {
 		blkWaiting++
 	}
-	c.mu.Unlock()
 	s := c.state.Load()
 	return LimiterStats{
 		InFlight:         int64(limInFlight(s)),
