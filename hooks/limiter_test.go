@@ -84,6 +84,14 @@ func (g *ltGate) entered() []string {
 	return append([]string(nil), g.order...)
 }
 
+// ltWaitEntered waits until n commands have entered next. A permit is
+// taken before its command enters next: wait for this, not for InFlight,
+// before ltLetAndSee counts who entered.
+func ltWaitEntered(t *testing.T, g *ltGate, n int) {
+	t.Helper()
+	ltWaitFor(t, fmt.Sprintf("%d commands in next", n), func() bool { return len(g.entered()) == n })
+}
+
 // ltLetAndSee ends the command id and waits until want has entered next.
 func ltLetAndSee(t *testing.T, g *ltGate, id, want string) {
 	t.Helper()
@@ -149,6 +157,7 @@ func TestLimiterFIFO(t *testing.T) {
 	run(ltGet("h1"))
 	run(ltGet("h2"))
 	ltWaitFor(t, "two holders", func() bool { return l.Stats().InFlight == 2 })
+	ltWaitEntered(t, g, 2)
 	var want []string
 	for i := range 10 {
 		id := "w" + strconv.Itoa(i)
@@ -202,6 +211,7 @@ func TestLimiterBlockingBudget(t *testing.T) {
 	run(ltGet("s1"))
 	run(ltGet("s2"))
 	ltWaitFor(t, "short commands in flight", func() bool { return l.Stats().InFlight == 4 })
+	ltWaitEntered(t, g, 4)
 	if st := l.Stats(); st.Waiting != 2 || st.InFlightBlocking != 2 {
 		t.Fatalf("stats %+v, want 2 waiting and 2 blocking in flight", st)
 	}
@@ -308,6 +318,7 @@ func TestLimiterCancelledWaiterLeavesQueue(t *testing.T) {
 	start(context.Background(), "h1", &e1)
 	start(context.Background(), "h2", &e2)
 	ltWaitFor(t, "holders", func() bool { return l.Stats().InFlight == 2 })
+	ltWaitEntered(t, g, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	start(ctx, "a", &ea)
 	ltWaitFor(t, "a queued", func() bool { return l.Stats().Waiting == 1 })
