@@ -845,3 +845,42 @@ func TestLimiterConnectionHandshakeNeedsNoPermit(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestLimiterSetLimitsInvalidatesRacingSwaps: a lock-free acquire (or
+// release) that loaded the state word and the budgets before SetLimits
+// cannot land its swap after it, since the budgets' generation moved: no
+// permit is taken by budgets no longer in force. A node budget made after
+// the change starts with the new budgets.
+func TestLimiterSetLimitsInvalidatesRacingSwaps(t *testing.T) {
+	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 4})
+	c := l.core("")
+	for range 3 {
+		if err := c.acquire(context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An acquire loads the word, then the budgets, and finds room.
+	s := c.state.Load()
+	if !c.budgets.Load().fastOK(s, false) {
+		t.Fatal("the fourth permit is not free under the first budgets")
+	}
+	if err := l.SetLimits(LimiterLimits{MaxInFlight: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// Its swap now must fail, and its next try sees no room.
+	if c.state.CompareAndSwap(s, s+limDelta(false)) {
+		t.Fatal("a swap prepared under the old budgets landed after SetLimits")
+	}
+	if now := c.state.Load(); limInFlight(now) != 3 || c.budgets.Load().fastOK(now, false) {
+		t.Fatalf("state %#x: want 3 in flight and no room under the new budgets", now)
+	}
+	if got := l.core("10.0.0.9:6379").budgets.Load().limits; got != (LimiterLimits{MaxInFlight: 2, MaxBlocking: 1}) {
+		t.Errorf("a new node's limits %+v", got)
+	}
+	for range 3 {
+		c.release(false)
+	}
+	if now := c.state.Load(); now&^limGenMask != 0 {
+		t.Fatalf("state %#x after the releases, want no permit and no flag", now)
+	}
+}
