@@ -128,3 +128,49 @@ func TestRealBreakerRecoversAfterRestart(t *testing.T) {
 		t.Fatalf("SET after recovery: %v", err)
 	}
 }
+
+// Limits changed on a live client show in the next report, in /pool-stats'
+// JSON, for the limiter and for each node.
+func TestLimitsSetAtRunTimeShowInPoolStats(t *testing.T) {
+	s := redistest.Start(t)
+	rdb := s.Client(t, &redis.Options{MaxRetries: -1, PoolSize: 10})
+	lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 4, MaxBlocking: 1, MaxWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Attach(rdb, lim); err != nil {
+		t.Fatal(err)
+	}
+	m := newMonitor(t, rdb, Options{Limiter: lim, PingTimeout: 5 * time.Second})
+	limits := func() (map[string]any, map[string]any) {
+		t.Helper()
+		m.Check(context.Background())
+		_, obj, body := get(t, m.Handler(), "GET", "/pool-stats")
+		l := object(object(obj["hooks"])["limiter"])
+		node := object(object(l["nodes"])[s.Addr()])
+		if l == nil || node == nil {
+			t.Fatalf("no limiter figures for %s in %s", s.Addr(), body)
+		}
+		return l, node
+	}
+	want := func(when string, in, blk, waitMs, waiting float64) {
+		t.Helper()
+		l, node := limits()
+		for where, o := range map[string]map[string]any{"hooks.limiter": l, "hooks.limiter.nodes[" + s.Addr() + "]": node} {
+			for k, v := range map[string]float64{"max_in_flight": in, "max_blocking": blk, "max_wait_ms": waitMs, "max_waiting": waiting} {
+				if o[k] != v {
+					t.Errorf("%s: %s.%s = %v, want %v", when, where, k, o[k], v)
+				}
+			}
+		}
+	}
+	want("as made", 4, 1, 50, 0)
+	if err := lim.SetLimits(hooks.LimiterLimits{MaxInFlight: 8, MaxBlocking: 3, MaxWait: 250 * time.Millisecond, MaxWaiting: 9}); err != nil {
+		t.Fatal(err)
+	}
+	want("after SetLimits", 8, 3, 250, 9)
+	if err := lim.SetLimits(hooks.LimiterLimits{MaxInFlight: 6}); err != nil {
+		t.Fatal(err)
+	}
+	want("after SetLimits with defaults", 6, 1, 0, 0)
+}

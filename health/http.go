@@ -127,14 +127,15 @@ func (n NodeFigures) MarshalJSON() ([]byte, error) {
 	}{plain(n), ms(n.Latency)})
 }
 
-// MarshalJSON adds total_wait_ms and max_wait_seen_ms.
+// MarshalJSON adds total_wait_ms, max_wait_seen_ms and max_wait_ms.
 func (l LimiterFigures) MarshalJSON() ([]byte, error) {
 	type plain LimiterFigures
 	return json.Marshal(struct {
 		plain
 		TotalWaitMs   float64 `json:"total_wait_ms"`
 		MaxWaitSeenMs float64 `json:"max_wait_seen_ms"`
-	}{plain(l), ms(l.TotalWait), ms(l.MaxWaitSeen)})
+		MaxWaitMs     float64 `json:"max_wait_ms"`
+	}{plain(l), ms(l.TotalWait), ms(l.MaxWaitSeen), ms(l.MaxWait)})
 }
 
 // MarshalJSON writes breaker states by name ("closed", "half-open",

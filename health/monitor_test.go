@@ -282,7 +282,8 @@ func TestHookFiguresDriveStatus(t *testing.T) {
 	rdb := s.Client(t, nil)
 	lim := &fakeLimiter{
 		stats: hooks.LimiterStats{InFlight: 2, InFlightBlocking: 1, Waiting: 3, Admitted: 100, Rejected: 4, Cancelled: 1,
-			TotalWait: 1500 * time.Millisecond, MaxWaitSeen: 20 * time.Millisecond, MaxInFlight: 40, MaxBlocking: 10},
+			TotalWait: 1500 * time.Millisecond, MaxWaitSeen: 20 * time.Millisecond,
+			LimiterLimits: hooks.LimiterLimits{MaxInFlight: 40, MaxBlocking: 10, MaxWait: time.Second, MaxWaiting: 20}},
 		nodes: map[string]hooks.LimiterStats{s.Addr(): {InFlight: 2, Admitted: 100, Rejected: 4}},
 	}
 	brk := &fakeBreaker{}
@@ -299,7 +300,8 @@ func TestHookFiguresDriveStatus(t *testing.T) {
 	l := r.Hooks.Limiter
 	if l == nil || l.InFlight != 2 || l.InFlightBlocking != 1 || l.Waiting != 3 || l.Admitted != 100 || l.Rejected != 4 ||
 		l.Cancelled != 1 || l.TotalWait != 1500*time.Millisecond || l.MaxWaitSeen != 20*time.Millisecond ||
-		l.MaxInFlight != 40 || l.MaxBlocking != 10 || l.Nodes[s.Addr()].Rejected != 4 {
+		l.MaxInFlight != 40 || l.MaxBlocking != 10 || l.MaxWait != time.Second || l.MaxWaiting != 20 ||
+		l.Nodes[s.Addr()].Rejected != 4 {
 		t.Fatalf("limiter figures = %+v", l)
 	}
 	if r.Hooks.Breakers[s.Addr()] != gobreaker.StateClosed || len(r.Hooks.Breakers) != 1 {

@@ -125,10 +125,13 @@ type LimiterFigures struct {
 	TotalWait time.Duration `json:"-"`
 	// MaxWaitSeen is the longest single wait (max_wait_seen_ms).
 	MaxWaitSeen time.Duration `json:"-"`
-	// MaxInFlight is the configured budget per node.
-	MaxInFlight int `json:"max_in_flight"`
-	// MaxBlocking is the configured blocking budget per node.
-	MaxBlocking int `json:"max_blocking"`
+	// MaxInFlight, MaxBlocking, MaxWait (max_wait_ms) and MaxWaiting are
+	// the budgets in force per node (hooks.LimiterLimits): those the
+	// limiter was made with, or the last hooks.Limiter.SetLimits.
+	MaxInFlight int           `json:"max_in_flight"`
+	MaxBlocking int           `json:"max_blocking"`
+	MaxWait     time.Duration `json:"-"`
+	MaxWaiting  int           `json:"max_waiting"`
 	// Nodes are the per-node figures by address, when the limiter keeps
 	// them (a limiter added without Attach reports under "").
 	Nodes map[string]LimiterFigures `json:"nodes,omitempty"`
@@ -146,6 +149,8 @@ func limiterFigures(s hooks.LimiterStats) LimiterFigures {
 		MaxWaitSeen:      s.MaxWaitSeen,
 		MaxInFlight:      s.MaxInFlight,
 		MaxBlocking:      s.MaxBlocking,
+		MaxWait:          s.MaxWait,
+		MaxWaiting:       s.MaxWaiting,
 	}
 }
 

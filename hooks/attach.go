@@ -142,11 +142,14 @@ func checkFit(rdb redis.UniversalClient, hs []redis.Hook) error {
 					"deadlines Timeouts sets never reach the socket"))
 			}
 		case *Limiter:
-			if f.poolSize > 0 && h.opt.MaxInFlight > f.poolSize {
+			h.mu.Lock()
+			maxIn := h.lim.limits.MaxInFlight
+			h.mu.Unlock()
+			if f.poolSize > 0 && maxIn > f.poolSize {
 				errs = append(errs, fmt.Errorf("hooks: Attach: Limiter with MaxInFlight %d on a client with "+
 					"PoolSize %d per node: commands past the pool would queue in go-redis's pool, "+
 					"out of the Limiter's reach; set MaxInFlight to at most %d or PoolSize to at "+
-					"least %d", h.opt.MaxInFlight, f.poolSize, f.poolSize, h.opt.MaxInFlight))
+					"least %d", maxIn, f.poolSize, f.poolSize, maxIn))
 			}
 		}
 	}

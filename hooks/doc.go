@@ -121,7 +121,8 @@
 // pipeline or a MULTI/EXEC holds one connection and counts as one command;
 // it is blocking if any command in it is. (Since go-redis 9.22 pipelines
 // use a pipeline pool first; counting them in the same budget is the safe
-// side.)
+// side.) Limiter.SetLimits changes the budgets while commands run; Stats
+// and health report those in force.
 //
 // # Retry and Breaker
 //

@@ -43,6 +43,46 @@ type LimiterOptions struct {
 	Commands *CommandTable
 }
 
+// LimiterLimits are the budgets of a Limiter that SetLimits changes on a
+// live client. Each field means what the LimiterOptions field of the same
+// name means, with the same rules and defaults.
+type LimiterLimits struct {
+	MaxInFlight int
+	MaxBlocking int
+	MaxWait     time.Duration
+	MaxWaiting  int
+}
+
+// maxLimiterBudget bounds MaxInFlight so that the counters fit the packed
+// state word.
+const maxLimiterBudget = 1 << 20
+
+// resolve checks lim by the rules of LimiterOptions and fills in the
+// defaults. A bad field is an error naming it, as a field of typ (the
+// struct the caller passed), and the value it got.
+func (lim LimiterLimits) resolve(typ string) (LimiterLimits, error) {
+	switch {
+	case lim.MaxInFlight < 2:
+		return lim, fmt.Errorf("hooks: %s.MaxInFlight is %d; it must be at least 2", typ, lim.MaxInFlight)
+	case lim.MaxInFlight > maxLimiterBudget:
+		return lim, fmt.Errorf("hooks: %s.MaxInFlight is %d; it must be at most %d", typ, lim.MaxInFlight, maxLimiterBudget)
+	case lim.MaxBlocking < 0:
+		return lim, fmt.Errorf("hooks: %s.MaxBlocking is %d; it must not be negative", typ, lim.MaxBlocking)
+	case lim.MaxWait < 0:
+		return lim, fmt.Errorf("hooks: %s.MaxWait is %s; it must not be negative", typ, lim.MaxWait)
+	case lim.MaxWaiting < 0:
+		return lim, fmt.Errorf("hooks: %s.MaxWaiting is %d; it must not be negative", typ, lim.MaxWaiting)
+	}
+	if lim.MaxBlocking == 0 {
+		lim.MaxBlocking = max(lim.MaxInFlight/4, 1)
+	}
+	if lim.MaxBlocking >= lim.MaxInFlight {
+		return lim, fmt.Errorf("hooks: %s.MaxBlocking is %d; it must be below MaxInFlight (%d)",
+			typ, lim.MaxBlocking, lim.MaxInFlight)
+	}
+	return lim, nil
+}
+
 // Limiter bounds the commands in flight per node, with a separate, smaller
 // budget for blocking commands, so that consumers blocked in BLPOP or
 // XREAD BLOCK can never take every connection of the pool from GET and SET.
@@ -84,10 +124,13 @@ type LimiterOptions struct {
 // Use the Limiter through Attach, which gives every node of a cluster or
 // ring its own budgets. Added directly with AddHook it keeps one budget,
 // reported by NodeStats under the empty address "".
+//
+// SetLimits changes the budgets while commands run.
 type Limiter struct {
-	opt LimiterOptions
+	table *CommandTable
 
 	mu    sync.Mutex
+	lim   *limBudgets // the budgets in force, for the nodes to come; under mu
 	cores map[string]*limCore
 	own   atomic.Pointer[limCore] // the budget of the address "", once made
 }
@@ -98,33 +141,46 @@ var (
 	_ redis.Hook = (*nodeLimiter)(nil)
 )
 
-// maxLimiterBudget bounds MaxInFlight so that the counters fit the packed
-// state word.
-const maxLimiterBudget = 1 << 20
-
 // NewLimiter checks opt, applies its defaults and returns a Limiter. A bad
 // option is an error naming the field and the value it got.
 func NewLimiter(opt LimiterOptions) (*Limiter, error) {
-	switch {
-	case opt.MaxInFlight < 2:
-		return nil, fmt.Errorf("hooks: LimiterOptions.MaxInFlight is %d; it must be at least 2", opt.MaxInFlight)
-	case opt.MaxInFlight > maxLimiterBudget:
-		return nil, fmt.Errorf("hooks: LimiterOptions.MaxInFlight is %d; it must be at most %d", opt.MaxInFlight, maxLimiterBudget)
-	case opt.MaxBlocking < 0:
-		return nil, fmt.Errorf("hooks: LimiterOptions.MaxBlocking is %d; it must not be negative", opt.MaxBlocking)
-	case opt.MaxWait < 0:
-		return nil, fmt.Errorf("hooks: LimiterOptions.MaxWait is %s; it must not be negative", opt.MaxWait)
-	case opt.MaxWaiting < 0:
-		return nil, fmt.Errorf("hooks: LimiterOptions.MaxWaiting is %d; it must not be negative", opt.MaxWaiting)
+	lim, err := LimiterLimits{
+		MaxInFlight: opt.MaxInFlight,
+		MaxBlocking: opt.MaxBlocking,
+		MaxWait:     opt.MaxWait,
+		MaxWaiting:  opt.MaxWaiting,
+	}.resolve("LimiterOptions")
+	if err != nil {
+		return nil, err
 	}
-	if opt.MaxBlocking == 0 {
-		opt.MaxBlocking = max(opt.MaxInFlight/4, 1)
+	return &Limiter{table: opt.Commands, lim: newLimBudgets(lim), cores: make(map[string]*limCore)}, nil
+}
+
+// SetLimits replaces the budgets of every node, at once, while commands
+// run. lim is checked as NewLimiter checks its options, and a zero field
+// takes its default as there (MaxBlocking a quarter of MaxInFlight; MaxWait
+// and MaxWaiting no bound): to change one budget, take the others from
+// Stats().LimiterLimits. A bad field is an error naming it, and nothing
+// changes.
+//
+// A raised budget admits the waiters it has room for at once. A lowered
+// one takes nothing back: the commands in flight finish, and no new
+// command is admitted until fewer than the new budget are in flight. The
+// permits of the commands in flight are counted against the new budgets.
+// MaxWait and MaxWaiting apply to the waits that start after the call.
+func (l *Limiter) SetLimits(lim LimiterLimits) error {
+	lim, err := lim.resolve("LimiterLimits")
+	if err != nil {
+		return err
 	}
-	if opt.MaxBlocking >= opt.MaxInFlight {
-		return nil, fmt.Errorf("hooks: LimiterOptions.MaxBlocking is %d; it must be below MaxInFlight (%d)",
-			opt.MaxBlocking, opt.MaxInFlight)
+	b := newLimBudgets(lim)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lim = b
+	for _, c := range l.cores {
+		c.setBudgets(b)
 	}
-	return &Limiter{opt: opt, cores: make(map[string]*limCore)}, nil
+	return nil
 }
 
 // core returns the budget of the node at addr, creating it on first use.
@@ -133,7 +189,7 @@ func (l *Limiter) core(addr string) *limCore {
 	defer l.mu.Unlock()
 	c, ok := l.cores[addr]
 	if !ok {
-		c = newLimCore(addr, l.opt)
+		c = newLimCore(addr, l.table, l.lim)
 		l.cores[addr] = c
 	}
 	return c
@@ -181,7 +237,10 @@ func (l *Limiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 }
 
 // LimiterStats are a Limiter's figures. Counters only grow; gauges are a
-// snapshot.
+// snapshot. Within a node's snapshot, Waiting and the counters of the waits
+// that ended without a permit (Rejected, Cancelled) agree: each such wait
+// leaves Waiting in the same step that counts it. A waiter granted a permit
+// leaves Waiting then, and counts in Admitted as its command starts.
 type LimiterStats struct {
 	// InFlight is how many commands (pipelines counted once) hold a permit.
 	InFlight int64
@@ -205,15 +264,17 @@ type LimiterStats struct {
 	TotalWait time.Duration
 	// MaxWaitSeen is the longest single wait.
 	MaxWaitSeen time.Duration
-	// MaxInFlight and MaxBlocking are the configured budgets (per node).
-	MaxInFlight, MaxBlocking int
+	// LimiterLimits are the budgets in force, per node, defaults filled in:
+	// those of NewLimiter, or of the last SetLimits.
+	LimiterLimits
 }
 
 // Stats returns the figures summed over every node (MaxWaitSeen is the
-// largest of them; MaxInFlight and MaxBlocking are the per-node budgets).
+// largest of them; the limits are the per-node budgets).
 func (l *Limiter) Stats() LimiterStats {
-	st := LimiterStats{MaxInFlight: l.opt.MaxInFlight, MaxBlocking: l.opt.MaxBlocking}
-	for _, c := range l.coreList() {
+	cores, b := l.coreList()
+	st := LimiterStats{LimiterLimits: b.limits}
+	for _, c := range cores {
 		s := c.stats()
 		st.InFlight += s.InFlight
 		st.InFlightBlocking += s.InFlightBlocking
@@ -233,7 +294,7 @@ func (l *Limiter) Stats() LimiterStats {
 // Attach reports its budget under the key "". A node that left a cluster
 // keeps its entry.
 func (l *Limiter) NodeStats() map[string]LimiterStats {
-	cores := l.coreList()
+	cores, _ := l.coreList()
 	m := make(map[string]LimiterStats, len(cores))
 	for _, c := range cores {
 		m[c.addr] = c.stats()
@@ -241,14 +302,15 @@ func (l *Limiter) NodeStats() map[string]LimiterStats {
 	return m
 }
 
-func (l *Limiter) coreList() []*limCore {
+// coreList returns the node budgets and the limits in force.
+func (l *Limiter) coreList() ([]*limCore, *limBudgets) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cores := make([]*limCore, 0, len(l.cores))
 	for _, c := range l.cores {
 		cores = append(cores, c)
 	}
-	return cores
+	return cores, l.lim
 }
 
 // nodeLimiter is the hook Attach adds to one node client.
@@ -361,19 +423,27 @@ func lenOf(m *map[[heldConnDepth]uintptr]bool) int {
 	return len(*m)
 }
 
-// The state word of a limCore packs the permits in use and two flags:
+// The state word of a limCore packs the permits in use, the budgets'
+// generation and two flags:
 //
-//	bits  0..29  commands in flight (general budget)
-//	bits 30..59  blocking commands in flight
+//	bits  0..20  commands in flight (general budget)
+//	bits 21..41  blocking commands in flight
+//	bits 42..61  generation of the budgets, which SetLimits advances
 //	bit  62      short commands are queued
 //	bit  63      blocking commands are queued
 //
 // Every change goes through a compare-and-swap of the whole word, so the
-// lock-free fast path and the locked slow path always see each other.
+// lock-free fast path and the locked slow path always see each other. A
+// lock-free change loads the word, then the budgets, then swaps: were the
+// budgets replaced in between, the generation has moved and the swap
+// fails, so no permit is ever taken or given back by stale budgets (short
+// of 2^20 changes of the budgets during one swap).
 const (
-	limCountBits = 30
+	limCountBits = 21 // holds maxLimiterBudget
 	limCountMask = 1<<limCountBits - 1
 	limBlkShift  = limCountBits
+	limGenShift  = 2 * limCountBits
+	limGenMask   = (uint64(1)<<20 - 1) << limGenShift
 	limShortWait = uint64(1) << 62
 	limBlkWait   = uint64(1) << 63
 )
@@ -390,26 +460,45 @@ func limDelta(blocking bool) uint64 {
 	return 1
 }
 
+// limBudgets are resolved limits in the form the hot path reads. A value
+// is never changed: SetLimits swaps in a new one.
+type limBudgets struct {
+	maxIn, maxBlk uint64
+	maxWaiting    int64
+	limits        LimiterLimits
+}
+
+func newLimBudgets(lim LimiterLimits) *limBudgets {
+	return &limBudgets{
+		maxIn:      uint64(lim.MaxInFlight),
+		maxBlk:     uint64(lim.MaxBlocking),
+		maxWaiting: int64(lim.MaxWaiting),
+		limits:     lim,
+	}
+}
+
 // limCore is the pair of budgets of one node.
 //
 // Invariant, kept by every operation made under mu and by every lock-free
 // change: no queued waiter could be granted with the permits that are free.
 // So a command that finds its permits free may take them without
 // overtaking anyone who could have used them.
+//
+// waiting, rejected and cancelled change only under mu (rejected and
+// cancelled also lock-free where no wait is involved), so that stats,
+// which reads them under mu, sees every ended wait counted.
 type limCore struct {
 	state atomic.Uint64
 	_     [56]byte // keep the hot word on its own cache line
+
+	budgets atomic.Pointer[limBudgets] // replaced under mu, with the generation
 
 	admitted, rejected, cancelled atomic.Uint64
 	totalWait, maxWaitSeen        atomic.Int64
 	waiting                       atomic.Int64
 
-	addr       string
-	maxIn      uint64
-	maxBlk     uint64
-	maxWait    time.Duration
-	maxWaiting int64
-	table      *CommandTable
+	addr  string
+	table *CommandTable
 
 	mu     sync.Mutex
 	shortQ waitList // short commands, in arrival order
@@ -417,15 +506,20 @@ type limCore struct {
 	seq    uint64   // arrival counter, under mu
 }
 
-func newLimCore(addr string, opt LimiterOptions) *limCore {
-	return &limCore{
-		addr:       addr,
-		maxIn:      uint64(opt.MaxInFlight),
-		maxBlk:     uint64(opt.MaxBlocking),
-		maxWait:    opt.MaxWait,
-		maxWaiting: int64(opt.MaxWaiting),
-		table:      opt.Commands,
-	}
+func newLimCore(addr string, table *CommandTable, b *limBudgets) *limCore {
+	c := &limCore{addr: addr, table: table}
+	c.budgets.Store(b)
+	return c
+}
+
+// setBudgets puts b in force: it advances the generation, so that no
+// lock-free change made with the old budgets can land, and grants the
+// waiters b has room for.
+func (c *limCore) setBudgets(b *limBudgets) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.budgets.Store(b)
+	c.settle(0, true)
 }
 
 func (c *limCore) processHook(next redis.ProcessHook) redis.ProcessHook {
@@ -478,17 +572,17 @@ func (c *limCore) pipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipe
 }
 
 // fits reports whether the permits of a command are free in state s.
-func (c *limCore) fits(s uint64, blocking bool) bool {
-	if limInFlight(s) >= c.maxIn {
+func (b *limBudgets) fits(s uint64, blocking bool) bool {
+	if limInFlight(s) >= b.maxIn {
 		return false
 	}
-	return !blocking || limBlocking(s) < c.maxBlk
+	return !blocking || limBlocking(s) < b.maxBlk
 }
 
 // fastOK reports whether a command may take its permits without the lock:
 // they are free and no queued waiter could be overtaken.
-func (c *limCore) fastOK(s uint64, blocking bool) bool {
-	if !c.fits(s, blocking) || s&limShortWait != 0 {
+func (b *limBudgets) fastOK(s uint64, blocking bool) bool {
+	if !b.fits(s, blocking) || s&limShortWait != 0 {
 		return false
 	}
 	if blocking {
@@ -496,7 +590,7 @@ func (c *limCore) fastOK(s uint64, blocking bool) bool {
 	}
 	// Queued blocking commands are no obstacle while the blocking budget is
 	// spent: they could not use the permit.
-	return s&limBlkWait == 0 || limBlocking(s) >= c.maxBlk
+	return s&limBlkWait == 0 || limBlocking(s) >= b.maxBlk
 }
 
 // acquire takes a permit (two for a blocking command) or returns why not.
@@ -504,7 +598,7 @@ func (c *limCore) acquire(ctx context.Context, blocking bool) error {
 	d := limDelta(blocking)
 	for {
 		s := c.state.Load()
-		if !c.fastOK(s, blocking) {
+		if !c.budgets.Load().fastOK(s, blocking) {
 			return c.acquireSlow(ctx, blocking)
 		}
 		if c.state.CompareAndSwap(s, s+d) {
@@ -527,9 +621,10 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	}
 
 	c.mu.Lock()
+	b := c.budgets.Load() // fixed while mu is held
 	for {
 		s := c.state.Load()
-		if c.fits(s, blocking) {
+		if b.fits(s, blocking) {
 			// By the invariant nobody queued could use these permits.
 			if c.state.CompareAndSwap(s, s+d) {
 				c.mu.Unlock()
@@ -538,10 +633,10 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 			}
 			continue
 		}
-		if c.maxWaiting > 0 && c.waiting.Load() >= c.maxWaiting {
-			c.mu.Unlock()
+		if b.maxWaiting > 0 && c.waiting.Load() >= b.maxWaiting {
 			c.rejected.Add(1)
-			return c.limitErr(0, true, blocking, s)
+			c.mu.Unlock()
+			return c.limitErr(b, 0, true, blocking, s)
 		}
 		// Raising the flag in the same compare-and-swap that saw the permits
 		// taken: a release that lands after it must take the lock, and
@@ -559,7 +654,7 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	c.mu.Unlock()
 
 	start := time.Now()
-	limit, byDeadline := c.maxWait, false
+	limit, byDeadline := b.limits.MaxWait, false
 	if dl, ok := waitDeadline(ctx); ok {
 		if until := time.Until(dl); limit <= 0 || until < limit {
 			limit, byDeadline = max(until, 0), true
@@ -588,23 +683,25 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 }
 
 // abandon ends a wait that the context (cause != nil) or MaxWait (cause
-// == nil) cut short.
+// == nil) cut short. The wait leaves the queue and is counted in one step
+// under mu (see limCore).
 func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 	blocking := w.blocking
 	c.mu.Lock()
 	if w.granted {
 		// The permits arrived while the wait was ending.
-		c.mu.Unlock()
 		<-w.ch // sent under mu, before granted was visible
 		c.endWait(start, w)
 		if cause == nil {
 			// MaxWait ran out but the permit is here: use it.
+			c.mu.Unlock()
 			c.admitted.Add(1)
 			return nil
 		}
 		// The caller is gone: hand the permits on rather than leak them.
-		c.release(blocking)
+		c.settle(limDelta(blocking), false)
 		c.cancelled.Add(1)
+		c.mu.Unlock()
 		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
 	}
 	q, bit := &c.shortQ, limShortWait
@@ -623,15 +720,16 @@ func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 			}
 		}
 	}
-	s := c.state.Load()
-	c.mu.Unlock()
 	waited := c.endWait(start, w)
 	if cause != nil {
 		c.cancelled.Add(1)
+		c.mu.Unlock()
 		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
 	}
 	c.rejected.Add(1)
-	return c.limitErr(waited, false, blocking, s)
+	s, b := c.state.Load(), c.budgets.Load()
+	c.mu.Unlock()
+	return c.limitErr(b, waited, false, blocking, s)
 }
 
 // waitEndedError is the Limiter's error when the context ended before the
@@ -674,7 +772,7 @@ func (c *limCore) release(blocking bool) {
 		s := c.state.Load()
 		n := s - d
 		// Without the lock only when no waiter could use what is freed.
-		if n&limShortWait != 0 || (n&limBlkWait != 0 && limBlocking(n) < c.maxBlk) {
+		if n&limShortWait != 0 || (n&limBlkWait != 0 && limBlocking(n) < c.budgets.Load().maxBlk) {
 			break
 		}
 		if c.state.CompareAndSwap(s, n) {
@@ -682,26 +780,28 @@ func (c *limCore) release(blocking bool) {
 		}
 	}
 	c.mu.Lock()
-	c.settle(d)
+	c.settle(d, false)
 	c.mu.Unlock()
 }
 
 // settle frees rel and grants waiters in arrival order, in one
-// compare-and-swap, so that no lock-free acquire can slip in between.
-// c.mu must be held.
-func (c *limCore) settle(rel uint64) {
+// compare-and-swap, so that no lock-free acquire can slip in between; with
+// newGen it also advances the generation of the budgets. c.mu must be
+// held.
+func (c *limCore) settle(rel uint64, newGen bool) {
+	b := c.budgets.Load()
 	for {
 		s := c.state.Load()
 		n := s - rel
 		in, blk := limInFlight(n), limBlocking(n)
 		sp, bp := c.shortQ.head, c.blkQ.head
 		ns, nb := 0, 0
-		for in < c.maxIn {
+		for in < b.maxIn {
 			var pick *waiter
 			if sp != nil {
 				pick = sp
 			}
-			if bp != nil && blk < c.maxBlk && (pick == nil || bp.seq < pick.seq) {
+			if bp != nil && blk < b.maxBlk && (pick == nil || bp.seq < pick.seq) {
 				pick = bp
 			}
 			if pick == nil {
@@ -717,7 +817,11 @@ func (c *limCore) settle(rel uint64) {
 				ns++
 			}
 		}
-		next := in | blk<<limBlkShift
+		gen := n & limGenMask
+		if newGen {
+			gen = (gen + 1<<limGenShift) & limGenMask
+		}
+		next := in | blk<<limBlkShift | gen
 		if sp != nil {
 			next |= limShortWait
 		}
@@ -743,13 +847,15 @@ func (c *limCore) grant(w *waiter) {
 	w.ch <- struct{}{}
 }
 
+// stats reads the figures under mu, where waits are queued, granted and
+// ended, so that they agree (see LimiterStats).
 func (c *limCore) stats() LimiterStats {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var blkWaiting int64
 	for w := c.blkQ.head; w != nil; w = w.next {
 		blkWaiting++
 	}
-	c.mu.Unlock()
 	s := c.state.Load()
 	return LimiterStats{
 		InFlight:         int64(limInFlight(s)),
@@ -761,23 +867,23 @@ func (c *limCore) stats() LimiterStats {
 		Cancelled:        c.cancelled.Load(),
 		TotalWait:        time.Duration(c.totalWait.Load()),
 		MaxWaitSeen:      time.Duration(c.maxWaitSeen.Load()),
-		MaxInFlight:      int(c.maxIn),
-		MaxBlocking:      int(c.maxBlk),
+		LimiterLimits:    c.budgets.Load().limits,
 	}
 }
 
-// limitErr builds the ErrLimited error: what was exhausted, and the wait.
-func (c *limCore) limitErr(waited time.Duration, queueFull, blocking bool, s uint64) error {
+// limitErr builds the ErrLimited error: what was exhausted under the
+// budgets b, and the wait.
+func (c *limCore) limitErr(b *limBudgets, waited time.Duration, queueFull, blocking bool, s uint64) error {
 	return &limitError{
 		addr:      c.addr,
 		waited:    waited,
 		queueFull: queueFull,
 		blocking:  blocking,
 		inFlight:  limInFlight(s),
-		maxIn:     c.maxIn,
+		maxIn:     b.maxIn,
 		blk:       limBlocking(s),
-		maxBlk:    c.maxBlk,
-		waiting:   c.maxWaiting,
+		maxBlk:    b.maxBlk,
+		waiting:   b.maxWaiting,
 	}
 }
 

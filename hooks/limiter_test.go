@@ -84,6 +84,14 @@ func (g *ltGate) entered() []string {
 	return append([]string(nil), g.order...)
 }
 
+// ltWaitEntered waits until n commands have entered next. A permit is
+// taken before its command enters next: wait for this, not for InFlight,
+// before ltLetAndSee counts who entered.
+func ltWaitEntered(t *testing.T, g *ltGate, n int) {
+	t.Helper()
+	ltWaitFor(t, fmt.Sprintf("%d commands in next", n), func() bool { return len(g.entered()) == n })
+}
+
 // ltLetAndSee ends the command id and waits until want has entered next.
 func ltLetAndSee(t *testing.T, g *ltGate, id, want string) {
 	t.Helper()
@@ -149,6 +157,7 @@ func TestLimiterFIFO(t *testing.T) {
 	run(ltGet("h1"))
 	run(ltGet("h2"))
 	ltWaitFor(t, "two holders", func() bool { return l.Stats().InFlight == 2 })
+	ltWaitEntered(t, g, 2)
 	var want []string
 	for i := range 10 {
 		id := "w" + strconv.Itoa(i)
@@ -202,6 +211,7 @@ func TestLimiterBlockingBudget(t *testing.T) {
 	run(ltGet("s1"))
 	run(ltGet("s2"))
 	ltWaitFor(t, "short commands in flight", func() bool { return l.Stats().InFlight == 4 })
+	ltWaitEntered(t, g, 4)
 	if st := l.Stats(); st.Waiting != 2 || st.InFlightBlocking != 2 {
 		t.Fatalf("stats %+v, want 2 waiting and 2 blocking in flight", st)
 	}
@@ -308,6 +318,7 @@ func TestLimiterCancelledWaiterLeavesQueue(t *testing.T) {
 	start(context.Background(), "h1", &e1)
 	start(context.Background(), "h2", &e2)
 	ltWaitFor(t, "holders", func() bool { return l.Stats().InFlight == 2 })
+	ltWaitEntered(t, g, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	start(ctx, "a", &ea)
 	ltWaitFor(t, "a queued", func() bool { return l.Stats().Waiting == 1 })
@@ -832,5 +843,44 @@ func TestLimiterConnectionHandshakeNeedsNoPermit(t *testing.T) {
 	}
 	if st := l.Stats(); st.InFlight != 0 || st.Admitted != 2 || st.Rejected != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestLimiterSetLimitsInvalidatesRacingSwaps: a lock-free acquire (or
+// release) that loaded the state word and the budgets before SetLimits
+// cannot land its swap after it, since the budgets' generation moved: no
+// permit is taken by budgets no longer in force. A node budget made after
+// the change starts with the new budgets.
+func TestLimiterSetLimitsInvalidatesRacingSwaps(t *testing.T) {
+	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 4})
+	c := l.core("")
+	for range 3 {
+		if err := c.acquire(context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An acquire loads the word, then the budgets, and finds room.
+	s := c.state.Load()
+	if !c.budgets.Load().fastOK(s, false) {
+		t.Fatal("the fourth permit is not free under the first budgets")
+	}
+	if err := l.SetLimits(LimiterLimits{MaxInFlight: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// Its swap now must fail, and its next try sees no room.
+	if c.state.CompareAndSwap(s, s+limDelta(false)) {
+		t.Fatal("a swap prepared under the old budgets landed after SetLimits")
+	}
+	if now := c.state.Load(); limInFlight(now) != 3 || c.budgets.Load().fastOK(now, false) {
+		t.Fatalf("state %#x: want 3 in flight and no room under the new budgets", now)
+	}
+	if got := l.core("10.0.0.9:6379").budgets.Load().limits; got != (LimiterLimits{MaxInFlight: 2, MaxBlocking: 1}) {
+		t.Errorf("a new node's limits %+v", got)
+	}
+	for range 3 {
+		c.release(false)
+	}
+	if now := c.state.Load(); now&^limGenMask != 0 {
+		t.Fatalf("state %#x after the releases, want no permit and no flag", now)
 	}
 }

@@ -353,3 +353,83 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestClientSetLimitsOnALiveClient changes a client's limiter budgets while
+// a BLPOP holds a permit: a budget that does not fit the pool, or that the
+// Limiter refuses, is an error naming it and changes nothing; a lowered
+// blocking budget refuses the next BLPOP with ErrLimited, a raised one lets
+// it through, and health reports the budgets in force.
+func TestClientSetLimitsOnALiveClient(t *testing.T) {
+	quietRetries(t)
+	s := redistest.Start(t)
+	cfg := profiles.API()
+	cfg.Addr = s.Addr()
+	cfg.PoolSize = 10
+	c, err := profiles.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mon, err := health.NewMonitor(c, health.Options{Limiter: c.Hooks.Limiter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	before := c.Hooks.Limiter.Stats().LimiterLimits
+	for _, tc := range []struct {
+		lim  hooks.LimiterLimits
+		want string
+	}{
+		{hooks.LimiterLimits{MaxInFlight: 11}, "profiles: LimiterLimits.MaxInFlight 11 is larger than PoolSize 10: commands would queue in the pool instead of the limiter"},
+		{hooks.LimiterLimits{MaxInFlight: 6, MaxBlocking: 6}, "profiles: hooks: LimiterLimits.MaxBlocking is 6; it must be below MaxInFlight (6)"},
+	} {
+		if err := c.SetLimits(tc.lim); err == nil || err.Error() != tc.want {
+			t.Errorf("SetLimits(%+v) = %v, want %q", tc.lim, err, tc.want)
+		}
+	}
+	if got := c.Hooks.Limiter.Stats().LimiterLimits; got != before {
+		t.Fatalf("refused changes moved the limits from %+v to %+v", before, got)
+	}
+
+	lowered := hooks.LimiterLimits{MaxInFlight: 3, MaxBlocking: 1, MaxWait: 20 * time.Millisecond}
+	if err := c.SetLimits(lowered); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() { held <- c.BLPop(ctx, 30*time.Second, "setlimits:q1").Err() }()
+	for c.Hooks.Limiter.Stats().InFlightBlocking != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := c.BLPop(ctx, 30*time.Second, "setlimits:q2").Err(); !errors.Is(err, hooks.ErrLimited) {
+		t.Fatalf("second BLPOP under a blocking budget of 1: %v, want ErrLimited", err)
+	}
+	if l := mon.Check(ctx).Hooks.Limiter; l == nil || l.MaxInFlight != 3 || l.MaxBlocking != 1 || l.MaxWait != 20*time.Millisecond {
+		t.Fatalf("health after lowering: %+v", l)
+	}
+
+	raised := hooks.LimiterLimits{MaxInFlight: 10, MaxBlocking: 4, MaxWait: time.Second, MaxWaiting: 5}
+	if err := c.SetLimits(raised); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- c.BLPop(ctx, 30*time.Second, "setlimits:q2").Err() }()
+	for c.Hooks.Limiter.Stats().InFlightBlocking != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	if l := mon.Check(ctx).Hooks.Limiter; l == nil || l.MaxInFlight != 10 || l.MaxBlocking != 4 || l.MaxWaiting != 5 {
+		t.Fatalf("health after raising: %+v", l)
+	}
+	for _, k := range []string{"setlimits:q1", "setlimits:q2"} {
+		if _, err := redistest.Do(s.Addr(), 5*time.Second, "RPUSH", k, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range []chan error{held, second} {
+		if err := <-ch; err != nil {
+			t.Fatalf("BLPOP: %v", err)
+		}
+	}
+	if got := c.Config(); got.MaxConcurrentOps != 8 || got.MaxBlocking != 2 {
+		t.Errorf("Config() %d/%d, want the budgets the client was built with (8/2)", got.MaxConcurrentOps, got.MaxBlocking)
+	}
+}

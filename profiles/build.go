@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -239,7 +240,9 @@ type Client struct {
 }
 
 // Config returns the Config the client was built from, with the preset's
-// defaults filled in. Its String and LogValue redact passwords.
+// defaults filled in. Its String and LogValue redact passwords. It keeps
+// the limiter budgets the client was built with; Hooks.Limiter.Stats
+// reports those in force (see SetLimits).
 func (c *Client) Config() Config { return c.cfg }
 
 // Close closes the go-redis client, then its Breaker (which stops the
@@ -251,6 +254,21 @@ func (c *Client) Close() error {
 		_ = c.Hooks.Breaker.Close()
 	}
 	return err
+}
+
+// SetLimits changes the budgets of the client's Limiter while it serves
+// commands (see hooks.Limiter.SetLimits for what changes when), after
+// checking that lim.MaxInFlight fits the client's pool, as MaxConcurrentOps
+// must. A health.Monitor given Hooks.Limiter reports the new budgets from
+// its next check. Hooks.Limiter.SetLimits itself skips the pool check.
+func (c *Client) SetLimits(lim hooks.LimiterLimits) error {
+	if r := poolRoom("LimiterLimits.MaxInFlight", lim.MaxInFlight, c.cfg.PoolSize); r != "" {
+		return errors.New("profiles: " + r)
+	}
+	if err := c.Hooks.Limiter.SetLimits(lim); err != nil {
+		return fmt.Errorf("profiles: %w", err)
+	}
+	return nil
 }
 
 // Unwrap returns the go-redis client inside c: a *redis.Client (single

@@ -529,10 +529,8 @@ func (c Config) validateBudgets(d Config) error {
 			"MaxConcurrentOps %d is too small: the limiter needs 2 slots, one for blocking commands and one always for short ones",
 			d.MaxConcurrentOps)
 	}
-	if d.MaxConcurrentOps > d.PoolSize {
-		return fieldErr("MaxConcurrentOps", "PoolSize",
-			"MaxConcurrentOps %d is larger than PoolSize %d: commands would queue in the pool instead of the limiter",
-			d.MaxConcurrentOps, d.PoolSize)
+	if r := poolRoom("MaxConcurrentOps", d.MaxConcurrentOps, d.PoolSize); r != "" {
+		return &ConfigError{Field: "MaxConcurrentOps", Related: "PoolSize", Reason: r}
 	}
 	if d.MaxBlocking >= d.MaxConcurrentOps {
 		if c.MaxConcurrentOps == 0 {
@@ -548,6 +546,17 @@ func (c Config) validateBudgets(d Config) error {
 			d.MaxBlocking, d.MaxConcurrentOps)
 	}
 	return nil
+}
+
+// poolRoom is the rule between the limiter and the pool: ops commands in
+// flight per node (the budget called name) need ops connections. It says
+// why ops does not fit pool, or returns "".
+func poolRoom(name string, ops, pool int) string {
+	if ops <= pool {
+		return ""
+	}
+	return fmt.Sprintf("%s %d is larger than PoolSize %d: commands would queue in the pool instead of the limiter",
+		name, ops, pool)
 }
 
 // connInfo is the resolved connection part of a Config.
