@@ -32,6 +32,17 @@ const attachWalkTimeout = 10 * time.Second
 //     a command that is not idempotent again after a failure that may have
 //     applied it (see MaybeAppliedError).
 //
+// On a ClusterClient with a Breaker, Attach also makes the client rediscover
+// the cluster when a node fails: a node's circuit that opens, and each call
+// an open circuit refuses, ask the client to reload its slot map
+// (ClusterClient.ReloadState), at most once a second, so that the replica
+// the cluster promotes in place of a dead master gets its slots' commands
+// as soon as the cluster has promoted it, rather than when go-redis reloads
+// on its own (ClusterStateReloadInterval, 60 s by default; a dead master
+// sends no MOVED). The Breaker keeps a reference to the client for this
+// (see Breaker.Subscribe): attach a Breaker to clients that live as long as
+// it does.
+//
 // A wrapper is first reduced to the go-redis client inside it (see Unwrap),
 // so Attach on a *profiles.Client attaches to its go-redis client. Any
 // other type is an error. Call Attach once per client, before or after it
@@ -131,6 +142,8 @@ func splitHooks(hs []redis.Hook) (top []redis.Hook, node []nodeHook) {
 // nodeAttacher adds the per-node hooks to node clients, each exactly once.
 type nodeAttacher struct {
 	hooks []nodeHook
+	// onAttach, if set, is told the address of every node client hooked.
+	onAttach func(addr string)
 
 	mu sync.Mutex
 	// done holds the node clients hooked while Attach walks the existing
@@ -171,6 +184,9 @@ func (a *nodeAttacher) attach(c *redis.Client) {
 	}
 	a.mu.Unlock()
 	addr := c.Options().Addr
+	if a.onAttach != nil {
+		a.onAttach(addr)
+	}
 	for _, h := range a.hooks {
 		c.AddHook(h.forNode(addr))
 	}
@@ -192,6 +208,11 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 	top, node := splitHooks(hooks)
 	node = append(node, resendGuardFor(hooks))
 	a := newNodeAttacher(node)
+	var rd *rediscovery
+	if b := breakerOf(node); b != nil {
+		rd = newRediscovery(c)
+		a.onAttach = rd.addNode
+	}
 	c.OnNewNode(a.onNewNode)
 	ctx, cancel := context.WithTimeout(context.Background(), attachWalkTimeout)
 	walkErr := c.ForEachShard(ctx, func(_ context.Context, nc *redis.Client) error {
@@ -211,7 +232,21 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 		c.AddHook(h)
 	}
 	c.AddHook(resendScopeHook{})
+	if rd != nil {
+		c.AddHook(rediscoverHook{rd})
+		breakerOf(node).Subscribe(rd.stateChanged)
+	}
 	return walkErr
+}
+
+// breakerOf returns the Breaker among hs, or nil.
+func breakerOf(hs []nodeHook) *Breaker {
+	for _, h := range hs {
+		if b, ok := h.(*Breaker); ok {
+			return b
+		}
+	}
+	return nil
 }
 
 // clusterFresh reports, after ForEachShard failed, whether every node

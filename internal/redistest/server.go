@@ -1,7 +1,8 @@
 // Package redistest starts real redis-server processes for tests: single
-// servers on free loopback ports, 3-master clusters, and an in-process
-// toxiproxy in front of a server for latency, blackholes, resets and
-// bandwidth limits.
+// servers on free loopback ports, clusters (with replicas and a short
+// cluster-node-timeout for failover tests), Sentinel sets, and an
+// in-process toxiproxy in front of a server for latency, blackholes, resets
+// and bandwidth limits.
 //
 // Every server lives in its own temporary directory and is stopped and
 // reaped in t.Cleanup. When redis-server is not on PATH, tests that need it
@@ -231,6 +232,23 @@ func (s *Server) kill() {
 	<-done
 }
 
+// running reports whether the server's process has been started and not
+// yet reaped.
+func (s *Server) running() bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Kill stops the server with SIGKILL (no shutdown, no final save) and waits
 // for it to be reaped. Connections to it see resets or EOF.
 func (s *Server) Kill() {
@@ -243,16 +261,22 @@ func (s *Server) Kill() {
 // returns once it answers PING. A running server is killed first.
 func (s *Server) Restart() {
 	s.help()
+	if err := s.restart(); err != nil {
+		s.fail("redistest: %v", err)
+	}
+}
+
+func (s *Server) restart() error {
 	s.kill()
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {
 		if err = s.start(); err == nil {
-			return
+			return nil
 		}
 		// The port may still be held for a moment by the old process' socket.
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.fail("redistest: restart: %v", err)
+	return fmt.Errorf("restart: %w", err)
 }
 
 // Pause stops the server process with SIGSTOP: connections stay open and
