@@ -104,6 +104,12 @@ type NodeFigures struct {
 	Server *ServerFigures `json:"server,omitempty"`
 	// InfoError is the node's INFO error, if any.
 	InfoError string `json:"info_error,omitempty"`
+	// Role is the node's role as its INFO reports it: "master" or
+	// "replica"; empty when INFO was not read.
+	Role string `json:"role,omitempty"`
+	// Master is, for a replica, the address of its master ("host:port",
+	// from INFO's master_host and master_port).
+	Master string `json:"master,omitempty"`
 }
 
 // LimiterFigures are the limiter's figures (hooks.LimiterStats); see that

@@ -30,8 +30,9 @@ type ClusterConfig struct {
 // Cluster is a Redis Cluster made of servers owned by one test (or, from
 // NewCluster, by a program that must Close it).
 type Cluster struct {
-	servers []*Server
-	masters int
+	servers  []*Server
+	masters  int
+	replicas int // per master
 }
 
 // StartCluster starts masters*(1+replicasPerMaster) cluster-enabled servers
@@ -103,7 +104,7 @@ func startCluster(cfg ClusterConfig, start func(args []string) (*Server, error))
 		timeout = DefaultNodeTimeout
 	}
 	n := cfg.Masters * (1 + cfg.Replicas)
-	c := &Cluster{masters: cfg.Masters}
+	c := &Cluster{masters: cfg.Masters, replicas: cfg.Replicas}
 	for i := 0; i < n; i++ {
 		s, err := start([]string{
 			"--cluster-enabled", "yes",
@@ -287,8 +288,38 @@ func (c *Cluster) ready() (bool, string) {
 		if f := infoFields(repl); f["role"] == "slave" && f["master_link_status"] != "up" {
 			return false, s.Addr() + ": replica link not up"
 		}
+		// A node leaves a replica out of CLUSTER SLOTS, which clients
+		// route by, until gossip has told it the replica's replication
+		// offset.
+		n, err := slotReplicas(s.Addr())
+		if err != nil {
+			return false, fmt.Sprintf("%s: %v", s.Addr(), err)
+		}
+		if want := c.masters * c.replicas; n != want {
+			return false, fmt.Sprintf("%s: CLUSTER SLOTS lists %d replicas of %d", s.Addr(), n, want)
+		}
 	}
 	return true, ""
+}
+
+// slotReplicas counts the distinct replicas the node at addr lists in
+// CLUSTER SLOTS.
+func slotReplicas(addr string) (int, error) {
+	v, err := doValue(addr, time.Second, "CLUSTER", "SLOTS")
+	if err != nil {
+		return 0, err
+	}
+	ranges, _ := v.([]any)
+	ids := map[string]bool{}
+	for _, r := range ranges {
+		entry, _ := r.([]any)
+		for i := 3; i < len(entry); i++ { // start, end, master, replicas...
+			if node, ok := entry[i].([]any); ok && len(node) >= 3 {
+				ids[flatten(node[2])] = true
+			}
+		}
+	}
+	return len(ids), nil
 }
 
 // infoFields reads the "name:value" lines of an INFO reply.
