@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,77 @@ const failoverLimit = 30 * time.Second
 // but no longer counted.
 func TestClusterFailoverIsDegradedThenHealthy(t *testing.T) {
 	cl := redistest.StartClusterWith(t, redistest.ClusterConfig{Masters: 3, Replicas: 1, NodeTimeout: 2 * time.Second})
+	t.Run("replica reads are reported", func(t *testing.T) { replicaReadsReported(t, cl) })
+	t.Run("failover", func(t *testing.T) { degradedThenHealthy(t, cl) })
+}
+
+// replicaReadsReported opens a master's circuit on a client with replica
+// reads by cutting the client off from it (through a proxy; the cluster
+// itself stays healthy) and checks that a read its replica answers is in
+// the report.
+func replicaReadsReported(t *testing.T, cl *redistest.Cluster) {
+	ctx := context.Background()
+	direct := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	defer direct.Close()
+	key := "{reported}"
+	m, err := direct.MasterForKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := m.Options().Addr
+	px := redistest.NewProxy(t, master)
+	var d net.Dialer
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: cl.Addrs(), MaxRetries: -1, ContextTimeoutEnabled: true,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == master {
+				addr = px.Addr()
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
+	h, err := profiles.Apply(rdb, profiles.API(), rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon, err := health.NewMonitor(rdb, health.Options{Breaker: h.Breaker, ReplicaReads: rr,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, key, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r := mon.Check(ctx); r.Hooks.ReplicaReads == nil || *r.Hooks.ReplicaReads != (health.ReplicaReadFigures{}) {
+		t.Fatalf("replica reads before the circuit opened: %+v", r.Hooks.ReplicaReads)
+	}
+	node, err := rdb.MasterForKey(ctx, key) // through the proxy
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.Disable()
+	defer px.Enable()
+	for i := 0; h.Breaker.State(master) != gobreaker.StateOpen; i++ {
+		if i == 100 {
+			t.Fatalf("%s's circuit did not open", master)
+		}
+		_ = node.Get(ctx, key).Err() // the node client, below the cluster's hooks
+	}
+	if v, err := rdb.Get(ctx, key).Result(); err != nil || v != "v" {
+		t.Fatalf("GET with the circuit open: %q, %v", v, err)
+	}
+	r := mon.Check(ctx)
+	if r.Hooks.ReplicaReads == nil || r.Hooks.ReplicaReads.Served != 1 {
+		t.Fatalf("replica reads in the report: %+v", r.Hooks.ReplicaReads)
+	}
+}
+
+func degradedThenHealthy(t *testing.T, cl *redistest.Cluster) {
 	cfg := profiles.API()
 	cfg.ClusterAddrs = cl.Addrs()
 	rdb, err := profiles.NewClient(cfg)

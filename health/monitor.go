@@ -65,11 +65,18 @@ type RetrySource interface {
 	Stats() hooks.RetryStats
 }
 
+// ReplicaReadSource gives the counters of reads sent to replicas while a
+// master's circuit was open; *hooks.ReplicaReads is one.
+type ReplicaReadSource interface {
+	Stats() hooks.ReplicaReadStats
+}
+
 var (
 	_ LimiterSource     = (*hooks.Limiter)(nil)
 	_ BreakerSource     = (*hooks.Breaker)(nil)
 	_ breakerSubscriber = (*hooks.Breaker)(nil)
 	_ RetrySource       = (*hooks.Retry)(nil)
+	_ ReplicaReadSource = (*hooks.ReplicaReads)(nil)
 )
 
 // Defaults for the zero Options fields.
@@ -111,6 +118,10 @@ type Options struct {
 	Breaker BreakerSource
 	// Retry, when set, adds the retry counters to the report.
 	Retry RetrySource
+	// ReplicaReads, when set, adds its counters to the report. They do not
+	// change the status: the open circuit that sends reads to replicas
+	// already does.
+	ReplicaReads ReplicaReadSource
 	// Rules decide the status; the zero Rules is DefaultRules.
 	Rules Rules
 	// OnStatusChange, when set, is called after a check whose status differs
@@ -603,6 +614,10 @@ func (m *Monitor) hookFigures(r *Report) {
 		for addr, s := range states {
 			r.Hooks.Breakers[addr] = s
 		}
+	}
+	if m.opt.ReplicaReads != nil {
+		s := m.opt.ReplicaReads.Stats()
+		r.Hooks.ReplicaReads = &ReplicaReadFigures{Served: s.Served, Failed: s.Failed}
 	}
 	if m.opt.Retry != nil {
 		s := m.opt.Retry.Stats()

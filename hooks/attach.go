@@ -43,6 +43,10 @@ const attachWalkTimeout = 10 * time.Second
 // (see Breaker.Subscribe): attach a Breaker to clients that live as long as
 // it does.
 //
+// A ReplicaReads goes on a ClusterClient only (anywhere else Attach
+// refuses, attaching nothing), among the hooks that wrap the whole call,
+// inside Retry.
+//
 // A wrapper is first reduced to the go-redis client inside it (see Unwrap),
 // so Attach on a *profiles.Client attaches to its go-redis client. Any
 // other type is an error. Call Attach once per client, before or after it
@@ -77,6 +81,13 @@ func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 		}
 	}
 	sorted := sortHooks(hs)
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		for i, h := range hs {
+			if _, ok := h.(*ReplicaReads); ok {
+				return fmt.Errorf("hooks: Attach: hook %d (*hooks.ReplicaReads) needs a *redis.ClusterClient, not %T", i, rdb)
+			}
+		}
+	}
 	switch c := rdb.(type) {
 	case *redis.Client:
 		addr := c.Options().Addr
@@ -229,6 +240,9 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 		walkErr = nil
 	}
 	for _, h := range top {
+		if rr, ok := h.(*ReplicaReads); ok {
+			h = rr.forCluster(c)
+		}
 		c.AddHook(h)
 	}
 	c.AddHook(resendScopeHook{})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,6 +72,99 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 		}
 		return m.Options().Addr
 	}
+
+	// openCircuit opens dead's circuit with GETs sent to its node client
+	// (the one rdb routes key to), below the hooks that wrap rdb's calls,
+	// so that no refusal of rdb's asks for a reload.
+	openCircuit := func(t *testing.T, rdb *redis.ClusterClient, b *hooks.Breaker, dead, key string) {
+		t.Helper()
+		node, err := rdb.MasterForKey(ctx, key)
+		if err != nil || node.Options().Addr != dead {
+			t.Fatalf("node client of %s: %v, %v", key, node, err)
+		}
+		for i := 0; b.State(dead) != gobreaker.StateOpen; i++ {
+			if i == 100 {
+				t.Fatalf("%s's circuit did not open after 100 GETs to it", dead)
+			}
+			_ = node.Get(ctx, key).Err()
+		}
+	}
+
+	t.Run("replica reads only for reads refused by an open circuit", func(t *testing.T) {
+		// The client reaches one master through a proxy that the test
+		// disables: the master's circuit opens while the master itself,
+		// and the cluster, stay healthy, so nothing is failed over.
+		probe := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+		defer probe.Close()
+		key := "{rr}" // the other keys below share its slot
+		m, err := probe.MasterForKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		master := m.Options().Addr
+		px := redistest.NewProxy(t, master)
+		var d net.Dialer
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: cl.Addrs(), MaxRetries: -1, ContextTimeoutEnabled: true,
+			Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if addr == master {
+					addr = px.Addr()
+				}
+				return d.DialContext(ctx, network, addr)
+			},
+		})
+		t.Cleanup(func() { _ = rdb.Close() })
+		b, err := hooks.NewBreaker(hooks.BreakerOptions{OpenTimeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
+		if err := hooks.Attach(rdb, b, rr); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Set(ctx, key, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		// The replica has the value before the test reads it there.
+		if err := m.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := rdb.Get(ctx, key).Result(); err != nil || v != "v" || rr.Stats() != (hooks.ReplicaReadStats{}) {
+			t.Fatalf("GET with the circuit closed: %q, %v; replica reads %+v", v, err, rr.Stats())
+		}
+
+		px.Disable()
+		defer px.Enable()
+		openCircuit(t, rdb, b, master, key)
+		if v, err := rdb.Get(ctx, key).Result(); err != nil || v != "v" {
+			t.Fatalf("GET with the circuit open: %q, %v (replica reads %+v)", v, err, rr.Stats())
+		}
+		if err := rdb.Get(ctx, key+":missing").Err(); !errors.Is(err, redis.Nil) {
+			t.Fatalf("GET of a missing key with the circuit open: %v", err)
+		}
+		if st := rr.Stats(); st.Served != 2 || st.Failed != 0 {
+			t.Fatalf("replica reads %+v, want 2 served", st)
+		}
+		// Writes, pipelines and blocking reads keep failing fast.
+		if err := rdb.Set(ctx, key, "w", 0).Err(); !errors.Is(err, hooks.ErrCircuitOpen) {
+			t.Fatalf("SET with the circuit open: %v", err)
+		}
+		if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Get(ctx, key)
+			return nil
+		}); !errors.Is(err, hooks.ErrCircuitOpen) {
+			t.Fatalf("pipelined GET with the circuit open: %v", err)
+		}
+		if err := rdb.BLPop(ctx, time.Second, key+":list").Err(); !errors.Is(err, hooks.ErrCircuitOpen) {
+			t.Fatalf("BLPOP with the circuit open: %v", err)
+		}
+		if st := rr.Stats(); st.Served != 2 || st.Failed != 0 {
+			t.Fatalf("replica reads %+v after a SET, a pipeline and a BLPOP, want still 2 served", st)
+		}
+		if v, err := probe.Get(ctx, key).Result(); err != nil || v != "v" {
+			t.Fatalf("the master holds %q, %v after a refused SET", v, err)
+		}
+	})
 
 	t.Run("API preset, INCR load across a kill", func(t *testing.T) {
 		cfg := profiles.API()
@@ -202,23 +297,6 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 		}
 		return rdb, b
 	}
-	// openCircuit opens dead's circuit with GETs sent to its node client
-	// (the one rdb routes key to), below the hooks that wrap rdb's calls,
-	// so that no refusal of rdb's asks for a reload.
-	openCircuit := func(t *testing.T, rdb *redis.ClusterClient, b *hooks.Breaker, dead, key string) {
-		t.Helper()
-		node, err := rdb.MasterForKey(ctx, key)
-		if err != nil || node.Options().Addr != dead {
-			t.Fatalf("node client of %s: %v, %v", key, node, err)
-		}
-		for i := 0; b.State(dead) != gobreaker.StateOpen; i++ {
-			if i == 100 {
-				t.Fatalf("%s's circuit did not open after 100 GETs to it", dead)
-			}
-			_ = node.Get(ctx, key).Err()
-		}
-	}
-
 	t.Run("a circuit that opens reloads the slot map", func(t *testing.T) {
 		rdb, b := newClient(t)
 		key := "opens"
@@ -300,4 +378,20 @@ func allTrue(flags []atomic.Bool, idx []int) bool {
 		}
 	}
 	return true
+}
+
+// TestReplicaReadsNeedsClusterClient: anywhere but on a ClusterClient there
+// is no replica to read from, and Attach says so rather than attach a hook
+// that never acts.
+func TestReplicaReadsNeedsClusterClient(t *testing.T) {
+	for _, rdb := range []redis.UniversalClient{
+		redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
+		redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}),
+	} {
+		err := hooks.Attach(rdb, hooks.NewReplicaReads(hooks.ReplicaReadOptions{}))
+		if err == nil || !strings.Contains(err.Error(), "needs a *redis.ClusterClient") {
+			t.Errorf("Attach on %T: %v", rdb, err)
+		}
+		_ = rdb.Close()
+	}
 }

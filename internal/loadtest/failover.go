@@ -23,8 +23,10 @@ import (
 // healed, one master failed over gracefully with CLUSTER FAILOVER; then the
 // master of a Sentinel set (1 + 2 replicas, 3 Sentinels) SIGKILLed. Each
 // phase reports, bare beside guarded, the time from the event until the
-// failed master's keys are served again, the errors by class, and INCRs
-// applied twice.
+// failed master's keys take writes again, the errors by class, and INCRs
+// applied twice. Two more kills run with the guarded client reading from
+// replicas while a master's circuit is open (hooks.ReplicaReads): on the
+// same cluster, and on one that does not require full coverage.
 const (
 	foMasters     = 3
 	foNodeTimeout = 2 * time.Second
@@ -44,15 +46,15 @@ type foLoad struct {
 	onDead []bool // key i's slot was served by the master that fails
 	acked  []atomic.Int64
 	ambig  []atomic.Int64
-	first  atomic.Int64 // ns from the event to the first success on the failed master's slots; -1 until then
+	first  atomic.Int64 // ns from the event to the first SET or INCR that succeeded on the failed master's keys; -1 until then
 	// lastErr is the ns from the event to the end of the last failed call,
 	// on the failed master's keys [0] and on the others [1]; -1 if none.
 	lastErr [2]atomic.Int64
 	mu      sync.Mutex
 	errs    map[string]int // "slots/class" -> count, for calls sent after the event
-	idemErr int            // SET and GET errors after the event
-	incrErr int            // INCR errors after the event
-	ops     int            // calls sent after the event
+	// opsAfter and errsAfter count the calls sent after the event and
+	// their errors, by command: SET, INCR, GET.
+	opsAfter, errsAfter [3]int
 }
 
 func newFoLoad(c redis.UniversalClient, bare bool, prefix string) *foLoad {
@@ -97,15 +99,16 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 		go func() {
 			defer wg.Done()
 			errs := map[string]int{}
-			var idem, incr, ops int
+			var ops, failed [3]int
 			defer func() {
 				l.mu.Lock()
 				for k, v := range errs {
 					l.errs[k] += v
 				}
-				l.idemErr += idem
-				l.incrErr += incr
-				l.ops += ops
+				for i := range ops {
+					l.opsAfter[i] += ops[i]
+					l.errsAfter[i] += failed[i]
+				}
 				l.mu.Unlock()
 			}()
 			for i := 0; ; i++ {
@@ -137,10 +140,12 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 				if !after {
 					continue
 				}
-				ops++
+				ops[i%3]++
 				since := time.Now().UnixNano() - ev
 				if err == nil {
-					if l.onDead[k] && l.first.Load() < 0 {
+					// Served again means written again: a read may have
+					// been answered by a replica (hooks.ReplicaReads).
+					if l.onDead[k] && i%3 != 2 && l.first.Load() < 0 {
 						for cur := l.first.Load(); cur < 0 || since < cur; cur = l.first.Load() {
 							if l.first.CompareAndSwap(cur, since) {
 								break
@@ -159,11 +164,7 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 					}
 				}
 				errs[slots+"/"+foClass(err)]++
-				if i%3 == 1 {
-					incr++
-				} else {
-					idem++
-				}
+				failed[i%3]++
 				// A refusal answers at once; do not spin on it.
 				time.Sleep(time.Millisecond)
 			}
@@ -216,8 +217,17 @@ func (l *foLoad) errsOn(slots string) int {
 	return n
 }
 
-// firstMs is the time to the first success on the failed master's slots in
-// ms, or -1 when there was none.
+func (l *foLoad) sum(v [3]int) int { return v[0] + v[1] + v[2] }
+
+func (l *foLoad) getErrRate() float64 {
+	if l.opsAfter[2] == 0 {
+		return 0
+	}
+	return float64(l.errsAfter[2]) / float64(l.opsAfter[2])
+}
+
+// firstMs is the time to the first write that succeeded on the failed
+// master's keys in ms, or -1 when there was none.
 func (l *foLoad) firstMs() float64 { return nsMs(l.first.Load()) }
 
 // nsMs turns ns into ms, keeping -1 (none).
@@ -267,7 +277,7 @@ func runFailover(e *env) ([]Row, error) {
 			killed = target
 			cl.Server(target).Kill()
 			return nil
-		})
+		}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("kill: %w", err)
 	}
@@ -291,10 +301,20 @@ func runFailover(e *env) ([]Row, error) {
 		func(string) error {
 			_, err := redistest.Do(replica, time.Second, "CLUSTER", "FAILOVER")
 			return err
-		})
+		}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %w", err)
 	}
+	replicaReads, err := foReplicaReads(e, cl, bare, cfg, "kill-replica-reads")
+	if err != nil {
+		return nil, fmt.Errorf("kill with replica reads: %w", err)
+	}
+	graceful = append(graceful, replicaReads...)
+	partial, err := foPartialCoverage(e)
+	if err != nil {
+		return nil, fmt.Errorf("kill with replica reads, partial coverage: %w", err)
+	}
+	graceful = append(graceful, partial...)
 	sentinel, err := foSentinel(e)
 	if err != nil {
 		return nil, fmt.Errorf("sentinel: %w", err)
@@ -303,10 +323,49 @@ func runFailover(e *env) ([]Row, error) {
 	return append(kill, graceful...), nil
 }
 
+// foReplicaReads kills the master of key "failover" with a guarded client
+// (cfg) that reads from replicas while a master's circuit is open.
+func foReplicaReads(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, cfg profiles.Config, phase string) ([]Row, error) {
+	rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
+	g, err := profiles.NewClient(cfg, rr)
+	if err != nil {
+		return nil, err
+	}
+	defer closeClient(g)
+	return foPhase(e, cl, bare, g, phase,
+		func() (string, error) {
+			m, err := bare.MasterForKey(context.Background(), "failover")
+			if err != nil {
+				return "", err
+			}
+			return m.Options().Addr, nil
+		},
+		func(target string) error {
+			cl.Server(target).Kill()
+			return nil
+		}, rr)
+}
+
+// foPartialCoverage is foReplicaReads on a cluster of its own started with
+// cluster-require-full-coverage no, where the nodes do not answer
+// CLUSTERDOWN while a master is down.
+func foPartialCoverage(e *env) ([]Row, error) {
+	cl, err := redistest.NewCluster(redistest.ClusterConfig{Masters: foMasters, Replicas: 1, NodeTimeout: foNodeTimeout, PartialCoverage: true})
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	bare := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), PoolSize: 50})
+	defer closeClient(bare)
+	cfg := profiles.API()
+	cfg.ClusterAddrs = cl.Addrs()
+	return foReplicaReads(e, cl, bare, cfg, "kill-replica-reads-partial-coverage")
+}
+
 // foPhase runs both clients' loads, makes the master pick chooses fail with
 // act, and returns the phase's rows.
 func foPhase(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, g *profiles.Client, phase string,
-	pick func() (string, error), act func(target string) error) ([]Row, error) {
+	pick func() (string, error), act func(target string) error, rr *hooks.ReplicaReads) ([]Row, error) {
 	ctx := context.Background()
 	gc := hooks.Unwrap(g).(*redis.ClusterClient)
 	b := newFoLoad(bare, true, "b"+phase)
@@ -344,9 +403,16 @@ func foPhase(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, g *profil
 		return nil, err
 	}
 
-	how := "SIGKILL of the master"
+	coverage := "cluster-require-full-coverage yes"
+	if strings.HasSuffix(phase, "partial-coverage") {
+		coverage = "cluster-require-full-coverage no"
+	}
+	how, guarded := "SIGKILL of the master", "API preset"
 	if phase == "graceful" {
 		how = "CLUSTER FAILOVER on the replica of the master"
+	}
+	if rr != nil {
+		guarded = "API preset with hooks.ReplicaReads; the phase ends once the guarded client writes the failed keys again"
 	}
 	check := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
 	defer closeClient(check)
@@ -357,8 +423,9 @@ func foPhase(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, g *profil
 			_, err := cl.WaitPromoted(target, slot, foLimit)
 			return err
 		},
-		note: fmt.Sprintf("3 masters + 3 replicas, cluster-node-timeout %s; %s serving %d of %d keys per client; %d goroutines per client (both at once) SET/INCR/GET over %d keys on all slots; bare = go-redis defaults (pool 50), guarded = API preset",
-			foNodeTimeout, how, onTarget, foKeys, foWorkers, foKeys),
+		note: fmt.Sprintf("3 masters + 3 replicas, cluster-node-timeout %s, %s; %s serving %d of %d keys per client; %d goroutines per client (both at once) SET/INCR/GET over %d keys on all slots; bare = go-redis defaults (pool 50), guarded = %s",
+			foNodeTimeout, coverage, how, onTarget, foKeys, foWorkers, foKeys, guarded),
+		guardedOnly: rr != nil, rr: rr,
 	})
 }
 
@@ -371,6 +438,20 @@ type foSetup struct {
 	act      func() error  // the kill or failover
 	promoted func() error  // returns once the servers agree on the new master
 	note     string
+	// guardedOnly ends the phase once the guarded client writes again,
+	// without waiting for the bare one (its figures cover the same window).
+	guardedOnly bool
+	// rr, if set, are the guarded client's replica reads.
+	rr *hooks.ReplicaReads
+}
+
+// extra is a note on the guarded client's replica reads, if any.
+func (s foSetup) extra() string {
+	if s.rr == nil {
+		return ""
+	}
+	st := s.rr.Stats()
+	return fmt.Sprintf("; guarded reads answered by a replica while the master's circuit was open: %d, not answered %d", st.Served, st.Failed)
 }
 
 // foRun runs both loads, makes the event happen 2 s in, waits until both
@@ -401,7 +482,7 @@ func foRun(e *env, s foSetup) ([]Row, error) {
 		}
 		promoted <- time.Since(t0)
 	}()
-	for time.Since(t0) < foLimit && (b.first.Load() < 0 || gl.first.Load() < 0) {
+	for time.Since(t0) < foLimit && ((b.first.Load() < 0 && !s.guardedOnly) || gl.first.Load() < 0) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(e.dur(3 * time.Second)) // what follows the recovery counts too
@@ -422,16 +503,18 @@ func foRun(e *env, s foSetup) ([]Row, error) {
 		promoNote = fmt.Sprintf("the servers agreed on the promoted replica %.0f ms after the event", ms(promo))
 	}
 	return []Row{
-		rowMaybeNone(s.scen, "event -> first success on its keys", "ms", b.firstMs(), gl.firstMs(),
+		rowMaybeNone(s.scen, "event -> first write (SET, INCR) that succeeds on its keys", "ms", b.firstMs(), gl.firstMs(),
 			fmt.Sprintf("%s; %s; -1 = no success within %s", s.note, promoNote, foLimit)),
 		rowMaybeNone(s.scen, "event -> last error on its keys", "ms", nsMs(b.lastErr[0].Load()), nsMs(gl.lastErr[0].Load()), "-1 = no error"),
 		rowMaybeNone(s.scen, "event -> last error on the other keys", "ms", nsMs(b.lastErr[1].Load()), nsMs(gl.lastErr[1].Load()), "-1 = no error"),
 		row(s.scen, "errors on its keys", "count", float64(b.errsOn("failed")), float64(gl.errsOn("failed")),
-			fmt.Sprintf("calls after the event: bare %d, guarded %d", b.ops, gl.ops)),
+			fmt.Sprintf("calls after the event: bare %d, guarded %d", b.sum(b.opsAfter), gl.sum(gl.opsAfter))),
 		row(s.scen, "errors on the other keys", "count", float64(b.errsOn("other")), float64(gl.errsOn("other")),
 			fmt.Sprintf("by keys/class: bare %s; guarded %s", b.errString(), gl.errString())),
-		row(s.scen, "SET/GET errors", "count", float64(b.idemErr), float64(gl.idemErr), ""),
-		row(s.scen, "INCR errors", "count", float64(b.incrErr), float64(gl.incrErr),
+		row(s.scen, "SET/GET errors", "count", float64(b.errsAfter[0]+b.errsAfter[2]), float64(gl.errsAfter[0]+gl.errsAfter[2]), ""),
+		row(s.scen, "GET error rate after the event", "fraction", b.getErrRate(), gl.getErrRate(),
+			fmt.Sprintf("GETs after the event: bare %d, guarded %d%s", b.opsAfter[2], gl.opsAfter[2], s.extra())),
+		row(s.scen, "INCR errors", "count", float64(b.errsAfter[1]), float64(gl.errsAfter[1]),
 			fmt.Sprintf("INCR acked/maybe applied: bare %d/%d, guarded %d/%d", ackeds[0], ambigs[0], ackeds[1], ambigs[1])),
 		row(s.scen, "INCR duplicates (final - acked - maybe applied, if > 0)", "count", float64(dups[0]), float64(dups[1]),
 			fmt.Sprintf("acknowledged INCRs lost with the master (asynchronous replication): bare %d, guarded %d", losts[0], losts[1])),

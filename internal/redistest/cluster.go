@@ -25,6 +25,11 @@ type ClusterConfig struct {
 	// answer before the others mark it failed and one of its replicas is
 	// promoted. 0 means DefaultNodeTimeout.
 	NodeTimeout time.Duration
+	// PartialCoverage starts the nodes with cluster-require-full-coverage
+	// no: while a failed master's slots have no one to serve them, the
+	// nodes go on serving the other slots (and replicas, to READONLY
+	// connections, their master's) instead of answering CLUSTERDOWN.
+	PartialCoverage bool
 }
 
 // Cluster is a Redis Cluster made of servers owned by one test (or, from
@@ -103,6 +108,10 @@ func startCluster(cfg ClusterConfig, start func(args []string) (*Server, error))
 	if timeout == 0 {
 		timeout = DefaultNodeTimeout
 	}
+	coverage := "yes"
+	if cfg.PartialCoverage {
+		coverage = "no"
+	}
 	n := cfg.Masters * (1 + cfg.Replicas)
 	c := &Cluster{masters: cfg.Masters, replicas: cfg.Replicas}
 	for i := 0; i < n; i++ {
@@ -110,7 +119,7 @@ func startCluster(cfg ClusterConfig, start func(args []string) (*Server, error))
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", strconv.FormatInt(timeout.Milliseconds(), 10),
-			"--cluster-require-full-coverage", "yes",
+			"--cluster-require-full-coverage", coverage,
 		})
 		if err != nil {
 			return nil, err
