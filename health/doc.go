@@ -38,7 +38,10 @@
 // configurable. In short: unhealthy after Rules.FailuresUnhealthy failed
 // PINGs in a row or while a breaker is open; degraded on a failed or slow
 // PING, pool timeouts or limiter rejections since the previous check, a
-// half-open breaker, or a cluster node that does not answer. While the
+// half-open breaker, or a cluster node that does not answer. On a
+// ClusterClient a dead master whose replica can take its place makes the
+// status degraded, not unhealthy, and once the cluster has promoted the
+// replica the dead node no longer counts. While the
 // monitor runs, the status follows the breaker (Options.Breaker) at once,
 // not at the next check: each state change of a *hooks.Breaker re-applies
 // the rules, so /health turns 503 when a circuit opens and back when it

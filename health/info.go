@@ -1,6 +1,7 @@
 package health
 
 import (
+	"net"
 	"strconv"
 	"strings"
 )
@@ -108,4 +109,40 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The roles NodeFigures.Role reports.
+const (
+	roleMaster  = "master"
+	roleReplica = "replica"
+)
+
+// parseRole reads a node's role, and a replica's master address, from an
+// INFO reply's replication section; both are empty when it has none.
+func parseRole(text string) (role, master string) {
+	var host, port string
+	for _, line := range strings.Split(text, "\n") {
+		name, value, ok := strings.Cut(strings.TrimRight(line, "\r"), ":")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "role":
+			role = value
+		case "master_host":
+			host = value
+		case "master_port":
+			port = value
+		}
+	}
+	switch role {
+	case "master":
+		return roleMaster, ""
+	case "slave":
+		if host != "" && port != "" {
+			master = net.JoinHostPort(host, port)
+		}
+		return roleReplica, master
+	}
+	return "", ""
 }

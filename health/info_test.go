@@ -55,3 +55,19 @@ func TestServerFiguresAddSumsAndUnitesMissing(t *testing.T) {
 		t.Fatalf("sum:\n got %+v\nwant %+v", sum, want)
 	}
 }
+
+func TestParseRole(t *testing.T) {
+	for _, tc := range []struct {
+		text, role, master string
+	}{
+		{"# Replication\r\nrole:master\r\nconnected_slaves:1\r\n", "master", ""},
+		{"# Replication\r\nrole:slave\r\nmaster_host:10.0.0.7\r\nmaster_port:6380\r\nmaster_link_status:down\r\n", "replica", "10.0.0.7:6380"},
+		{"# Replication\nrole:slave\nmaster_host:::1\nmaster_port:7000\n", "replica", "[::1]:7000"},
+		{"# Server\r\nredis_version:7.0.15\r\n", "", ""},
+	} {
+		role, master := parseRole(tc.text)
+		if role != tc.role || master != tc.master {
+			t.Errorf("parseRole(%q) = %q, %q; want %q, %q", tc.text, role, master, tc.role, tc.master)
+		}
+	}
+}

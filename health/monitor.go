@@ -65,11 +65,18 @@ type RetrySource interface {
 	Stats() hooks.RetryStats
 }
 
+// ReplicaReadSource gives the counters of reads sent to replicas while a
+// master's circuit was open; *hooks.ReplicaReads is one.
+type ReplicaReadSource interface {
+	Stats() hooks.ReplicaReadStats
+}
+
 var (
 	_ LimiterSource     = (*hooks.Limiter)(nil)
 	_ BreakerSource     = (*hooks.Breaker)(nil)
 	_ breakerSubscriber = (*hooks.Breaker)(nil)
 	_ RetrySource       = (*hooks.Retry)(nil)
+	_ ReplicaReadSource = (*hooks.ReplicaReads)(nil)
 )
 
 // Defaults for the zero Options fields.
@@ -111,6 +118,10 @@ type Options struct {
 	Breaker BreakerSource
 	// Retry, when set, adds the retry counters to the report.
 	Retry RetrySource
+	// ReplicaReads, when set, adds its counters to the report. They do not
+	// change the status: the open circuit that sends reads to replicas
+	// already does.
+	ReplicaReads ReplicaReadSource
 	// Rules decide the status; the zero Rules is DefaultRules.
 	Rules Rules
 	// OnStatusChange, when set, is called after a check whose status differs
@@ -127,6 +138,9 @@ type Monitor struct {
 	c   Client
 	opt Options // defaults applied, Rules included
 	log *slog.Logger
+	// cluster is set when c is a *redis.ClusterClient: the rules then know
+	// which nodes the cluster lists and which replicas could take over.
+	cluster bool
 
 	checkMu sync.Mutex // serializes checks, so counters compare in order
 	// Guarded by checkMu: the state carried from check to check.
@@ -136,6 +150,9 @@ type Monitor struct {
 	prevRejected uint64
 	haveCounters bool
 	maxConns     int // the last known pool size from the client
+	// replicaOf maps each cluster node that reported itself a replica to
+	// its master, as last reported (see clusterTopology).
+	replicaOf map[string]string
 
 	mu   sync.Mutex // guards last, lastIn and lastSeq
 	last Report
@@ -198,7 +215,8 @@ func NewMonitor(c Client, opt Options) (*Monitor, error) {
 	if opt.Name != "" {
 		log = log.With(slog.String("name", opt.Name))
 	}
-	return &Monitor{c: c, opt: opt, log: log,
+	_, cluster := c.(*redis.ClusterClient)
+	return &Monitor{c: c, opt: opt, log: log, cluster: cluster,
 		breakerKick: make(chan struct{}, 1), checkNow: make(chan struct{}, 1)}, nil
 }
 
@@ -284,7 +302,7 @@ func (m *Monitor) refreshBreakers(ctx context.Context) {
 	out := r.clone()
 	m.mu.Unlock()
 
-	if in.pingErr != nil && !anyOpen(states) {
+	if (in.pingErr != nil || in.pingRefused) && !anyOpen(states) {
 		select {
 		case m.checkNow <- struct{}{}:
 		default:
@@ -405,10 +423,17 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	m.hookFigures(&r)
 
 	r.Latency = ping.latency
-	if ping.err != nil {
+	refused := ping.err != nil && m.refusedByCircuit(ping.err)
+	switch {
+	case refused:
+		// One node's open circuit refused the PING: the breaker rules
+		// judge that node, and the PING says nothing of the others.
+		r.LastError = ping.err.Error()
+		ping.err = nil
+	case ping.err != nil:
 		m.failures++
 		r.LastError = ping.err.Error()
-	} else {
+	default:
 		m.failures = 0
 		if m.avg == 0 {
 			m.avg = ping.latency
@@ -419,7 +444,7 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	r.ConsecutiveFailures = m.failures
 	r.AvgLatency = m.avg
 
-	in := inputs{pingErr: ping.err, failures: m.failures, latency: ping.latency}
+	in := inputs{pingErr: ping.err, pingRefused: refused, failures: m.failures, latency: ping.latency}
 	if info != nil {
 		r.Server = info.server
 		if info.infoErr != nil {
@@ -436,6 +461,9 @@ func (m *Monitor) Check(ctx context.Context) Report {
 				if n.Error != "" {
 					in.nodeErrs = append(in.nodeErrs, nodeErr{n.Addr, errors.New(n.Error)})
 				}
+			}
+			if m.cluster {
+				in.topology = m.clusterTopology(info.nodes)
 			}
 			r.Pool = sum
 			m.maxConns = sum.MaxConnections
@@ -484,6 +512,44 @@ func (m *Monitor) Check(ctx context.Context) Report {
 		m.opt.OnStatusChange(old, out.Status, append([]string(nil), out.Reasons...))
 	}
 	return out
+}
+
+// refusedByCircuit reports whether the monitor's PING on a cluster was
+// refused by the open circuit of the node it went to.
+func (m *Monitor) refusedByCircuit(err error) bool {
+	return m.cluster && errors.Is(err, hooks.ErrCircuitOpen)
+}
+
+// clusterTopology is what the rules need to know of a cluster's nodes, as
+// the check listed them. A master's standby replicas are the listed nodes
+// that answered their PING and last reported it as their master: a
+// replica, or a node the cluster promoted in its place while the master is
+// still down (the nodes do not learn of a promotion all at once, and one
+// that has not yet may still list the dead master with its slots). Called
+// with checkMu held.
+func (m *Monitor) clusterTopology(nodes []NodeFigures) *topology {
+	t := &topology{listed: make(map[string]bool, len(nodes)), standby: map[string][]string{}}
+	answered := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		t.listed[n.Addr] = true
+		answered[n.Addr] = n.Error == ""
+	}
+	prev := m.replicaOf
+	m.replicaOf = make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		switch {
+		case n.Role == roleReplica && n.Master != "":
+			m.replicaOf[n.Addr] = n.Master
+		case n.Role == roleMaster && prev[n.Addr] != "" && !answered[prev[n.Addr]]:
+			m.replicaOf[n.Addr] = prev[n.Addr] // promoted; its old master is down
+		}
+	}
+	for _, n := range nodes {
+		if master := m.replicaOf[n.Addr]; master != "" && answered[n.Addr] {
+			t.standby[master] = append(t.standby[master], n.Addr)
+		}
+	}
+	return t
 }
 
 // grown is how much a counter grew; a counter that went down (a node left a
@@ -549,6 +615,10 @@ func (m *Monitor) hookFigures(r *Report) {
 			r.Hooks.Breakers[addr] = s
 		}
 	}
+	if m.opt.ReplicaReads != nil {
+		s := m.opt.ReplicaReads.Stats()
+		r.Hooks.ReplicaReads = &ReplicaReadFigures{Served: s.Served, Failed: s.Failed}
+	}
 	if m.opt.Retry != nil {
 		s := m.opt.Retry.Stats()
 		r.Hooks.Retry = &RetryFigures{
@@ -590,7 +660,7 @@ func (m *Monitor) probe(ctx context.Context) (pingResult, *infoResult) {
 		err := m.c.Ping(pctx).Err()
 		cancel()
 		pingCh <- pingResult{latency: time.Since(start), err: err}
-		if err != nil {
+		if err != nil && !m.refusedByCircuit(err) {
 			return
 		}
 		ictx, cancel := context.WithTimeout(ctx, m.opt.PingTimeout)
@@ -608,7 +678,7 @@ func (m *Monitor) probe(ctx context.Context) (pingResult, *infoResult) {
 	case <-ctx.Done():
 		return pingResult{latency: time.Since(start), err: fmt.Errorf("health: ping: %w", ctx.Err())}, nil
 	}
-	if ping.err != nil {
+	if ping.err != nil && !m.refusedByCircuit(ping.err) {
 		<-done // it returns right after sending
 		return ping, nil
 	}
@@ -691,5 +761,6 @@ func nodeFigures(ctx context.Context, node *redis.Client) NodeFigures {
 	}
 	s := parseInfo(text)
 	nf.Server = &s
+	nf.Role, nf.Master = parseRole(text)
 	return nf
 }

@@ -104,6 +104,12 @@ type NodeFigures struct {
 	Server *ServerFigures `json:"server,omitempty"`
 	// InfoError is the node's INFO error, if any.
 	InfoError string `json:"info_error,omitempty"`
+	// Role is the node's role as its INFO reports it: "master" or
+	// "replica"; empty when INFO was not read.
+	Role string `json:"role,omitempty"`
+	// Master is, for a replica, the address of its master ("host:port",
+	// from INFO's master_host and master_port).
+	Master string `json:"master,omitempty"`
 }
 
 // LimiterFigures are the limiter's figures (hooks.LimiterStats); see that
@@ -166,6 +172,16 @@ type RetryFigures struct {
 	NotRetried uint64 `json:"not_retried"`
 }
 
+// ReplicaReadFigures are the counters of hooks.ReplicaReads
+// (hooks.ReplicaReadStats).
+type ReplicaReadFigures struct {
+	// Served counts reads refused by an open circuit that a replica
+	// answered.
+	Served uint64 `json:"served"`
+	// Failed counts such reads no replica answered.
+	Failed uint64 `json:"failed"`
+}
+
 // HookFigures are the figures of the hooks given in Options; each is absent
 // when its hook was not given.
 type HookFigures struct {
@@ -176,6 +192,8 @@ type HookFigures struct {
 	Breakers map[string]gobreaker.State `json:"-"`
 	// Retry is Options.Retry's counters.
 	Retry *RetryFigures `json:"retry,omitempty"`
+	// ReplicaReads is Options.ReplicaReads' counters.
+	ReplicaReads *ReplicaReadFigures `json:"replica_reads,omitempty"`
 }
 
 // Report is the result of one check. A Report handed out by the monitor is
@@ -252,6 +270,10 @@ func (r Report) clone() Report {
 	if r.Hooks.Retry != nil {
 		c := *r.Hooks.Retry
 		r.Hooks.Retry = &c
+	}
+	if r.Hooks.ReplicaReads != nil {
+		c := *r.Hooks.ReplicaReads
+		r.Hooks.ReplicaReads = &c
 	}
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -57,6 +58,27 @@ func (s Status) rank() int {
 //     LimiterRejections since the previous check.
 //   - degraded: a breaker is half-open for some node.
 //   - degraded: on a cluster or ring, a node did not answer its own PING.
+//
+// On a *redis.ClusterClient a failover is degraded, not unhealthy: the
+// cluster promotes a replica in place of a dead master, and the client's
+// other slots go on working meanwhile. So there:
+//
+//   - a breaker open for a master one of whose replicas answered its own
+//     PING in the check is degraded, not unhealthy: the replica can take
+//     its place (a replica the cluster has just promoted while the master
+//     is still down counts, since a node that has not yet learned of the
+//     promotion may still list the master with its slots);
+//   - a breaker (open or half-open) for a node the check did not list (the
+//     cluster no longer serves slots from it, typically a failed-over
+//     master) is reported in Hooks.Breakers but counts for nothing;
+//   - a PING refused by one node's open circuit (the monitor's PING goes to
+//     one node) is left to the rules on breakers: it counts neither as a
+//     failed ping nor as an answered one.
+//
+// A check that cannot list the cluster's nodes applies the rules as on any
+// client. Replicas are matched to masters by the address each replica
+// reports its master at (INFO replication), which must be the address the
+// cluster announces for it, as it is unless nodes announce hostnames.
 //
 // Counters are compared with the previous check, so the first check never
 // fires the two "grew" rules. The zero Rules is DefaultRules; each zero field
@@ -115,13 +137,21 @@ func (r Rules) withDefaults() (Rules, error) {
 
 // inputs are what the rules look at; a check gathers them.
 type inputs struct {
-	pingErr    error         // the last ping's error, nil when it answered
-	failures   int           // consecutive failed pings, the last included
-	latency    time.Duration // the last ping's round trip
-	poolGrowth uint64        // pool Timeouts since the previous check
-	rejections uint64        // limiter Rejected since the previous check
-	breakers   map[string]gobreaker.State
-	nodeErrs   []nodeErr // nodes whose own PING failed, by address
+	pingErr     error         // the last ping's error, nil when it answered or was refused
+	pingRefused bool          // a node's open circuit refused the ping (cluster only)
+	failures    int           // consecutive failed pings, the last included
+	latency     time.Duration // the last ping's round trip
+	poolGrowth  uint64        // pool Timeouts since the previous check
+	rejections  uint64        // limiter Rejected since the previous check
+	breakers    map[string]gobreaker.State
+	nodeErrs    []nodeErr // nodes whose own PING failed, by address
+	topology    *topology // a cluster's nodes as the check listed them; nil if unknown
+}
+
+// topology is what a check learned of a cluster's nodes.
+type topology struct {
+	listed  map[string]bool     // every node address the check listed
+	standby map[string][]string // master address -> its replicas that answered PING (see Monitor.clusterTopology)
 }
 
 type nodeErr struct {
@@ -141,6 +171,8 @@ func (r Rules) evaluate(in inputs) (Status, []string) {
 	}
 
 	switch {
+	case in.pingRefused:
+		// Left to the rules on breakers (see Rules).
 	case in.pingErr != nil && in.failures >= r.FailuresUnhealthy:
 		add(StatusUnhealthy, "ping failed %d times in a row: %v", in.failures, in.pingErr)
 	case in.pingErr != nil:
@@ -161,9 +193,16 @@ func (r Rules) evaluate(in inputs) (Status, []string) {
 		}
 		sort.Strings(addrs)
 		for _, a := range addrs {
+			if in.topology != nil && !in.topology.listed[a] {
+				continue // the cluster no longer lists the node
+			}
 			switch in.breakers[a] {
 			case gobreaker.StateOpen:
-				add(StatusUnhealthy, "breaker open for %s", a)
+				if in.topology != nil && len(in.topology.standby[a]) > 0 {
+					add(StatusDegraded, "breaker open for %s; its replica %s can take its place", a, strings.Join(in.topology.standby[a], ", "))
+				} else {
+					add(StatusUnhealthy, "breaker open for %s", a)
+				}
 			case gobreaker.StateHalfOpen:
 				add(StatusDegraded, "breaker half-open for %s", a)
 			}

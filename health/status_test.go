@@ -57,6 +57,19 @@ func TestRulesEvaluate(t *testing.T) {
 		{"rules turned off", off, inputs{latency: time.Hour, poolGrowth: 100, rejections: 100,
 			breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}, nodeErrs: []nodeErr{{"n:1", refused}}}, StatusHealthy, nil},
 		{"failures cannot be turned off", off, inputs{pingErr: refused, failures: 3}, StatusUnhealthy, []string{"3 times"}},
+		{"cluster: open master with a standby replica", def, inputs{
+			breakers: map[string]gobreaker.State{"m:1": gobreaker.StateOpen},
+			topology: &topology{listed: map[string]bool{"m:1": true, "r:1": true}, standby: map[string][]string{"m:1": {"r:1"}}},
+		}, StatusDegraded, []string{"breaker open for m:1; its replica r:1 can take its place"}},
+		{"cluster: open master with no standby", def, inputs{
+			breakers: map[string]gobreaker.State{"m:1": gobreaker.StateOpen},
+			topology: &topology{listed: map[string]bool{"m:1": true, "r:1": true}, standby: map[string][]string{}},
+		}, StatusUnhealthy, []string{"breaker open for m:1"}},
+		{"cluster: breakers of unlisted nodes count for nothing", def, inputs{
+			breakers: map[string]gobreaker.State{"gone:1": gobreaker.StateOpen, "gone:2": gobreaker.StateHalfOpen},
+			topology: &topology{listed: map[string]bool{"m:1": true}},
+		}, StatusHealthy, nil},
+		{"cluster: a ping refused by a circuit is left to the breakers", def, inputs{pingRefused: true, failures: 5, latency: time.Hour}, StatusHealthy, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

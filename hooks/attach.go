@@ -32,6 +32,21 @@ const attachWalkTimeout = 10 * time.Second
 //     a command that is not idempotent again after a failure that may have
 //     applied it (see MaybeAppliedError).
 //
+// On a ClusterClient with a Breaker, Attach also makes the client rediscover
+// the cluster when a node fails: a node's circuit that opens, and each call
+// an open circuit refuses, ask the client to reload its slot map
+// (ClusterClient.ReloadState), at most once a second, so that the replica
+// the cluster promotes in place of a dead master gets its slots' commands
+// as soon as the cluster has promoted it, rather than when go-redis reloads
+// on its own (ClusterStateReloadInterval, 60 s by default; a dead master
+// sends no MOVED). The Breaker keeps a reference to the client for this
+// (see Breaker.Subscribe): attach a Breaker to clients that live as long as
+// it does.
+//
+// A ReplicaReads goes on a ClusterClient only (anywhere else Attach
+// refuses, attaching nothing), among the hooks that wrap the whole call,
+// inside Retry.
+//
 // A wrapper is first reduced to the go-redis client inside it (see Unwrap),
 // so Attach on a *profiles.Client attaches to its go-redis client. Any
 // other type is an error. Call Attach once per client, before or after it
@@ -83,6 +98,13 @@ func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 		return err
 	}
 	sorted := sortHooks(hs)
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		for i, h := range hs {
+			if _, ok := h.(*ReplicaReads); ok {
+				return fmt.Errorf("hooks: Attach: hook %d (*hooks.ReplicaReads) needs a *redis.ClusterClient, not %T", i, rdb)
+			}
+		}
+	}
 	switch c := rdb.(type) {
 	case *redis.Client:
 		for _, h := range sorted {
@@ -202,6 +224,8 @@ func splitHooks(hs []redis.Hook) (top []redis.Hook, node []nodeHook) {
 // nodeAttacher adds the per-node hooks to node clients, each exactly once.
 type nodeAttacher struct {
 	hooks []nodeHook
+	// onAttach, if set, is told the address of every node client hooked.
+	onAttach func(addr string)
 
 	mu sync.Mutex
 	// done holds the node clients hooked while Attach walks the existing
@@ -241,6 +265,9 @@ func (a *nodeAttacher) attach(c *redis.Client) {
 		a.done[c] = true
 	}
 	a.mu.Unlock()
+	if a.onAttach != nil {
+		a.onAttach(c.Options().Addr)
+	}
 	for _, h := range a.hooks {
 		c.AddHook(nodeHookFor(h, c))
 	}
@@ -262,6 +289,11 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 	top, node := splitHooks(hooks)
 	node = append(node, resendGuardFor(hooks))
 	a := newNodeAttacher(node)
+	var rd *rediscovery
+	if b := breakerOf(node); b != nil {
+		rd = newRediscovery(c)
+		a.onAttach = rd.addNode
+	}
 	c.OnNewNode(a.onNewNode)
 	ctx, cancel := context.WithTimeout(context.Background(), attachWalkTimeout)
 	walkErr := c.ForEachShard(ctx, func(_ context.Context, nc *redis.Client) error {
@@ -278,10 +310,27 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 		walkErr = nil
 	}
 	for _, h := range top {
+		if rr, ok := h.(*ReplicaReads); ok {
+			h = rr.forCluster(c)
+		}
 		c.AddHook(h)
 	}
 	c.AddHook(resendScopeHook{})
+	if rd != nil {
+		c.AddHook(rediscoverHook{rd})
+		breakerOf(node).Subscribe(rd.stateChanged)
+	}
 	return walkErr
+}
+
+// breakerOf returns the Breaker among hs, or nil.
+func breakerOf(hs []nodeHook) *Breaker {
+	for _, h := range hs {
+		if b, ok := h.(*Breaker); ok {
+			return b
+		}
+	}
+	return nil
 }
 
 // clusterFresh reports, after ForEachShard failed, whether every node

@@ -26,15 +26,20 @@
 //  2. Timeouts: a deadline per command, chosen by what the command is.
 //  3. Retry: backoff between attempts, bounded by attempts and by the
 //     deadline; it never sleeps holding a Limiter permit.
-//  4. Breaker: one circuit per node; fails at once with ErrCircuitOpen.
-//  5. Limiter: bounds the commands in flight per node.
-//  6. go-redis itself: its own retry loop (MaxRetries), the pool, the
+//  4. ReplicaReads (opt-in, ClusterClient only): a read an open circuit
+//     refused goes to a replica of its master.
+//  5. Breaker: one circuit per node; fails at once with ErrCircuitOpen.
+//  6. Limiter: bounds the commands in flight per node.
+//  7. go-redis itself: its own retry loop (MaxRetries), the pool, the
 //     connection.
 //
-// On a *redis.ClusterClient or *redis.Ring, Timeouts, Retry and the
-// non-redisguard hooks wrap the whole call (routing, MOVED/ASK, topology
-// reloads), and Breaker and Limiter run on each node client, each node
-// with its own circuit and its own budget (see Attach). A Sentinel
+// On a *redis.ClusterClient or *redis.Ring, Timeouts, Retry, ReplicaReads
+// and the non-redisguard hooks wrap the whole call (routing, MOVED/ASK,
+// topology reloads), and Breaker and Limiter run on each node client, each
+// node with its own circuit and its own budget (see Attach). On a
+// ClusterClient a circuit that opens also makes the client reload its slot
+// map, so that it finds the replica promoted in place of a dead master
+// (see Attach). A Sentinel
 // failover client is a *redis.Client: its budget follows the master,
 // whichever server that is, and Limiter.NodeStats reports it under the
 // client's Options().Addr ("FailoverClient").

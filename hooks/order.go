@@ -7,8 +7,11 @@ import "github.com/redis/go-redis/v9"
 const (
 	orderTimeouts = 10
 	orderRetry    = 20
-	orderBreaker  = 30
-	orderLimiter  = 40
+	// ReplicaReads wraps the call inside Retry, so that Retry sees what a
+	// replica answered.
+	orderReplicaReads = 25
+	orderBreaker      = 30
+	orderLimiter      = 40
 )
 
 // orderedHook is implemented by every redisguard hook.

@@ -1,7 +1,8 @@
 // Package redistest starts real redis-server processes for tests: single
-// servers on free loopback ports, 3-master clusters, and an in-process
-// toxiproxy in front of a server for latency, blackholes, resets and
-// bandwidth limits.
+// servers on free loopback ports, clusters (with replicas and a short
+// cluster-node-timeout for failover tests), Sentinel sets, and an
+// in-process toxiproxy in front of a server for latency, blackholes, resets
+// and bandwidth limits.
 //
 // Every server lives in its own temporary directory and is stopped and
 // reaped in t.Cleanup (or by Close); on Linux the kernel also kills it when
@@ -231,6 +232,23 @@ func (s *Server) kill() {
 	<-done
 }
 
+// running reports whether the server's process has been started and not
+// yet reaped.
+func (s *Server) running() bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Kill stops the server with SIGKILL (no shutdown, no final save) and waits
 // for it to be reaped. Connections to it see resets or EOF.
 func (s *Server) Kill() {
@@ -243,16 +261,22 @@ func (s *Server) Kill() {
 // returns once it answers PING. A running server is killed first.
 func (s *Server) Restart() {
 	s.help()
+	if err := s.restart(); err != nil {
+		s.fail("redistest: %v", err)
+	}
+}
+
+func (s *Server) restart() error {
 	s.kill()
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {
 		if err = s.start(); err == nil {
-			return
+			return nil
 		}
 		// The port may still be held for a moment by the old process' socket.
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.fail("redistest: restart: %v", err)
+	return fmt.Errorf("restart: %w", err)
 }
 
 // Pause stops the server process with SIGSTOP: connections stay open and
@@ -305,12 +329,22 @@ func (s *Server) Client(t testing.TB, opt *redis.Options) *redis.Client {
 // returned as an error. It is the harness' own tiny client, so readiness
 // checks start no go-redis goroutines.
 func Do(addr string, timeout time.Duration, args ...string) (string, error) {
+	v, err := doValue(addr, timeout, args...)
+	if err != nil {
+		return "", err
+	}
+	return flatten(v), nil
+}
+
+// doValue is Do with the reply as read: a string, nil (a null), or an
+// []any of those.
+func doValue(addr string, timeout time.Duration, args ...string) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	var b bytes.Buffer
@@ -320,55 +354,73 @@ func Do(addr string, timeout time.Duration, args ...string) (string, error) {
 	}
 	if _, err := conn.Write(b.Bytes()); err != nil {
 		_ = conn.Close()
-		return "", err
+		return nil, err
 	}
-	reply, err := readReply(bufio.NewReader(conn))
+	reply, err := readValue(bufio.NewReader(conn))
 	_ = conn.Close()
 	return reply, err
 }
 
-func readReply(r *bufio.Reader) (string, error) {
+func flatten(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		parts := make([]string, len(v))
+		for i, p := range v {
+			parts[i] = flatten(p)
+		}
+		return strings.Join(parts, "\n")
+	default:
+		return ""
+	}
+}
+
+func readValue(r *bufio.Reader) (any, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", errors.New("redistest: empty reply line")
+		return nil, errors.New("redistest: empty reply line")
 	}
 	switch line[0] {
 	case '+', ':':
 		return line[1:], nil
 	case '-':
-		return "", errors.New(line[1:])
+		return nil, errors.New(line[1:])
 	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if n < 0 {
-			return "", nil
+			return nil, nil
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
+			return nil, err
 		}
 		return string(buf[:n]), nil
 	case '*':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		parts := make([]string, 0, max(n, 0))
+		if n < 0 {
+			return nil, nil
+		}
+		parts := make([]any, 0, n)
 		for i := 0; i < n; i++ {
-			p, err := readReply(r)
+			p, err := readValue(r)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			parts = append(parts, p)
 		}
-		return strings.Join(parts, "\n"), nil
+		return parts, nil
 	default:
-		return "", fmt.Errorf("redistest: unexpected reply %q", line)
+		return nil, fmt.Errorf("redistest: unexpected reply %q", line)
 	}
 }
