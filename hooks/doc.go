@@ -132,7 +132,9 @@
 // holding a permit. go-redis's own retry loop (MaxRetries, 3 by default)
 // runs below every hook and re-sends non-idempotent commands after a read
 // timeout: when the Retry hook is used, set MaxRetries: -1 on the client so
-// that retries are neither multiplied nor blind.
+// that retries are neither multiplied nor blind. With a RetryBudget, the
+// re-sends of all the calls together stay within a share of the calls, on
+// every node of a cluster or ring alike.
 //
 // Breaker keeps one circuit per node and fails at once with ErrCircuitOpen
 // while it is open.
