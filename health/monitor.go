@@ -556,6 +556,8 @@ func (m *Monitor) hookFigures(r *Report) {
 			Recovered:  s.Recovered,
 			GaveUp:     s.GaveUp,
 			NotRetried: s.NotRetried,
+
+			BudgetSpent: s.BudgetSpent,
 		}
 	}
 }

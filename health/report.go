@@ -159,6 +159,8 @@ type RetryFigures struct {
 	GaveUp uint64 `json:"gave_up"`
 	// NotRetried counts failed calls whose error did not allow a retry.
 	NotRetried uint64 `json:"not_retried"`
+	// BudgetSpent counts failed calls whose retry the retry budget refused.
+	BudgetSpent uint64 `json:"budget_spent"`
 }
 
 // HookFigures are the figures of the hooks given in Options; each is absent
