@@ -27,7 +27,7 @@ func TestInstrumentCountsCallsRefusedByTheRetryBudget(t *testing.T) {
 	if err := plain.ConfigSet(ctx, "replica-serve-stale-data", "no").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := plain.SlaveOf(ctx, "127.0.0.1", strconv.Itoa(freePort(t))).Err(); err != nil {
+	if err := plain.ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(freePort(t))).Err(); err != nil {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})

@@ -28,7 +28,7 @@ func masterDown(t *testing.T) string {
 	if err := c.ConfigSet(ctx, "replica-serve-stale-data", "no").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SlaveOf(ctx, "127.0.0.1", strconv.Itoa(freePort(t))).Err(); err != nil {
+	if err := c.ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(freePort(t))).Err(); err != nil {
 		t.Fatal(err)
 	}
 	return addr
