@@ -32,6 +32,7 @@ var scenarios = []scenario{
 	{"autopipeline", runAutopipeline},
 	{"failfast", runFailfast},
 	{"restart", runRestart},
+	{"flapping", runFlapping},
 }
 
 // env is what every scenario gets: a scale for its durations and a way to

@@ -63,12 +63,13 @@ func init() {
 }
 
 // cutToxic closes the connection instead of passing a chunk: every chunk
-// that starts with Prefix (every chunk when Prefix is empty), with
-// probability Share. The chunk is dropped; a downstream cut thus loses a
-// reply whose command ran.
+// that starts with Prefix (every chunk when Prefix is empty) and not with
+// Spare (when set), with probability Share. The chunk is dropped; a
+// downstream cut thus loses a reply whose command ran.
 type cutToxic struct {
 	Share  float64 `json:"share"`
 	Prefix string  `json:"prefix"`
+	Spare  string  `json:"spare"`
 }
 
 func (t *cutToxic) Pipe(stub *toxics.ToxicStub) {
@@ -81,7 +82,8 @@ func (t *cutToxic) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			if bytes.HasPrefix(c.Data, []byte(t.Prefix)) && rand.Float64() < t.Share {
+			if bytes.HasPrefix(c.Data, []byte(t.Prefix)) && (t.Spare == "" || !bytes.HasPrefix(c.Data, []byte(t.Spare))) &&
+				rand.Float64() < t.Share {
 				stub.Close()
 				return
 			}
@@ -93,15 +95,16 @@ func (t *cutToxic) Pipe(stub *toxics.ToxicStub) {
 // CutReplies makes the proxy lose replies: each chunk of replies, with
 // probability share, is dropped and its connection closed. The commands
 // ran on the server; the client sees its connection closed (EOF) and
-// cannot tell whether they did. A new connection's handshake reply (HELLO)
-// is lost alike, so with share 0.5 half the new connections fail before
-// their first command. It returns the toxic's name for RemoveToxic.
+// cannot tell whether they did. A chunk that starts with a RESP3 map, as
+// the reply to a new connection's HELLO does, passes: connections are set
+// up, and then lost with the replies to their commands. It returns the
+// toxic's name for RemoveToxic.
 func (p *Proxy) CutReplies(share float64) string {
 	p.help()
 	if share < 0 || share > 1 {
 		p.fail("redistest: CutReplies share %g is not in [0, 1]", share)
 	}
-	return p.add("redistest_cut", "downstream", map[string]any{"share": share})
+	return p.add("redistest_cut", "downstream", map[string]any{"share": share, "spare": "%"})
 }
 
 // CutIntegerReplies makes the proxy lose every integer reply (EXISTS,
