@@ -131,10 +131,11 @@ type Retry struct {
 // a restart (typically 5-30 s): with the Worker preset Retry also waits
 // out an open circuit (see NewHooks), so its attempts are many and short.
 //
-// Both presets budget their retries (Retry.Budget) with the hooks' default:
-// when a server fails many calls at once, retries add about a tenth to the
-// load instead of multiplying it, and a worker still rides out a restart,
-// whose refused connections and open circuit take nothing from the budget.
+// Both presets budget their retries (Retry.Budget) with the hooks' default
+// (hooks.DefaultRetryBudget): when a server fails many calls at once,
+// retries add a small share to the load instead of multiplying it. A
+// worker still rides out a restart: its refused connections and the open
+// circuit it waits out take nothing from the budget.
 var (
 	DefaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, Budget: hooks.DefaultRetryBudget}
 	DefaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Budget: hooks.DefaultRetryBudget}
