@@ -125,8 +125,8 @@ type RetryStats struct {
 	GaveUp uint64
 	// BudgetSpent counts calls that ended with an error because the retry
 	// budget had no token for their next re-send (errors.Is(err,
-	// ErrRetryBudget)). Recovered, GaveUp, NotRetried and BudgetSpent
-	// count each failed call once.
+	// ErrRetryBudget)). A call is counted in at most one of Recovered,
+	// GaveUp, NotRetried and BudgetSpent.
 	BudgetSpent uint64
 	// NotRetried counts calls that failed at the first attempt with an
 	// error this command may not be retried for: a command that is not

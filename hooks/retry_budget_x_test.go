@@ -244,3 +244,56 @@ func TestRetryBudgetValidation(t *testing.T) {
 		t.Errorf("the zero budget (the defaults): %v", err)
 	}
 }
+
+// TestRetryBudgetSharedAcrossRingShards is the same on a Ring, whose own
+// loop (RingOptions.MaxRetries) re-sends a command after EOF.
+func TestRetryBudgetSharedAcrossRingShards(t *testing.T) {
+	ctx := context.Background()
+	servers := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
+	addrs, proxies := map[string]string{}, []*redistest.Proxy{}
+	for i, s := range servers {
+		p := redistest.NewProxy(t, s.Addr())
+		addrs["shard"+string(rune('0'+i))] = p.Addr()
+		proxies = append(proxies, p)
+	}
+	rdb := redis.NewRing(&redis.RingOptions{
+		Addrs:           addrs,
+		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	r := budgetRetry(t, hooks.RetryBudget{Ratio: 0.25, Burst: 1}, newStillClock())
+	if err := hooks.Attach(rdb, r); err != nil {
+		t.Fatal(err)
+	}
+	// A key on each shard: the server whose GET count moves holds it.
+	keys := make([]string, len(servers))
+	for i := 0; keys[0] == "" || keys[1] == ""; i++ {
+		if i == 100 {
+			t.Fatal("found no keys on both shards")
+		}
+		k := "budget:" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		var before [2]int64
+		for j, s := range servers {
+			n, err := redistest.CommandCalls(s.Addr(), "get")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before[j] = n
+		}
+		if err := rdb.Get(ctx, k).Err(); err != redis.Nil {
+			t.Fatalf("GET %s: %v", k, err)
+		}
+		for j, s := range servers {
+			if n, _ := redistest.CommandCalls(s.Addr(), "get"); n != before[j] && keys[j] == "" {
+				keys[j] = k
+			}
+		}
+	}
+	for _, p := range proxies {
+		p.CutIntegerReplies()
+	}
+	// The GETs have filled the bucket; the token pays the Ring's re-send to
+	// the first shard, and the second shard finds none.
+	strlenCall(t, rdb, keys[0], servers[0].Addr(), 2, true)
+	strlenCall(t, rdb, keys[1], servers[1].Addr(), 1, true)
+}
