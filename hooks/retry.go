@@ -204,8 +204,9 @@ type RetryStats struct {
 // once with the error of the attempt that failed, as a *RetryError that
 // also matches ErrRetryBudget, and RetryStats.BudgetSpent counts it.
 //
-// The success path costs one call and allocates nothing (with a budget,
-// one atomic add more); backoff state is created only when a retry happens.
+// The success path costs one call and allocates nothing (with a budget, a
+// look at the command's name and one atomic add more); backoff state is
+// created only when a retry happens.
 type Retry struct {
 	maxAttempts         int
 	initialInterval     time.Duration
