@@ -175,7 +175,7 @@ func TestPoolStatsHandlerFields(t *testing.T) {
 	}
 	brk := &fakeBreaker{}
 	brk.set(s.Addr(), gobreaker.StateClosed)
-	rty := &fakeRetry{stats: hooks.RetryStats{Retries: 6, Recovered: 5, GaveUp: 1, NotRetried: 7}}
+	rty := &fakeRetry{stats: hooks.RetryStats{Retries: 6, Recovered: 5, GaveUp: 1, NotRetried: 7, BudgetSpent: 8}}
 	m := newMonitor(t, rdb, Options{Name: "worker", Limiter: lim, Breaker: brk, Retry: rty})
 	m.Check(context.Background())
 
@@ -243,7 +243,7 @@ func TestPoolStatsHandlerFields(t *testing.T) {
 		t.Errorf("hooks.limiter.nodes[%s] = %v", s.Addr(), node)
 	}
 	fields(t, "hooks.retry", object(hk["retry"]), map[string]func(any) bool{
-		"retries": eq(6), "recovered": eq(5), "gave_up": eq(1), "not_retried": eq(7),
+		"retries": eq(6), "recovered": eq(5), "gave_up": eq(1), "not_retried": eq(7), "budget_spent": eq(8),
 	})
 
 	// Without hooks, "hooks" is an empty object.

@@ -626,6 +626,8 @@ func (m *Monitor) hookFigures(r *Report) {
 			Recovered:  s.Recovered,
 			GaveUp:     s.GaveUp,
 			NotRetried: s.NotRetried,
+
+			BudgetSpent: s.BudgetSpent,
 		}
 	}
 }

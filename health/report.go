@@ -170,6 +170,8 @@ type RetryFigures struct {
 	GaveUp uint64 `json:"gave_up"`
 	// NotRetried counts failed calls whose error did not allow a retry.
 	NotRetried uint64 `json:"not_retried"`
+	// BudgetSpent counts failed calls whose retry the retry budget refused.
+	BudgetSpent uint64 `json:"budget_spent"`
 }
 
 // ReplicaReadFigures are the counters of hooks.ReplicaReads

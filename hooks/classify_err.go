@@ -122,6 +122,11 @@ func classify(err error, pipeline bool) (o Outcome, nodeFault bool) {
 	if errors.As(err, &re) {
 		return re.Outcome, re.nodeFault
 	}
+	if _, ok := stopForBudget(err); ok {
+		// A node's guard refused a re-send: nothing was sent, and the
+		// call ends with the error of the send before.
+		return OutcomeStopped, false
+	}
 	if isMaybeAppliedGuard(err) {
 		// A node's transport failure, hidden from go-redis's own loops.
 		return OutcomeMaybeApplied, true
@@ -210,7 +215,8 @@ func canceled(ctx context.Context, err error) bool {
 // RetryError is the error Retry returns when a command fails with an error
 // that is about the transport or the server's state rather than an answer
 // (OutcomeNotSent, OutcomeRejected or OutcomeMaybeApplied). errors.Is
-// matches ErrNotSent, ErrRejected or ErrMaybeApplied by Outcome, and
+// matches ErrNotSent, ErrRejected or ErrMaybeApplied by Outcome,
+// ErrRetryBudget when the retry budget refused the next re-send, and
 // everything the last attempt's error matches (io.EOF, redis.ErrPoolTimeout,
 // ErrLimited, redis.IsReadOnlyError, ...).
 type RetryError struct {
@@ -230,6 +236,8 @@ type RetryError struct {
 	// circuit's ErrNotSent after an attempt that may have applied the
 	// command), which Unwrap hides so the error matches one class.
 	otherClass bool
+	// budget: the retry budget refused the next re-send.
+	budget bool
 }
 
 // Error describes the failure and the last attempt's error.
@@ -250,10 +258,14 @@ func (e *RetryError) Error() string {
 	b.WriteString(" (")
 	b.WriteString(strconv.Itoa(e.Attempts))
 	if e.Attempts == 1 {
-		b.WriteString(" attempt): ")
+		b.WriteString(" attempt")
 	} else {
-		b.WriteString(" attempts): ")
+		b.WriteString(" attempts")
 	}
+	if e.budget {
+		b.WriteString(", retry budget spent")
+	}
+	b.WriteString("): ")
 	if e.Err != nil {
 		b.WriteString(e.Err.Error())
 	}
@@ -268,8 +280,12 @@ func (e *RetryError) Unwrap() error {
 	return e.Err
 }
 
-// Is matches the sentinel of the error's Outcome.
+// Is matches the sentinel of the error's Outcome, and ErrRetryBudget when
+// the retry budget refused the next re-send.
 func (e *RetryError) Is(target error) bool {
+	if target == ErrRetryBudget {
+		return e.budget
+	}
 	s := e.Outcome.sentinel()
 	return s != nil && target == s
 }

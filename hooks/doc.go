@@ -135,7 +135,9 @@
 // repeated (see Retry). It runs inside Timeouts, so all
 // attempts share one deadline, and outside the Limiter, so it never sleeps
 // holding a permit. go-redis's own retry loop must be off on a client with
-// Retry (Attach says what to set).
+// Retry (Attach says what to set). With a RetryBudget, the re-sends of all
+// the calls together stay within a share of the calls, on every node of a
+// cluster or ring alike.
 //
 // Breaker keeps one circuit per node and fails at once with ErrCircuitOpen
 // while it is open.

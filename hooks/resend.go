@@ -38,9 +38,15 @@ import (
 // *MaybeAppliedError. Idempotent commands are sent again. A MULTI/EXEC is
 // passed through: the cluster client sends it again only after a failed
 // write or a failed connection, when EXEC never reached the server.
+//
+// Retry budget: when the Retry hook has a budget, a single command that
+// go-redis's loop sends again after a failure that draws on the budget
+// (see RetryBudget) takes a token first; without one it is not sent, and
+// the loop ends (see budgetStop).
 type resendGuard struct {
-	table *CommandTable
-	node  string
+	table  *CommandTable
+	budget *retryBudget
+	node   string
 }
 
 var _ nodeHook = (*resendGuard)(nil)
@@ -50,7 +56,7 @@ const orderResendGuard = 50 // innermost: it must see go-redis's own error
 func (g *resendGuard) hookOrder() int { return orderResendGuard }
 
 func (g *resendGuard) forNode(addr string) redis.Hook {
-	return &resendGuard{table: g.table, node: addr}
+	return &resendGuard{table: g.table, budget: g.budget, node: addr}
 }
 
 // resendGuardFor returns the guard Attach adds to a cluster's or ring's node
@@ -59,7 +65,7 @@ func (g *resendGuard) forNode(addr string) redis.Hook {
 func resendGuardFor(hs []redis.Hook) *resendGuard {
 	for _, h := range hs {
 		if r, ok := h.(*Retry); ok {
-			return &resendGuard{table: r.table}
+			return &resendGuard{table: r.table, budget: r.budget}
 		}
 	}
 	return &resendGuard{}
@@ -72,6 +78,11 @@ func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		return g.heldProcessHook(next)
 	}
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if g.budget != nil {
+			if err := g.budget.resend(cmd); err != nil {
+				return err
+			}
+		}
 		err := next(ctx, cmd)
 		if err == nil || err == redis.Nil {
 			return err

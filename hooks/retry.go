@@ -84,6 +84,11 @@ type RetryOptions struct {
 	// workers that should ride out a restart or failover; leave it off (the
 	// default) where a caller wants to fail fast.
 	WaitOutOpenCircuit bool
+	// Budget, if set, bounds the re-sends to a share of the calls (see
+	// RetryBudget); its zero fields take DefaultRetryBudget's values. nil
+	// means no budget: every retry the table and the bounds above allow is
+	// made.
+	Budget *RetryBudget
 }
 
 // RetryEvent describes one retry about to happen.
@@ -118,6 +123,11 @@ type RetryStats struct {
 	// out, the caller's context ended, or a later attempt failed with an
 	// error that allows none.
 	GaveUp uint64
+	// BudgetSpent counts calls that ended with an error because the retry
+	// budget had no token for their next re-send (errors.Is(err,
+	// ErrRetryBudget)). A call is counted in at most one of Recovered,
+	// GaveUp, NotRetried and BudgetSpent.
+	BudgetSpent uint64
 	// NotRetried counts calls that failed at the first attempt with an
 	// error this command may not be retried for: a command that is not
 	// idempotent after an error meaning it may have run.
@@ -187,7 +197,15 @@ type RetryStats struct {
 // sleeps holding a limiter permit and an open circuit stops it at once. On
 // a ClusterClient or Ring it wraps the whole call, routing included.
 //
-// The success path costs one call and allocates nothing; backoff state is
+// # Retry budget
+//
+// With RetryOptions.Budget, re-sends are bounded by a share of the calls
+// (see RetryBudget): when the budget has no token left, the call ends at
+// once with the error of the attempt that failed, as a *RetryError that
+// also matches ErrRetryBudget, and RetryStats.BudgetSpent counts it.
+//
+// The success path costs one call and allocates nothing (with a budget, a
+// look at the command's name and one atomic add more); backoff state is
 // created only when a retry happens.
 type Retry struct {
 	maxAttempts         int
@@ -201,8 +219,9 @@ type Retry struct {
 	onRetry             func(RetryEvent)
 	logger              *slog.Logger
 	clock               Clock
+	budget              *retryBudget
 
-	retries, recovered, gaveUp, notRetried atomic.Uint64
+	retries, recovered, gaveUp, notRetried, budgetSpent atomic.Uint64
 
 	// By the outcome of the attempt before a retry, and the listeners
 	// added with Subscribe (copy on write).
@@ -215,7 +234,8 @@ var _ orderedHook = (*Retry)(nil)
 
 // NewRetry returns a Retry hook with opt's defaults applied. It returns an
 // error for a negative MaxAttempts or interval, a MaxInterval below
-// InitialInterval, a Multiplier below 1 or a RandomizationFactor above 1.
+// InitialInterval, a Multiplier below 1, a RandomizationFactor above 1, or
+// a Budget that RetryBudget.Validate refuses.
 func NewRetry(opt RetryOptions) (*Retry, error) {
 	r := &Retry{
 		maxAttempts:         opt.MaxAttempts,
@@ -275,6 +295,12 @@ func NewRetry(opt RetryOptions) (*Retry, error) {
 	if r.clock == nil {
 		r.clock = realClock{}
 	}
+	if opt.Budget != nil {
+		if err := opt.Budget.Validate(); err != nil {
+			return nil, err
+		}
+		r.budget = newRetryBudget(*opt.Budget, r.clock)
+	}
 	return r, nil
 }
 
@@ -286,6 +312,8 @@ func (r *Retry) Stats() RetryStats {
 		Recovered:  r.recovered.Load(),
 		GaveUp:     r.gaveUp.Load(),
 		NotRetried: r.notRetried.Load(),
+
+		BudgetSpent: r.budgetSpent.Load(),
 
 		NotSent:      r.byNotSent.Load(),
 		Rejected:     r.byRejected.Load(),
@@ -301,6 +329,9 @@ func (r *Retry) DialHook(next redis.DialHook) redis.DialHook { return next }
 // ProcessHook retries a single command.
 func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if r.budget != nil && !isHandshake(cmd) {
+			r.budget.call()
+		}
 		err := next(ctx, cmd)
 		if err == nil {
 			return nil
@@ -312,6 +343,9 @@ func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook retries a pipeline or a MULTI/EXEC as a whole.
 func (r *Retry) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if r.budget != nil && !allHandshake(cmds) {
+			r.budget.call()
+		}
 		err := next(ctx, cmds)
 		if err == nil {
 			return nil
@@ -540,6 +574,9 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	if t.pipeline && allHandshake(t.cmds) || !t.pipeline && isHandshake(t.cmd) {
 		return err // the command that needed the connection decides
 	}
+	if cause, ok := stopForBudget(err); ok {
+		return r.spent(t, false, 1, cause)
+	}
 	d := r.decide(t, err)
 	if !isFailure(d.outcome) {
 		if t.pipeline && d.outcome == OutcomeStopped {
@@ -584,6 +621,10 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 			r.gaveUp.Add(1)
 			return r.wrap(t, d, maybe, attempts, err)
 		}
+		if r.budget != nil && budgeted(d.outcome, d.nodeFault) && !r.budget.take() {
+			r.budgetSpent.Add(1)
+			return r.wrapErr(t, d, maybe, attempts, err, true)
+		}
 		r.report(ctx, t, attempts, delay, err, d.outcome, maybe)
 		if r.clock.Sleep(ctx, delay) != nil {
 			r.gaveUp.Add(1)
@@ -605,6 +646,9 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		if err == nil {
 			r.recovered.Add(1)
 			return nil
+		}
+		if cause, ok := stopForBudget(err); ok {
+			return r.spent(t, maybe, attempts+1, cause)
 		}
 		d = r.decide(t, err)
 		t.noteNet(err, d.outcome)
@@ -636,6 +680,12 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 // gives each command that failed on the transport or the server's state its
 // own classified error, since that is all an AutoPipeline caller sees.
 func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err error) error {
+	return r.wrapErr(t, d, maybe, attempts, err, false)
+}
+
+// wrapErr is wrap; budget says that the retry budget refused the next
+// re-send.
+func (r *Retry) wrapErr(t *retryTarget, d decision, maybe bool, attempts int, err error, budget bool) error {
 	o := d.outcome
 	if maybe {
 		o = OutcomeMaybeApplied
@@ -643,7 +693,18 @@ func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err e
 	if t.pipeline {
 		wrapCmds(t.cmds, maybe, attempts)
 	}
-	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault}, t.netErr)
+	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault, budget: budget}, t.netErr)
+}
+
+// spent ends a single command whose re-send by go-redis's cluster or ring
+// loop a node's guard refused for want of a token (a budgetStop): cause is
+// the error of the send before, the call's result. maybe says whether an
+// earlier attempt may have applied the command.
+func (r *Retry) spent(t *retryTarget, maybe bool, attempts int, cause error) error {
+	d := r.decide(t, cause)
+	t.noteNet(cause, d.outcome)
+	r.budgetSpent.Add(1)
+	return r.wrapErr(t, d, maybe || d.outcome == OutcomeMaybeApplied, attempts, cause, true)
 }
 
 // wrapCmds replaces each transport or server-state error of a batch's

@@ -57,6 +57,43 @@ func benchBreaker(b *testing.B) redis.Hook {
 func BenchmarkRetry(b *testing.B) {
 	b.Run("process", func(b *testing.B) { benchProcess(b, benchRetry(b).ProcessHook(noopNext)) })
 	b.Run("pipeline", func(b *testing.B) { benchPipeline(b, benchRetry(b).ProcessPipelineHook(noopNextPipeline)) })
+	budget := func(b *testing.B) *Retry {
+		r, err := NewRetry(RetryOptions{Budget: &RetryBudget{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	}
+	b.Run("process with budget", func(b *testing.B) { benchProcess(b, budget(b).ProcessHook(noopNext)) })
+	// Every goroutine counts its calls in the same budget.
+	b.Run("process with budget, parallel", func(b *testing.B) {
+		h := budget(b).ProcessHook(noopNext)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			cmd := redis.NewStringCmd(ctx, "get", "k")
+			for pb.Next() {
+				if err := h(ctx, cmd); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("process, parallel", func(b *testing.B) {
+		h := benchRetry(b).ProcessHook(noopNext)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			cmd := redis.NewStringCmd(ctx, "get", "k")
+			for pb.Next() {
+				if err := h(ctx, cmd); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 func BenchmarkBreaker(b *testing.B) {

@@ -52,7 +52,8 @@ func (h Hooks) List() []redis.Hook {
 const WorkerBreakerOpenTimeout = time.Second
 
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
-// BlockingTimeout as the cap of blocking commands, Retry with c.Retry, a
+// BlockingTimeout as the cap of blocking commands, Retry with c.Retry (and
+// its budget, unless c.Retry.NoBudget), a
 // Breaker, and a Limiter with MaxConcurrentOps and MaxBlocking whose wait
 // for a permit is sized to end inside the command's deadline (below). A bad
 // c is an error naming what is wrong.
@@ -99,7 +100,7 @@ func NewHooks(c Config) (Hooks, error) {
 	if h.Timeouts, err = hooks.NewTimeouts(to); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
-	if h.Retry, err = hooks.NewRetry(hooks.RetryOptions{
+	ro := hooks.RetryOptions{
 		MaxAttempts:         d.Retry.MaxAttempts,
 		InitialInterval:     d.Retry.InitialInterval,
 		MaxInterval:         d.Retry.MaxInterval,
@@ -107,7 +108,12 @@ func NewHooks(c Config) (Hooks, error) {
 		Multiplier:          retryMultiplier,
 		RandomizationFactor: retryJitter,
 		WaitOutOpenCircuit:  worker,
-	}); err != nil {
+	}
+	if !d.Retry.NoBudget {
+		b := d.Retry.Budget
+		ro.Budget = &b
+	}
+	if h.Retry, err = hooks.NewRetry(ro); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
 	bo := hooks.BreakerOptions{}

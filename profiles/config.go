@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redisguard/redisguard/hooks"
 )
 
 // Preset names. Config.Name holds one of them; the empty name means NameAPI.
@@ -114,6 +116,13 @@ type Retry struct {
 	// and waits; the caller's context deadline, when shorter, wins.
 	// Default: API 5s, Worker 30s.
 	MaxElapsed time.Duration
+	// Budget bounds the re-sends of all the client's calls together to a
+	// share of those calls (hooks.RetryBudget); its zero fields take the
+	// preset's values, hooks.DefaultRetryBudget for both presets.
+	Budget hooks.RetryBudget
+	// NoBudget turns the budget off: every retry the table and the bounds
+	// above allow is made, however many calls fail.
+	NoBudget bool
 }
 
 // The presets' retry policies. go-redis's own loop (3 retries, 10ms..1s)
@@ -121,9 +130,15 @@ type Retry struct {
 // within a request's usual budget; the Worker policy rides out a failover or
 // a restart (typically 5-30 s): with the Worker preset Retry also waits
 // out an open circuit (see NewHooks), so its attempts are many and short.
+//
+// Both presets budget their retries (Retry.Budget) with the hooks' default
+// (hooks.DefaultRetryBudget): when a server fails many calls at once,
+// retries add a small share to the load instead of multiplying it. A
+// worker still rides out a restart: its refused connections and the open
+// circuit it waits out take nothing from the budget.
 var (
-	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second}
-	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second}
+	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, Budget: hooks.DefaultRetryBudget}
+	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Budget: hooks.DefaultRetryBudget}
 )
 
 // Config is everything needed to build a guarded go-redis client: where the
@@ -321,6 +336,9 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.Retry.InitialInterval, p.Retry.InitialInterval)
 	setDur(&c.Retry.MaxInterval, p.Retry.MaxInterval)
 	setDur(&c.Retry.MaxElapsed, p.Retry.MaxElapsed)
+	setFloat(&c.Retry.Budget.Ratio, p.Retry.Budget.Ratio)
+	setFloat(&c.Retry.Budget.MinPerSecond, p.Retry.Budget.MinPerSecond)
+	setInt(&c.Retry.Budget.Burst, p.Retry.Budget.Burst)
 	return c
 }
 
@@ -368,6 +386,12 @@ func (c Config) defaultMaxBlocking() int {
 }
 
 func setInt(v *int, def int) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+func setFloat(v *float64, def float64) {
 	if *v == 0 {
 		*v = def
 	}
@@ -444,7 +468,9 @@ func fieldErr(field, related, format string, args ...any) *ConfigError {
 // beyond what the kernel accepts; a malformed URL or address; more than one
 // kind of target (URL/Addr, ClusterAddrs, SentinelAddrs); Sentinels without a
 // master name; a URL that disagrees with Addr, Username, Password, DB or TLS;
-// a non-zero DB on a cluster. Zero fields are checked with the preset's
+// a non-zero DB on a cluster; a retry budget that
+// hooks.RetryBudget.Validate refuses (Field "Retry.Budget", the reason
+// naming the budget's field). Zero fields are checked with the preset's
 // defaults in their place.
 func (c Config) Validate() error {
 	err := c.validate()
@@ -510,6 +536,12 @@ func (c Config) validate() error {
 	if d.Retry.MaxInterval < d.Retry.InitialInterval {
 		return fieldErr("Retry.MaxInterval", "Retry.InitialInterval",
 			"Retry.MaxInterval %s is smaller than Retry.InitialInterval %s", d.Retry.MaxInterval, d.Retry.InitialInterval)
+	}
+	if !d.Retry.NoBudget {
+		// The rules are the hook's; its error names the field.
+		if err := d.Retry.Budget.Validate(); err != nil {
+			return fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
+		}
 	}
 	_, err := c.conn()
 	return err
@@ -770,13 +802,22 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, " PoolSize:%d MaxConcurrentOps:%d MaxBlocking:%d", c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking)
 	fmt.Fprintf(&b, " SocketTimeout:%s BlockingTimeout:%s HealthCheckInterval:%s", c.SocketTimeout, c.BlockingTimeout, c.HealthCheckInterval)
 	fmt.Fprintf(&b, " KeepAlive:%s/%s/%d", c.KeepAliveIdle, c.KeepAliveInterval, c.KeepAliveCount)
-	fmt.Fprintf(&b, " Retry:{MaxAttempts:%d InitialInterval:%s MaxInterval:%s MaxElapsed:%s}}",
-		c.Retry.MaxAttempts, c.Retry.InitialInterval, c.Retry.MaxInterval, c.Retry.MaxElapsed)
+	fmt.Fprintf(&b, " Retry:{MaxAttempts:%d InitialInterval:%s MaxInterval:%s MaxElapsed:%s Budget:%s}}",
+		c.Retry.MaxAttempts, c.Retry.InitialInterval, c.Retry.MaxInterval, c.Retry.MaxElapsed, c.Retry.budgetString())
 	return b.String()
 }
 
 // GoString is String, so %#v does not print the passwords either.
 func (c Config) GoString() string { return c.String() }
+
+// budgetString describes the retry budget: "off", or
+// "{Ratio:0.1 MinPerSecond:10 Burst:100}".
+func (r Retry) budgetString() string {
+	if r.NoBudget {
+		return "off"
+	}
+	return fmt.Sprintf("{Ratio:%g MinPerSecond:%g Burst:%d}", r.Budget.Ratio, r.Budget.MinPerSecond, r.Budget.Burst)
+}
 
 // MarshalJSON encodes c with the field names encoding/json gives a Config,
 // passwords redacted as in String: Password and SentinelPassword as
@@ -835,7 +876,8 @@ func (c Config) LogValue() slog.Value {
 			slog.Int("max_attempts", c.Retry.MaxAttempts),
 			slog.Duration("initial_interval", c.Retry.InitialInterval),
 			slog.Duration("max_interval", c.Retry.MaxInterval),
-			slog.Duration("max_elapsed", c.Retry.MaxElapsed)),
+			slog.Duration("max_elapsed", c.Retry.MaxElapsed),
+			slog.String("budget", c.Retry.budgetString())),
 	)
 	return slog.GroupValue(attrs...)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redisguard/redisguard/hooks"
 )
 
 func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
@@ -89,6 +91,9 @@ func TestValidateRejects(t *testing.T) {
 		{"keepintvl too long", Config{KeepAliveInterval: 40000 * time.Second}, "KeepAliveInterval", "kernel"},
 		{"keepcnt too big", Config{KeepAliveCount: 128}, "KeepAliveCount", "kernel"},
 		{"retry max below initial", Config{Retry: Retry{InitialInterval: 2 * time.Second, MaxInterval: time.Second}}, "Retry.MaxInterval", "smaller than Retry.InitialInterval"},
+		{"retry budget ratio", Config{Retry: Retry{Budget: hooks.RetryBudget{Ratio: 2}}}, "Retry.Budget", "Budget.Ratio 2 is above 1"},
+		{"retry budget floor", Config{Retry: Retry{Budget: hooks.RetryBudget{MinPerSecond: -1}}}, "Retry.Budget", "Budget.MinPerSecond -1 is negative"},
+		{"retry budget burst", Config{Retry: Retry{Budget: hooks.RetryBudget{Burst: -5}}}, "Retry.Budget", "Budget.Burst -5 is negative"},
 		{"cluster and sentinel", Config{ClusterAddrs: []string{"a:1"}, SentinelAddrs: []string{"b:2"}, SentinelMaster: "m"}, "ClusterAddrs", "both set"},
 		{"url with cluster", Config{URL: "redis://a:1", ClusterAddrs: []string{"a:1"}}, "URL", "cannot be combined with ClusterAddrs"},
 		{"addr with sentinel", Config{Addr: "a:1", SentinelAddrs: []string{"b:2"}, SentinelMaster: "m"}, "Addr", "cannot be combined with SentinelAddrs"},

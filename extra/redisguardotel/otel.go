@@ -79,8 +79,8 @@ type Instrumentation struct {
 //     node, from and to, counted from Instrument on.
 //   - redisguard.retry.attempts by the outcome of the attempt before each
 //     retry (not_sent, rejected, maybe_applied) and redisguard.retry.calls
-//     by how a failed call ended (recovered, gave_up, not_retried), from
-//     Retry.Stats.
+//     by how a failed call ended (recovered, gave_up, not_retried,
+//     budget_spent: the retry budget refused its retry), from Retry.Stats.
 //   - redisguard.batch.items by status, through RecordBatch.
 //
 // Each retry also adds a RetryEventName event to the span active in the
@@ -287,7 +287,7 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 		metric.WithDescription("Retries, by the outcome of the attempt that failed before them."), metric.WithUnit("{attempt}"))
 	add(err)
 	in.retryCalls, err = m.Int64ObservableCounter("redisguard.retry.calls",
-		metric.WithDescription("Failed calls, by how they ended: recovered, gave_up, not_retried."), metric.WithUnit("{call}"))
+		metric.WithDescription("Failed calls, by how they ended: recovered, gave_up, not_retried, budget_spent."), metric.WithUnit("{call}"))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -365,6 +365,7 @@ func (ob *observer) observe(_ context.Context, o metric.Observer) error {
 			{in.retryCalls, "recovered", st.Recovered},
 			{in.retryCalls, "gave_up", st.GaveUp},
 			{in.retryCalls, "not_retried", st.NotRetried},
+			{in.retryCalls, "budget_spent", st.BudgetSpent},
 		} {
 			kv := append(append(make([]attribute.KeyValue, 0, len(ob.attrs)+1), ob.attrs...),
 				attribute.String("redisguard.retry.outcome", c.outcome))

@@ -408,6 +408,7 @@ func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
 	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientA, "recovered")...)
 	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientA, "gave_up")...)
 	expect(t, ms, "redisguard.retry.calls", 0, outcome(clientA, "not_retried")...)
+	expect(t, ms, "redisguard.retry.calls", 0, outcome(clientA, "budget_spent")...)
 	expect(t, ms, "redisguard.retry.attempts", 1, outcome(clientB, "not_sent")...)
 	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientB, "gave_up")...)
 

@@ -48,7 +48,8 @@ type Options struct {
 //   - redisguard_retry_attempts_total by the outcome of the attempt before
 //     each retry (not_sent, rejected, maybe_applied) and
 //     redisguard_retry_calls_total by how a failed call ended (recovered,
-//     gave_up, not_retried).
+//     gave_up, not_retried, budget_spent: the retry budget refused its
+//     retry).
 //   - redisguard_batch_items_total by status, through RecordBatch.
 type Collector struct {
 	nodes *observe.Nodes
@@ -87,7 +88,7 @@ var (
 	descRetryAttempts = prometheus.NewDesc("redisguard_retry_attempts_total",
 		"Retries, by the outcome of the attempt that failed before them.", []string{"outcome"}, nil)
 	descRetryCalls = prometheus.NewDesc("redisguard_retry_calls_total",
-		"Failed calls, by how they ended (recovered, gave_up, not_retried).", []string{"outcome"}, nil)
+		"Failed calls, by how they ended (recovered, gave_up, not_retried, budget_spent).", []string{"outcome"}, nil)
 )
 
 // NewCollector returns a collector of rdb's figures and those of its hooks,
@@ -222,6 +223,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRetryCalls, float64(st.Recovered), "recovered")
 		counter(descRetryCalls, float64(st.GaveUp), "gave_up")
 		counter(descRetryCalls, float64(st.NotRetried), "not_retried")
+		counter(descRetryCalls, float64(st.BudgetSpent), "budget_spent")
 	}
 	c.duration.Collect(ch)
 	c.transitions.Collect(ch)

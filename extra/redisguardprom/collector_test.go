@@ -75,8 +75,9 @@ redisguard_breaker_state{node=%[1]q,state="open"} %[4]d
 redisguard_retry_attempts_total{outcome="maybe_applied"} 0
 redisguard_retry_attempts_total{outcome="not_sent"} %[6]d
 redisguard_retry_attempts_total{outcome="rejected"} %[7]d
-# HELP redisguard_retry_calls_total Failed calls, by how they ended (recovered, gave_up, not_retried).
+# HELP redisguard_retry_calls_total Failed calls, by how they ended (recovered, gave_up, not_retried, budget_spent).
 # TYPE redisguard_retry_calls_total counter
+redisguard_retry_calls_total{outcome="budget_spent"} 0
 redisguard_retry_calls_total{outcome="gave_up"} %[8]d
 redisguard_retry_calls_total{outcome="not_retried"} 0
 redisguard_retry_calls_total{outcome="recovered"} %[9]d
@@ -235,8 +236,9 @@ func TestCollectorReadsProfilesClientHooks(t *testing.T) {
 redisguard_breaker_state{client="api",node=%[1]q,state="closed"} 1
 redisguard_breaker_state{client="api",node=%[1]q,state="half_open"} 0
 redisguard_breaker_state{client="api",node=%[1]q,state="open"} 0
-# HELP redisguard_retry_calls_total Failed calls, by how they ended (recovered, gave_up, not_retried).
+# HELP redisguard_retry_calls_total Failed calls, by how they ended (recovered, gave_up, not_retried, budget_spent).
 # TYPE redisguard_retry_calls_total counter
+redisguard_retry_calls_total{client="api",outcome="budget_spent"} 0
 redisguard_retry_calls_total{client="api",outcome="gave_up"} 0
 redisguard_retry_calls_total{client="api",outcome="not_retried"} 0
 redisguard_retry_calls_total{client="api",outcome="recovered"} 0

@@ -33,6 +33,7 @@ var scenarios = []scenario{
 	{"failfast", runFailfast},
 	{"restart", runRestart},
 	{"failover", runFailover},
+	{"flapping", runFlapping},
 }
 
 // env is what every scenario gets: a scale for its durations and a way to

@@ -424,3 +424,38 @@ func readValue(r *bufio.Reader) (any, error) {
 		return nil, fmt.Errorf("redistest: unexpected reply %q", line)
 	}
 }
+
+// CommandCalls returns how many times the server at addr received each of
+// the named commands (lower case, as INFO commandstats spells them: "get",
+// "set"), summed: the calls that ran plus those rejected before running
+// (Redis 7's calls and rejected_calls). INFO itself is not among them
+// unless named.
+func CommandCalls(addr string, names ...string) (int64, error) {
+	info, err := Do(addr, 5*time.Second, "INFO", "commandstats")
+	if err != nil {
+		return 0, err
+	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	var total int64
+	for _, line := range strings.Split(info, "\n") {
+		name, fields, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !want[strings.TrimPrefix(name, "cmdstat_")] {
+			continue
+		}
+		for _, f := range strings.Split(fields, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			if k != "calls" && k != "rejected_calls" {
+				continue
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("redistest: INFO commandstats %q: %v", line, err)
+			}
+			total += n
+		}
+	}
+	return total, nil
+}
