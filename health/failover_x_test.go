@@ -68,6 +68,7 @@ func replicaReadsReported(t *testing.T, cl *redistest.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.Breaker.Close() })
 	mon, err := health.NewMonitor(rdb, health.Options{Breaker: h.Breaker, ReplicaReads: rr,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

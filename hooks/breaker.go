@@ -79,10 +79,11 @@ type BreakerOptions struct {
 // it again.
 //
 // Only failures of the node count: dial errors, resets, EOF, timeouts,
-// LOADING, BUSY, MASTERDOWN, CLUSTERDOWN and "max number of clients".
+// LOADING, BUSY, MASTERDOWN and "max number of clients".
 // Answers (redis.Nil, WRONGTYPE, NOSCRIPT, other error replies) and the
-// replies of a healthy node that refuses one command (READONLY, TRYAGAIN)
-// count as successes. The caller's own cancellation, a context error that
+// replies of a healthy node that refuses one command (READONLY, TRYAGAIN,
+// and CLUSTERDOWN, which every node of a cluster answers while a master is
+// being replaced) count as successes. The caller's own cancellation, a context error that
 // is not a timeout of the connection, and the client's own limits
 // (ErrLimited, pool timeouts) are not counted at all. A pipeline or a
 // MULTI/EXEC counts once.

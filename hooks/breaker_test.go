@@ -210,7 +210,7 @@ func TestBreakerCountsOnlyNodeFailures(t *testing.T) {
 		{"loading", ctx, replyErr("LOADING Redis is loading the dataset in memory"), "failure"},
 		{"busy", ctx, replyErr("BUSY Redis is busy running a script."), "failure"},
 		{"masterdown", ctx, replyErr("MASTERDOWN Link with MASTER is down"), "failure"},
-		{"clusterdown", ctx, replyErr("CLUSTERDOWN The cluster is down"), "failure"},
+		{"clusterdown", ctx, replyErr("CLUSTERDOWN The cluster is down"), "success"},
 		{"max clients", ctx, replyErr("ERR max number of clients reached"), "failure"},
 		{"dial", ctx, errDial, "failure"},
 		{"read timeout", ctx, errReadTO, "failure"},

@@ -181,12 +181,16 @@ func classify(err error, pipeline bool) (o Outcome, nodeFault bool) {
 func classifyReply(err error) (Outcome, bool) {
 	switch {
 	case redis.IsLoadingError(err), redis.IsMasterDownError(err),
-		redis.IsClusterDownError(err), redis.IsMaxClientsError(err), isBusyError(err):
+		redis.IsMaxClientsError(err), isBusyError(err):
 		// The node cannot serve at all right now.
 		return OutcomeRejected, true
-	case redis.IsReadOnlyError(err), redis.IsTryAgainError(err):
+	case redis.IsReadOnlyError(err), redis.IsTryAgainError(err), redis.IsClusterDownError(err):
 		// A healthy node refusing this command: a replica asked to write, a
-		// multi-key command during a slot migration.
+		// multi-key command during a slot migration, or any command while
+		// the cluster as a whole lacks a master for some slots. Every node
+		// answers CLUSTERDOWN from the moment a master is marked failed
+		// until its replica is promoted; counting it would open the
+		// circuits of the healthy masters too.
 		return OutcomeRejected, false
 	}
 	return OutcomeAnswer, false

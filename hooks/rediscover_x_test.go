@@ -118,6 +118,7 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = b.Close() })
 		rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
 		if err := hooks.Attach(rdb, b, rr); err != nil {
 			t.Fatal(err)
@@ -287,6 +288,7 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = b.Close() })
 		if err := hooks.Attach(rdb, b); err != nil {
 			t.Fatal(err)
 		}

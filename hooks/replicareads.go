@@ -42,10 +42,8 @@ type ReplicaReadOptions struct {
 // replica then answers its master's reads until the cluster promotes it.
 // With full coverage required (Redis's default), every node answers
 // CLUSTERDOWN from the moment the dead master is marked failed until its
-// replica is promoted; the Breaker counts those replies as failures, so the
-// replicas' circuits open as well, the promoted replica's included, and
-// the failover costs more than without replica reads (see the known limits
-// in docs/guarantees.md, and the failover scenario of internal/loadtest).
+// replica is promoted, the replica's reads included (the failover scenario
+// of internal/loadtest measures both).
 //
 // When the replica cannot answer (no replica, a failing one, an error), the
 // caller gets the open circuit's refusal, unchanged. Stats counts both.

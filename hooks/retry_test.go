@@ -96,7 +96,7 @@ func TestClassifyError(t *testing.T) {
 		{replyErr("LOADING Redis is loading the dataset in memory"), OutcomeRejected, true},
 		{replyErr("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT."), OutcomeRejected, true},
 		{replyErr("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), OutcomeRejected, true},
-		{replyErr("CLUSTERDOWN The cluster is down"), OutcomeRejected, true},
+		{replyErr("CLUSTERDOWN The cluster is down"), OutcomeRejected, false},
 		{replyErr("ERR max number of clients reached"), OutcomeRejected, true},
 		{replyErr("TRYAGAIN Multiple keys request during rehashing of slot"), OutcomeRejected, false},
 		{replyErr("READONLY You can't write against a read only replica."), OutcomeRejected, false},
