@@ -17,9 +17,9 @@
 //	blocking-op timeout cap        120s    300s    REDIS_BLOCKING_TIMEOUT / WORKER_REDIS_BLOCKING_TIMEOUT
 //	health check interval          30s     60s     REDIS_HEALTH_CHECK_INTERVAL / WORKER_REDIS_HEALTH_CHECK_INTERVAL
 //	TCP keepalive idle/intvl/count 600s/60s/3      REDIS_TCP_KEEPIDLE, REDIS_TCP_KEEPINTVL, REDIS_TCP_KEEPCNT
-//	retry attempts                 3       5       REDIS_RETRY_MAX_ATTEMPTS / WORKER_REDIS_RETRY_MAX_ATTEMPTS
+//	retry attempts                 3       10      REDIS_RETRY_MAX_ATTEMPTS / WORKER_REDIS_RETRY_MAX_ATTEMPTS
 //	retry first backoff            50ms    100ms   REDIS_RETRY_INITIAL_INTERVAL / WORKER_REDIS_RETRY_INITIAL_INTERVAL
-//	retry longest backoff          1s      5s      REDIS_RETRY_MAX_INTERVAL / WORKER_REDIS_RETRY_MAX_INTERVAL
+//	retry longest backoff          1s      2s      REDIS_RETRY_MAX_INTERVAL / WORKER_REDIS_RETRY_MAX_INTERVAL
 //	retry time budget              5s      30s     REDIS_RETRY_MAX_ELAPSED / WORKER_REDIS_RETRY_MAX_ELAPSED
 //	retry budget (all calls)       hooks.DefaultRetryBudget  in code only: Retry.Budget, Retry.NoBudget
 //
