@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,21 +190,7 @@ func (l *foLoad) counters(ctx context.Context, check redis.Cmdable) (dup, lost, 
 }
 
 // errString lists the error classes by the slots they fell on.
-func (l *foLoad) errString() string {
-	if len(l.errs) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(l.errs))
-	for k := range l.errs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, l.errs[k])
-	}
-	return strings.Join(parts, " ")
-}
+func (l *foLoad) errString() string { return countString(l.errs) }
 
 func (l *foLoad) errsOn(slots string) int {
 	n := 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -96,18 +97,17 @@ func (s *sample) pct(p float64) time.Duration {
 	return s.lat[i]
 }
 
-func (s *sample) errString() string {
-	if len(s.errs) == 0 {
+func (s *sample) errString() string { return countString(s.errs) }
+
+// countString lists counts by name, sorted: "a=1 b=2", or "none".
+func countString(counts map[string]int) string {
+	if len(counts) == 0 {
 		return "none"
 	}
-	keys := make([]string, 0, len(s.errs))
-	for k := range s.errs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(counts))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, s.errs[k])
+		parts[i] = fmt.Sprintf("%s=%d", k, counts[k])
 	}
 	return strings.Join(parts, " ")
 }
