@@ -245,8 +245,9 @@ func TestRetryBudgetValidation(t *testing.T) {
 	}
 }
 
-// TestRetryBudgetSharedAcrossRingShards is the same on a Ring, whose own
-// loop (RingOptions.MaxRetries) re-sends a command after EOF.
+// TestRetryBudgetSharedAcrossRingShards is the same on a Ring. Its own
+// loop (RingOptions.MaxRetries) is off, as Attach requires with Retry: the
+// re-sends are Retry's.
 func TestRetryBudgetSharedAcrossRingShards(t *testing.T) {
 	ctx := context.Background()
 	servers := []*redistest.Server{redistest.Start(t), redistest.Start(t)}
@@ -257,8 +258,8 @@ func TestRetryBudgetSharedAcrossRingShards(t *testing.T) {
 		proxies = append(proxies, p)
 	}
 	rdb := redis.NewRing(&redis.RingOptions{
-		Addrs:           addrs,
-		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+		Addrs:      addrs,
+		MaxRetries: -1,
 	})
 	t.Cleanup(func() { _ = rdb.Close() })
 	r := budgetRetry(t, hooks.RetryBudget{Ratio: 0.25, Burst: 1}, newStillClock())
@@ -292,8 +293,9 @@ func TestRetryBudgetSharedAcrossRingShards(t *testing.T) {
 	for _, p := range proxies {
 		p.CutIntegerReplies()
 	}
-	// The GETs have filled the bucket; the token pays the Ring's re-send to
-	// the first shard, and the second shard finds none.
-	strlenCall(t, rdb, keys[0], servers[0].Addr(), 2, true)
+	// The GETs have filled the bucket; the token pays Retry's re-send to
+	// the first shard (which then gives up after its two attempts), and the
+	// second shard finds none.
+	strlenCall(t, rdb, keys[0], servers[0].Addr(), 2, false)
 	strlenCall(t, rdb, keys[1], servers[1].Addr(), 1, true)
 }
