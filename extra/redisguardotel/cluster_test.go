@@ -27,6 +27,7 @@ func TestInstrumentReportsEachClusterNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = br.Close() })
 	if err := hooks.Attach(rdb, lim, br); err != nil {
 		t.Fatal(err)
 	}

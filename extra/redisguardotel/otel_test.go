@@ -47,6 +47,7 @@ func newGuarded(t *testing.T, addr string, ro hooks.RetryOptions, bo hooks.Break
 	if g.h.Breaker, err = hooks.NewBreaker(bo); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = g.h.Breaker.Close() })
 	if g.h.Limiter, err = hooks.NewLimiter(lo); err != nil {
 		t.Fatal(err)
 	}
