@@ -85,7 +85,7 @@ type RetryOptions struct {
 	// default) where a caller wants to fail fast.
 	WaitOutOpenCircuit bool
 	// Budget, if set, bounds the re-sends to a share of the calls (see
-	// RetryBudget); its zero fields take DefaultRetryBudget's values. nil
+	// RetryBudget); its zero fields take the defaults. nil
 	// means no budget: every retry the table and the bounds above allow is
 	// made.
 	Budget *RetryBudget

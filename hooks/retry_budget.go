@@ -51,26 +51,23 @@ var ErrRetryBudget = errors.New("hooks: retry budget spent")
 // slot into commands of its own (those whose COMMAND tips say
 // request_policy:multi_shard, such as MGET, DEL and EXISTS).
 //
-// The zero value means DefaultRetryBudget: every zero field takes its value.
+// The zero value is the default budget, the one the profiles presets use:
+// retries add at most a tenth to the calls made, plus 10 a second, plus a
+// burst of 100. (Finagle's default allows a fifth and 10 a second; the
+// flapping scenario of internal/loadtest measures what a tenth gives.)
 type RetryBudget struct {
-	// Ratio is the share of a token each call earns. 0 means
-	// DefaultRetryBudget.Ratio; at most 1.
+	// Ratio is the share of a token each call earns. 0 means 0.1; at most 1.
 	Ratio float64
 	// MinPerSecond is the tokens earned each second whatever the traffic,
-	// so that a client with few calls can still retry. 0 means
-	// DefaultRetryBudget.MinPerSecond.
+	// so that a client with few calls can still retry. 0 means 10.
 	MinPerSecond float64
 	// Burst is the most tokens the bucket holds, and what it starts with.
-	// 0 means DefaultRetryBudget.Burst.
+	// 0 means 100.
 	Burst int
 }
 
-// DefaultRetryBudget is the budget the zero fields of a RetryBudget take,
-// and the one the profiles presets use: retries add at most a tenth to the
-// calls made, plus 10 a second, plus a burst of 100. (Finagle's default
-// allows a fifth and 10 a second; the flapping scenario of internal/loadtest
-// measures what a tenth gives.)
-var DefaultRetryBudget = RetryBudget{Ratio: 0.1, MinPerSecond: 10, Burst: 100}
+// defaultRetryBudget is what the zero fields of a RetryBudget take.
+var defaultRetryBudget = RetryBudget{Ratio: 0.1, MinPerSecond: 10, Burst: 100}
 
 // Validate reports the first field that cannot work, naming it
 // ("hooks: retry: Budget.Ratio 2 is above 1 ..."): a Ratio or MinPerSecond
@@ -94,16 +91,16 @@ func (b RetryBudget) Validate() error {
 	return nil
 }
 
-// withDefaults returns b with its zero fields set from DefaultRetryBudget.
+// withDefaults returns b with its zero fields set from defaultRetryBudget.
 func (b RetryBudget) withDefaults() RetryBudget {
 	if b.Ratio == 0 {
-		b.Ratio = DefaultRetryBudget.Ratio
+		b.Ratio = defaultRetryBudget.Ratio
 	}
 	if b.MinPerSecond == 0 {
-		b.MinPerSecond = DefaultRetryBudget.MinPerSecond
+		b.MinPerSecond = defaultRetryBudget.MinPerSecond
 	}
 	if b.Burst == 0 {
-		b.Burst = DefaultRetryBudget.Burst
+		b.Burst = defaultRetryBudget.Burst
 	}
 	return b
 }

@@ -118,7 +118,7 @@ type Retry struct {
 	MaxElapsed time.Duration
 	// Budget bounds the re-sends of all the client's calls together to a
 	// share of those calls (hooks.RetryBudget); its zero fields take the
-	// preset's values, hooks.DefaultRetryBudget for both presets.
+	// preset's values, hooks.RetryBudget's defaults for both presets.
 	Budget hooks.RetryBudget
 	// NoBudget turns the budget off: every retry the table and the bounds
 	// above allow is made, however many calls fail.
@@ -132,13 +132,13 @@ type Retry struct {
 // out an open circuit (see NewHooks), so its attempts are many and short.
 //
 // Both presets budget their retries (Retry.Budget) with the hooks' default
-// (hooks.DefaultRetryBudget): when a server fails many calls at once,
+// (the zero hooks.RetryBudget): when a server fails many calls at once,
 // retries add a small share to the load instead of multiplying it. A
 // worker still rides out a restart: its refused connections and the open
 // circuit it waits out take nothing from the budget.
 var (
-	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, Budget: hooks.DefaultRetryBudget}
-	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Budget: hooks.DefaultRetryBudget}
+	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, Budget: hooks.RetryBudget{}}
+	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Budget: hooks.RetryBudget{}}
 )
 
 // Config is everything needed to build a guarded go-redis client: where the

@@ -21,7 +21,7 @@
 //	retry first backoff            50ms    100ms   REDIS_RETRY_INITIAL_INTERVAL / WORKER_REDIS_RETRY_INITIAL_INTERVAL
 //	retry longest backoff          1s      2s      REDIS_RETRY_MAX_INTERVAL / WORKER_REDIS_RETRY_MAX_INTERVAL
 //	retry time budget              5s      30s     REDIS_RETRY_MAX_ELAPSED / WORKER_REDIS_RETRY_MAX_ELAPSED
-//	retry budget (all calls)       hooks.DefaultRetryBudget  in code only: Retry.Budget, Retry.NoBudget
+//	retry budget (all calls)       hooks.RetryBudget's defaults  in code only: Retry.Budget, Retry.NoBudget
 //
 // The blocking-budget and retry variables are this package's additions,
 // named after the others.
