@@ -84,6 +84,10 @@ lint: ## gofmt check, then go vet and golangci-lint (installed at a pinned versi
 api: ## Count the exported names per package against the targets (total 150, hooks 50).
 	$(GO) run ./internal/apicount -max-total 150 -max hooks=50
 
+.PHONY: sizes
+sizes: ## No non-test Go file over 500 lines (the command table's data excepted), no function over 80 lines, in every module.
+	$(GO) run ./internal/sizecheck -exempt hooks/commands_table.go
+
 .PHONY: tidy
 tidy: ## go mod tidy, in every module.
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
