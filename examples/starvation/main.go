@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisguard/redisguard/examples/internal/exampleredis"
+	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/profiles"
 )
 
@@ -98,6 +99,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	lim := guarded.Hooks.Limiter.Stats()
 	_ = guarded.Close()
 
+	if err := report(stdout, bareRes, guardedRes, lim); err != nil {
+		fmt.Fprintln(stderr, "starvation:", err)
+		return 1
+	}
+	if guardedRes.sets == 0 {
+		fmt.Fprintln(stdout, "FAIL: no SET completed on the guarded client")
+		return 1
+	}
+	return 0
+}
+
+// report prints both clients' figures side by side, and the guarded
+// client's limiter figures.
+func report(stdout io.Writer, bareRes, guardedRes figures, lim hooks.LimiterStats) error {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "client\tSET ops/s\tSET p50\tSET p99\tSET errors\tBLPOPs answered")
 	for _, r := range []struct {
@@ -108,8 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			r.res.errors, r.res.blpops)
 	}
 	if err := tw.Flush(); err != nil {
-		fmt.Fprintln(stderr, "starvation:", err)
-		return 1
+		return err
 	}
 	fmt.Fprintf(stdout, "\nguarded limiter: %d of %d slots for blocking commands; the BLPOPs beyond them waited for a permit (longest wait %s), %d commands rejected\n",
 		lim.MaxBlocking, lim.MaxInFlight, round(lim.MaxWaitSeen), lim.Rejected)
@@ -121,11 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s: first SET error: %v\n", e.name, e.res.firstErr)
 		}
 	}
-	if guardedRes.sets == 0 {
-		fmt.Fprintln(stdout, "FAIL: no SET completed on the guarded client")
-		return 1
-	}
-	return 0
+	return nil
 }
 
 // figures are one client's results: ops/s counts the SETs that completed

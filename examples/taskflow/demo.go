@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -97,7 +95,61 @@ func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options, cut
 	}
 	defer ann.close()
 
-	// A worker that takes tasks and dies without finishing them.
+	start := time.Now()
+	res, took := submitAll(ctx, out, hc, base, p, k, o, docs)
+
+	var seen *outageReport
+	if cut != nil {
+		probe := "none"
+		if res[0].submitOK {
+			probe = res[0].id
+		}
+		seen = runOutage(ctx, out, cut, o.outage, hc, base, probe)
+	}
+
+	waitAll(ctx, hc, base, ev, res, o.demoTimeout)
+	t := tallyTasks(docs, res, took)
+	leftover, lerr := leftoverIDs(ctx, p.WorkerClient, k, res)
+	announced := announce(ctx, out, p.APIClient, k, res, ann)
+	t.print(out, start, len(took))
+
+	st := &p.Workers.stats
+	fmt.Fprintf(out, "recovery:    %d tasks recovered from dead workers, %d requeued by the live worker, %d commits superseded\n",
+		st.Recovered.Load(), st.Requeued.Load(), st.Superseded.Load())
+	fmt.Fprintf(out, "commits:     %d tasks in %d batches\n", st.Committed.Load()+st.Failed.Load(), st.CommitBatches.Load())
+	if lerr != nil {
+		fmt.Fprintf(out, "queues:      could not check: %v\n", lerr)
+	} else {
+		fmt.Fprintf(out, "queues:      %d of the demo's task ids left in the queue or a processing list\n", leftover)
+	}
+	api, worker := p.APIMonitor.Check(ctx), p.WorkerMonitor.Check(ctx)
+	if seen != nil {
+		seen.printWorkers(out, st, api, worker)
+	}
+	for _, r := range []health.Report{api, worker} {
+		fmt.Fprintf(out, "%-13s%s\n", r.Name+":", describe(r))
+	}
+	// What an operator's probe gets, over HTTP (shortened). /metrics is not
+	// served: the metrics adapters live in their own modules (extra/), which
+	// this example, in the core module, does not import.
+	for _, path := range []string{"/health", "/api/v1/redis/pool-stats"} {
+		fmt.Fprintf(out, "GET %s -> %s\n", path, fetchShort(ctx, hc, base+path, 240))
+	}
+
+	ok := t.doneOnce == n && leftover == 0 && lerr == nil && announced && (seen == nil || seen.recovered)
+	if ok {
+		fmt.Fprintf(out, "PASS: all %d tasks completed exactly once\n", n)
+	} else {
+		fmt.Fprintf(out, "FAIL: %d of %d tasks completed exactly once\n", t.doneOnce, n)
+	}
+	return ok
+}
+
+// submitAll submits the demo's tasks, three quarters one by one and the
+// rest as one batch request, while (with -demo-crash) a worker that takes
+// tasks and dies without finishing them runs beside. It returns each
+// task's outcome and the ids the dead worker took.
+func submitAll(ctx context.Context, out io.Writer, hc *http.Client, base string, p parts, k keys, o options, docs []doc) ([]outcome, map[string]bool) {
 	submitted := make(chan struct{})
 	ghostTook := make(chan []string, 1)
 	if o.demoCrash > 0 {
@@ -106,7 +158,7 @@ func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options, cut
 		ghostTook <- nil
 	}
 
-	// Three quarters one by one, the rest as one batch request.
+	n := len(docs)
 	nb := n / 4
 	ns := n - nb
 	start := time.Now()
@@ -142,25 +194,20 @@ func runDemo(ctx context.Context, out io.Writer, p parts, k keys, o options, cut
 	if o.demoCrash > 0 {
 		fmt.Fprintf(out, "a simulated worker took %d tasks and died without finishing them (its heartbeat expires 1s after its last beat)\n", len(took))
 	}
+	return res, ghost
+}
 
-	var seen *outageReport
-	if cut != nil {
-		probe := "none"
-		if res[0].submitOK {
-			probe = res[0].id
-		}
-		seen = runOutage(ctx, out, cut, o.outage, hc, base, probe)
-	}
-
-	// Wait for every task to finish: the progress events say when, and the
-	// API is asked directly about tasks whose events are late.
-	ours := make(map[string]bool, n)
+// waitAll waits for every submitted task to finish, or for timeout: the
+// progress events say when, and the API is asked directly about tasks
+// whose events are late. Then it reads every task back through the API.
+func waitAll(ctx context.Context, hc *http.Client, base string, ev *events, res []outcome, timeout time.Duration) {
+	ours := make(map[string]bool, len(res))
 	for _, r := range res {
 		if r.submitOK {
 			ours[r.id] = true
 		}
 	}
-	deadline := time.NewTimer(o.demoTimeout)
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -188,204 +235,71 @@ wait:
 		}
 	}
 
-	// Read every task back through the API.
-	parallel(n, 16, func(i int) {
+	parallel(len(res), 16, func(i int) {
 		if res[i].submitOK {
 			if tr, err := getTask(ctx, hc, base, res[i].id); err == nil && (tr.Status == statusDone || tr.Status == statusFailed) {
 				res[i].resp = tr
 			}
 		}
 	})
+}
 
-	// Check every task.
-	var doneOnce, failed, twice, wrong, unfinished, notSubmitted int
-	var last, lastGhost time.Time
+// tally counts the demo's tasks by what became of them, and when the
+// last task of the live and of the dead worker finished.
+type tally struct {
+	doneOnce, failed, twice, wrong, unfinished, notSubmitted int
+	last, lastGhost                                          time.Time
+}
+
+// tallyTasks checks every task against its document's expected summary.
+func tallyTasks(docs []doc, res []outcome, ghost map[string]bool) tally {
+	var t tally
 	for i, r := range res {
 		switch {
 		case !r.submitOK:
-			notSubmitted++
+			t.notSubmitted++
 		case r.resp == nil:
-			unfinished++
+			t.unfinished++
 		case r.resp.Status == statusFailed:
-			failed++
+			t.failed++
 		case r.resp.Completions > 1:
-			twice++
+			t.twice++
 		case r.resp.Summary != summarize(docs[i].content, docs[i].max).Text:
-			wrong++
+			t.wrong++
 		case r.resp.Completions == 1:
-			doneOnce++
+			t.doneOnce++
 		default:
-			wrong++ // done with no completion counted
+			t.wrong++ // done with no completion counted
 		}
 		if r.resp != nil {
-			t, err := time.Parse(time.RFC3339Nano, r.resp.FinishedAt)
+			at, err := time.Parse(time.RFC3339Nano, r.resp.FinishedAt)
 			switch {
 			case err != nil:
-			case ghost[r.id] && t.After(lastGhost):
-				lastGhost = t
-			case !ghost[r.id] && t.After(last):
-				last = t
+			case ghost[r.id] && at.After(t.lastGhost):
+				t.lastGhost = at
+			case !ghost[r.id] && at.After(t.last):
+				t.last = at
 			}
 		}
 	}
-	leftover, lerr := leftoverIDs(ctx, p.WorkerClient, k, res)
-	announced := announce(ctx, out, p.APIClient, k, res, ann)
+	return t
+}
 
-	if !last.IsZero() {
-		el := last.Sub(start)
+// print writes the throughput, recovery and per-outcome lines; took is
+// how many tasks the dead worker took.
+func (t tally) print(out io.Writer, start time.Time, took int) {
+	n := t.doneOnce + t.failed + t.twice + t.wrong + t.unfinished + t.notSubmitted
+	if !t.last.IsZero() {
+		el := t.last.Sub(start)
 		fmt.Fprintf(out, "throughput:  %d tasks finished %s after the first submit (%.0f tasks/s)\n",
-			n-len(took), el.Round(time.Millisecond), float64(n-len(took))/el.Seconds())
+			n-took, el.Round(time.Millisecond), float64(n-took)/el.Seconds())
 	}
-	if !lastGhost.IsZero() {
+	if !t.lastGhost.IsZero() {
 		fmt.Fprintf(out, "recovered:   the dead worker's %d tasks finished %s after the first submit, once its heartbeat expired\n",
-			len(took), lastGhost.Sub(start).Round(time.Millisecond))
+			took, t.lastGhost.Sub(start).Round(time.Millisecond))
 	}
 	fmt.Fprintf(out, "tasks:       %d done exactly once, %d failed, %d completed more than once, %d wrong summaries, %d unfinished, %d not submitted\n",
-		doneOnce, failed, twice, wrong, unfinished, notSubmitted)
-	st := &p.Workers.stats
-	fmt.Fprintf(out, "recovery:    %d tasks recovered from dead workers, %d requeued by the live worker, %d commits superseded\n",
-		st.Recovered.Load(), st.Requeued.Load(), st.Superseded.Load())
-	fmt.Fprintf(out, "commits:     %d tasks in %d batches\n", st.Committed.Load()+st.Failed.Load(), st.CommitBatches.Load())
-	if lerr != nil {
-		fmt.Fprintf(out, "queues:      could not check: %v\n", lerr)
-	} else {
-		fmt.Fprintf(out, "queues:      %d of the demo's task ids left in the queue or a processing list\n", leftover)
-	}
-	api, worker := p.APIMonitor.Check(ctx), p.WorkerMonitor.Check(ctx)
-	if seen != nil {
-		seen.printWorkers(out, st, api, worker)
-	}
-	for _, r := range []health.Report{api, worker} {
-		fmt.Fprintf(out, "%-13s%s\n", r.Name+":", describe(r))
-	}
-	// What an operator's probe gets, over HTTP (shortened). /metrics is not
-	// served: the metrics adapters live in their own modules (extra/), which
-	// this example, in the core module, does not import.
-	for _, path := range []string{"/health", "/api/v1/redis/pool-stats"} {
-		fmt.Fprintf(out, "GET %s -> %s\n", path, fetchShort(ctx, hc, base+path, 240))
-	}
-
-	ok := doneOnce == n && leftover == 0 && lerr == nil && announced && (seen == nil || seen.recovered)
-	if ok {
-		fmt.Fprintf(out, "PASS: all %d tasks completed exactly once\n", n)
-	} else {
-		fmt.Fprintf(out, "FAIL: %d of %d tasks completed exactly once\n", doneOnce, n)
-	}
-	return ok
-}
-
-// events follows the progress channel and keeps the ids of finished tasks.
-type events struct {
-	ps      *redis.PubSub
-	done    chan struct{}
-	changed chan struct{} // signalled (without blocking) when a task finishes
-
-	mu       sync.Mutex
-	finished map[string]bool
-	last     time.Time
-}
-
-func followEvents(ctx context.Context, rdb redis.UniversalClient, k keys) (*events, error) {
-	ps := rdb.Subscribe(ctx, k.channel())
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := ps.Receive(rctx); err != nil { // the subscription is confirmed
-		_ = ps.Close()
-		return nil, err
-	}
-	e := &events{ps: ps, done: make(chan struct{}), changed: make(chan struct{}, 1), finished: map[string]bool{}, last: time.Now()}
-	go func() {
-		defer close(e.done)
-		for m := range ps.Channel() {
-			var ev event
-			if json.Unmarshal([]byte(m.Payload), &ev) != nil {
-				continue
-			}
-			e.mu.Lock()
-			e.last = time.Now()
-			e.mu.Unlock()
-			if ev.Stage == "done" || ev.Stage == "failed" {
-				e.finish(ev.TaskID)
-			}
-		}
-	}()
-	return e, nil
-}
-
-func (e *events) finish(id string) {
-	e.mu.Lock()
-	e.finished[id] = true
-	e.mu.Unlock()
-	select {
-	case e.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (e *events) lastEvent() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.last
-}
-
-// unfinished returns the ids of ours not finished yet.
-func (e *events) unfinished(ours map[string]bool) []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for id := range ours {
-		if !e.finished[id] {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-func (e *events) close() {
-	_ = e.ps.Close() // ends the Channel loop
-	<-e.done
-}
-
-// results follows the results channel and counts what it receives.
-type results struct {
-	ps       *redis.PubSub
-	done     chan struct{}
-	mu       sync.Mutex
-	received map[string]bool
-}
-
-func followResults(ctx context.Context, rdb redis.UniversalClient, k keys) (*results, error) {
-	ps := rdb.Subscribe(ctx, k.results())
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := ps.Receive(rctx); err != nil {
-		_ = ps.Close()
-		return nil, err
-	}
-	r := &results{ps: ps, done: make(chan struct{}), received: map[string]bool{}}
-	go func() {
-		defer close(r.done)
-		for m := range ps.Channel() {
-			var a announcement
-			if json.Unmarshal([]byte(m.Payload), &a) == nil {
-				r.mu.Lock()
-				r.received[a.TaskID] = true
-				r.mu.Unlock()
-			}
-		}
-	}()
-	return r, nil
-}
-
-func (r *results) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.received)
-}
-
-func (r *results) close() {
-	_ = r.ps.Close()
-	<-r.done
+		t.doneOnce, t.failed, t.twice, t.wrong, t.unfinished, t.notSubmitted)
 }
 
 // announcement is one finished task's result on the results channel.
@@ -429,28 +343,6 @@ func (r batchReport) String() string {
 		s += " (" + r.Error + ")"
 	}
 	return s
-}
-
-// fetchShort GETs url and returns its status and body, cut to max bytes.
-func fetchShort(ctx context.Context, hc *http.Client, url string, max int) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err.Error()
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	_ = resp.Body.Close()
-	if err != nil {
-		return fmt.Sprintf("%d, body unreadable: %v", resp.StatusCode, err)
-	}
-	body := strings.TrimSpace(string(b))
-	if len(body) > max {
-		body = fmt.Sprintf("%s... (%d bytes)", body[:max], len(b))
-	}
-	return fmt.Sprintf("%d %s", resp.StatusCode, body)
 }
 
 // describe puts a monitor's report on one line.
@@ -535,102 +427,4 @@ func leftoverIDs(ctx context.Context, rdb redis.UniversalClient, k keys, res []o
 		}
 	}
 	return n, nil
-}
-
-func submitTask(ctx context.Context, hc *http.Client, base string, d doc) (string, error) {
-	body, _ := json.Marshal(submitRequest{Content: d.content, MaxSentences: d.max})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/summarize", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	var sr submitResponse
-	if err := decode(resp, http.StatusAccepted, &sr); err != nil {
-		return "", err
-	}
-	return sr.TaskID, nil
-}
-
-func submitBatch(ctx context.Context, hc *http.Client, base string, docs []doc) (*batchResponse, int, error) {
-	var br batchRequest
-	for _, d := range docs {
-		br.Tasks = append(br.Tasks, submitRequest{Content: d.content, MaxSentences: d.max})
-	}
-	body, _ := json.Marshal(br)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/summarize/batch", bytes.NewReader(body))
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	code := resp.StatusCode
-	want := http.StatusAccepted
-	if code == http.StatusServiceUnavailable {
-		want = code // a partial batch still carries its report
-	}
-	var out batchResponse
-	if err := decode(resp, want, &out); err != nil {
-		return nil, code, err
-	}
-	if len(out.TaskIDs) != len(docs) || len(out.Status) != len(docs) {
-		return nil, code, fmt.Errorf("batch answer has %d ids for %d tasks", len(out.TaskIDs), len(docs))
-	}
-	return &out, code, nil
-}
-
-func getTask(ctx context.Context, hc *http.Client, base, id string) (*taskResponse, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/tasks/"+id, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	var tr taskResponse
-	if err := decode(resp, http.StatusOK, &tr); err != nil {
-		return nil, err
-	}
-	return &tr, nil
-}
-
-// decode reads and closes resp's body, and unmarshals it into v when the
-// status is want.
-func decode(resp *http.Response, want int, v any) error {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	_ = resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	return json.Unmarshal(b, v)
-}
-
-// parallel runs f(0..n-1) on at most width goroutines and waits for all.
-func parallel(n, width int, f func(int)) {
-	idx := make(chan int)
-	var wg sync.WaitGroup
-	for range min(width, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range idx {
-				f(i)
-			}
-		}()
-	}
-	for i := range n {
-		idx <- i
-	}
-	close(idx)
-	wg.Wait()
 }

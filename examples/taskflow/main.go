@@ -149,14 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	level := slog.LevelInfo
-	if o.demo > 0 && !o.verbose {
-		level = slog.LevelWarn
-		if o.outage > 0 {
-			level = slog.LevelError // the outage's warnings are counted and summed up instead
-		}
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(o, stderr)
 	prev := slog.Default()
 	slog.SetDefault(logger) // profiles and health log through the default logger
 	defer slog.SetDefault(prev)
@@ -165,35 +158,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runSplit(ctx, o, logger, stdout, stderr)
 	}
 
-	// The configurations: the embedded server's, or with -outage on a
-	// server from the environment the relay's; otherwise fxmodule reads
-	// them from the environment.
-	var cfgs *fxmodule.Configs
-	var out outage
-	switch {
-	case target.Embedded:
-		c, err := target.Configs()
-		if err != nil {
-			fmt.Fprintln(stderr, "taskflow:", err)
-			return 1
-		}
-		cfgs = &c
-		out = embeddedOutage{target}
-	case o.outage > 0:
-		c, r, err := relayConfigs()
-		if err != nil {
-			fmt.Fprintln(stderr, "taskflow:", err)
-			return 1
-		}
-		defer r.close() // after the app has stopped (deferred calls run last first)
-		cfgs, out = &c, r
+	cfgs, out, closeRelay, err := configsFor(target, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "taskflow:", err)
+		return 1
 	}
-	if o.outage > 0 {
-		// Checks every second, so /health follows the server back promptly.
-		cfgs.API.HealthCheckInterval, cfgs.Worker.HealthCheckInterval = time.Second, time.Second
-	} else {
-		out = nil
-	}
+	defer closeRelay() // after the app has stopped (deferred calls run last first)
 
 	var p parts
 	app, err := newApp(cfgs, o, logger, &p)
@@ -228,6 +198,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
+}
+
+// newLogger logs at info level, or during a demo only warnings (errors
+// with -outage: the outage's warnings are counted and summed up instead),
+// unless -v.
+func newLogger(o options, stderr io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if o.demo > 0 && !o.verbose {
+		level = slog.LevelWarn
+		if o.outage > 0 {
+			level = slog.LevelError
+		}
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// configsFor returns the configurations: the embedded server's, or with
+// -outage on a server from the environment the relay's; otherwise nil,
+// and fxmodule reads them from the environment. The outage is nil without
+// -outage; closeRelay stops the relay, if one was started.
+func configsFor(target *exampleredis.Target, o options) (cfgs *fxmodule.Configs, out outage, closeRelay func(), err error) {
+	closeRelay = func() {}
+	switch {
+	case target.Embedded:
+		c, err := target.Configs()
+		if err != nil {
+			return nil, nil, closeRelay, err
+		}
+		cfgs = &c
+		out = embeddedOutage{target}
+	case o.outage > 0:
+		c, r, err := relayConfigs()
+		if err != nil {
+			return nil, nil, closeRelay, err
+		}
+		cfgs, out, closeRelay = &c, r, r.close
+	}
+	if o.outage > 0 {
+		// Checks every second, so /health follows the server back promptly.
+		cfgs.API.HealthCheckInterval, cfgs.Worker.HealthCheckInterval = time.Second, time.Second
+	} else {
+		out = nil
+	}
+	return cfgs, out, closeRelay, nil
 }
 
 func waitForSignal(ctx context.Context) {
