@@ -76,71 +76,16 @@ func run(ctx context.Context, o options) (int, error) {
 	if o.mode != "both" && o.mode != "bare" && o.mode != "guarded" {
 		return 2, fmt.Errorf("-mode %q: want both, bare or guarded", o.mode)
 	}
-	repo, err := goOutput(ctx, "", "list", "-m", "-f", "{{.Dir}}")
+	ws, cleanup, err := prepare(ctx, o)
+	defer cleanup()
 	if err != nil {
 		return 2, err
-	}
-	src, err := goOutput(ctx, repo, "list", "-m", "-f", "{{.Dir}}", goRedisPath)
-	if err != nil || src == "" {
-		return 2, fmt.Errorf("go-redis is not in the module cache (run go mod download): %v", err)
-	}
-	version, _ := goOutput(ctx, repo, "list", "-m", "-f", "{{.Version}}", goRedisPath)
-	redisVer := o.redisVer
-	if redisVer == "" {
-		if redisVer, err = redisServerVersion(ctx); err != nil {
-			return 2, err
-		}
-	}
-
-	work := o.work
-	if work == "" {
-		if work, err = os.MkdirTemp("", "redisguard-compat-"); err != nil {
-			return 2, err
-		}
-	}
-	if o.reportOn {
-		if o.work == "" {
-			return 2, errors.New("-report-only needs -work")
-		}
-		o.keep = true
-	}
-	if o.keep {
-		fmt.Printf("compat: work directory %s (kept)\n", work)
-	} else {
-		defer func() { _ = os.RemoveAll(work) }()
-	}
-	dir := filepath.Join(work, "go-redis")
-	logDir := filepath.Join(work, "logs")
-	if err := os.RemoveAll(dir); err != nil {
-		return 2, err
-	}
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return 2, err
-	}
-
-	fmt.Printf("compat: copying go-redis %s from %s\n", version, src)
-	if err := copyTree(src, dir); err != nil {
-		return 2, err
-	}
-	st, err := rewriteDir(dir)
-	if err != nil {
-		return 2, fmt.Errorf("rewrite: %w", err)
-	}
-	if err := useRepo(ctx, dir, repo); err != nil {
-		return 2, err
-	}
-	binary := filepath.Join(work, "redis.test")
-	if !o.reportOn {
-		fmt.Println("compat: building the suite's test binary")
-		if out, err := goCombined(ctx, dir, "test", "-c", "-o", binary, "."); err != nil {
-			return 2, fmt.Errorf("build the suite: %w\n%s", err, out)
-		}
 	}
 
 	r := &runner{
-		dir: dir, binary: binary, logDir: logDir,
+		dir: ws.dir, binary: ws.binary, logDir: ws.logDir,
 		env: []string{
-			"REDIS_PORT=6379", "REDIS_VERSION=" + redisVer, "RE_CLUSTER=false", "RCE_DOCKER=false",
+			"REDIS_PORT=6379", "REDIS_VERSION=" + ws.redisVer, "RE_CLUSTER=false", "RCE_DOCKER=false",
 			"GOREDIS_TEST_SUBJECT=", "CLUSTER_MAINT_INTEGRATION_TEST=", "RUN_MONITOR_TEST=",
 		},
 		suiteTO: o.suiteTO, testsTO: o.testsTO,
@@ -154,9 +99,107 @@ func run(ctx context.Context, o options) (int, error) {
 			return 2, err
 		}
 	}
+	guardLog := filepath.Join(ws.logDir, "guard.log")
+	bare, guarded, err := runModes(ctx, o, r, ws.work, guardLog, tests)
+	if err != nil {
+		return 2, err
+	}
 
-	var bare, guarded *runResults
-	guardLog := filepath.Join(logDir, "guard.log")
+	rep := report{
+		version: ws.version, redisVer: ws.redisVer, rewrite: ws.rewrite, tests: len(tests),
+		bare: bare, guarded: guarded, guardLog: guardLog, docsPath: o.docs,
+	}
+	if o.docs != "" {
+		b, err := os.ReadFile(filepath.Join(ws.repo, o.docs))
+		if err != nil {
+			return 2, err
+		}
+		rep.docs = string(b)
+	}
+	undocumented := rep.print(os.Stdout)
+	if undocumented > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// workspace is where a run works: the rewritten copy of go-redis, its
+// test binary and the logs.
+type workspace struct {
+	repo, version, redisVer string
+	work, dir, logDir       string
+	binary                  string
+	rewrite                 rewriteStats
+}
+
+// prepare finds go-redis in the module cache, copies and rewrites it into
+// the work directory and builds its test binary (not with -report-only).
+// cleanup removes the work directory unless it is kept; it is never nil.
+func prepare(ctx context.Context, o options) (ws workspace, cleanup func(), err error) {
+	cleanup = func() {}
+	if ws.repo, err = goOutput(ctx, "", "list", "-m", "-f", "{{.Dir}}"); err != nil {
+		return ws, cleanup, err
+	}
+	src, err := goOutput(ctx, ws.repo, "list", "-m", "-f", "{{.Dir}}", goRedisPath)
+	if err != nil || src == "" {
+		return ws, cleanup, fmt.Errorf("go-redis is not in the module cache (run go mod download): %v", err)
+	}
+	ws.version, _ = goOutput(ctx, ws.repo, "list", "-m", "-f", "{{.Version}}", goRedisPath)
+	if ws.redisVer = o.redisVer; ws.redisVer == "" {
+		if ws.redisVer, err = redisServerVersion(ctx); err != nil {
+			return ws, cleanup, err
+		}
+	}
+
+	if ws.work = o.work; ws.work == "" {
+		if ws.work, err = os.MkdirTemp("", "redisguard-compat-"); err != nil {
+			return ws, cleanup, err
+		}
+	}
+	if o.reportOn {
+		if o.work == "" {
+			return ws, cleanup, errors.New("-report-only needs -work")
+		}
+		o.keep = true
+	}
+	if o.keep {
+		fmt.Printf("compat: work directory %s (kept)\n", ws.work)
+	} else {
+		work := ws.work
+		cleanup = func() { _ = os.RemoveAll(work) }
+	}
+	ws.dir = filepath.Join(ws.work, "go-redis")
+	ws.logDir = filepath.Join(ws.work, "logs")
+	ws.binary = filepath.Join(ws.work, "redis.test")
+	if err := os.RemoveAll(ws.dir); err != nil {
+		return ws, cleanup, err
+	}
+	if err := os.MkdirAll(ws.logDir, 0o755); err != nil {
+		return ws, cleanup, err
+	}
+
+	fmt.Printf("compat: copying go-redis %s from %s\n", ws.version, src)
+	if err := copyTree(src, ws.dir); err != nil {
+		return ws, cleanup, err
+	}
+	if ws.rewrite, err = rewriteDir(ws.dir); err != nil {
+		return ws, cleanup, fmt.Errorf("rewrite: %w", err)
+	}
+	if err := useRepo(ctx, ws.dir, ws.repo); err != nil {
+		return ws, cleanup, err
+	}
+	if !o.reportOn {
+		fmt.Println("compat: building the suite's test binary")
+		if out, err := goCombined(ctx, ws.dir, "test", "-c", "-o", ws.binary, "."); err != nil {
+			return ws, cleanup, fmt.Errorf("build the suite: %w\n%s", err, out)
+		}
+	}
+	return ws, cleanup, nil
+}
+
+// runModes runs the suite bare, guarded or both (-mode), or with
+// -report-only reads the logs of an earlier run.
+func runModes(ctx context.Context, o options, r *runner, work, guardLog string, tests []string) (bare, guarded *runResults, err error) {
 	if !o.reportOn {
 		_ = os.Remove(guardLog)
 	}
@@ -172,7 +215,7 @@ func run(ctx context.Context, o options) (int, error) {
 			res, err = runWithServers(ctx, r, filepath.Join(work, "servers-"+mode), mode, env, tests)
 		}
 		if err != nil {
-			return 2, err
+			return nil, nil, err
 		}
 		if mode == "bare" {
 			bare = &res
@@ -180,23 +223,7 @@ func run(ctx context.Context, o options) (int, error) {
 			guarded = &res
 		}
 	}
-
-	rep := report{
-		version: version, redisVer: redisVer, rewrite: st, tests: len(tests),
-		bare: bare, guarded: guarded, guardLog: guardLog, docsPath: o.docs,
-	}
-	if o.docs != "" {
-		b, err := os.ReadFile(filepath.Join(repo, o.docs))
-		if err != nil {
-			return 2, err
-		}
-		rep.docs = string(b)
-	}
-	undocumented := rep.print(os.Stdout)
-	if undocumented > 0 {
-		return 1, nil
-	}
-	return 0, nil
+	return bare, guarded, nil
 }
 
 // runWithServers starts a fresh set of servers, runs the suite once and

@@ -107,6 +107,18 @@ func (rp *report) print(w io.Writer) int {
 		}
 	}
 
+	rp.printTable(w)
+	rp.printGuard(w)
+
+	if rp.bare == nil || rp.guarded == nil {
+		return 0
+	}
+	return rp.printDifferences(w)
+}
+
+// printTable writes the counts of specs and Go tests, bare and guarded,
+// and what ended a run early.
+func (rp *report) printTable(w io.Writer) {
 	get := func(r *runResults, specs bool) counts {
 		if r == nil {
 			return counts{-1, -1, -1}
@@ -145,11 +157,12 @@ func (rp *report) print(w io.Writer) int {
 			fmt.Fprintf(w, "%s: Go tests that ended the test binary (counted as failed): %s\n", r.name, strings.Join(r.res.Crashed, ", "))
 		}
 	}
-	rp.printGuard(w)
+}
 
-	if rp.bare == nil || rp.guarded == nil {
-		return 0
-	}
+// printDifferences lists the failures of one mode only, marks each
+// guarded-only failure intended or not by the docs, and returns how many
+// are not.
+func (rp *report) printDifferences(w io.Writer) int {
 	intended := rp.intendedSection()
 	undocumented := 0
 	section := func(title string, a, b *runResults, check bool) {

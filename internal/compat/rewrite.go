@@ -190,17 +190,7 @@ func rewriteFile(name string, src []byte) (out []byte, pkg string, calls map[str
 	if pkg != "redis_test" {
 		return src, pkg, calls, nil, nil
 	}
-	local := ""
-	for _, imp := range f.Imports {
-		p, _ := strconv.Unquote(imp.Path.Value)
-		if p != goRedisPath {
-			continue
-		}
-		local = "redis"
-		if imp.Name != nil {
-			local = imp.Name.Name
-		}
-	}
+	local := redisImportName(f)
 	if local == "" || local == "_" {
 		return src, pkg, calls, nil, nil
 	}
@@ -218,27 +208,7 @@ func rewriteFile(name string, src []byte) (out []byte, pkg string, calls map[str
 		}
 		return sel.Sel.Name, true
 	}
-	// Wrap calls bottom-up: a constructor call nested in another one's
-	// arguments is wrapped too.
-	called := map[*ast.SelectorExpr]bool{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok {
-			if sel, ok := c.Fun.(*ast.SelectorExpr); ok {
-				if _, ok := isCtor(sel); ok {
-					called[sel] = true
-				}
-			}
-		}
-		return true
-	})
-	ast.Inspect(f, func(n ast.Node) bool {
-		if sel, ok := n.(*ast.SelectorExpr); ok && !called[sel] {
-			if name, ok := isCtor(sel); ok {
-				values = append(values, fmt.Sprintf("%s: %s.%s", fset.Position(sel.Pos()), local, name))
-			}
-		}
-		return true
-	})
+	called, values := ctorUses(f, fset, local, isCtor)
 	if len(called) == 0 {
 		return src, pkg, calls, values, nil
 	}
@@ -265,6 +235,49 @@ func rewriteFile(name string, src []byte) (out []byte, pkg string, calls map[str
 		return nil, pkg, nil, nil, err
 	}
 	return buf.Bytes(), pkg, calls, values, nil
+}
+
+// redisImportName is the name f imports go-redis under, "" if it does not.
+func redisImportName(f *ast.File) string {
+	local := ""
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		if p != goRedisPath {
+			continue
+		}
+		local = "redis"
+		if imp.Name != nil {
+			local = imp.Name.Name
+		}
+	}
+	return local
+}
+
+// ctorUses finds the constructor selectors of f that are called, and
+// describes the ones passed as values (which cannot be wrapped).
+func ctorUses(f *ast.File, fset *token.FileSet, local string, isCtor func(ast.Expr) (string, bool)) (called map[*ast.SelectorExpr]bool, values []string) {
+	// Wrap calls bottom-up: a constructor call nested in another one's
+	// arguments is wrapped too.
+	called = map[*ast.SelectorExpr]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if sel, ok := c.Fun.(*ast.SelectorExpr); ok {
+				if _, ok := isCtor(sel); ok {
+					called[sel] = true
+				}
+			}
+		}
+		return true
+	})
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok && !called[sel] {
+			if name, ok := isCtor(sel); ok {
+				values = append(values, fmt.Sprintf("%s: %s.%s", fset.Position(sel.Pos()), local, name))
+			}
+		}
+		return true
+	})
+	return called, values
 }
 
 // rewriteExprs replaces, everywhere in f, each expression e held in a
