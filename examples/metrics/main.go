@@ -23,12 +23,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -63,12 +63,11 @@ func run(addr string, useOtel bool) error {
 	fmt.Println(target.Line())
 
 	reg := prometheus.NewRegistry()
+	var rdb redis.UniversalClient
 	opts := []fx.Option{
 		fx.NopLogger,
 		fxmodule.Module,
-		fx.Supply(listenAddr(addr), reg),
-		fx.Provide(newServer),
-		fx.Invoke(func(*http.Server) {}),
+		fx.Invoke(fx.Annotate(func(c redis.UniversalClient) { rdb = c }, fx.ParamTags(`name:"redis_api"`))),
 	}
 	if useOtel {
 		exp, err := otelprom.New(otelprom.WithRegisterer(reg))
@@ -79,7 +78,7 @@ func run(addr string, useOtel bool) error {
 		defer func() { _ = mp.Shutdown(context.Background()) }()
 		opts = append(opts, redisguardotel.Module, fx.Supply(fx.Annotate(mp, fx.As(new(metric.MeterProvider)))))
 	} else {
-		opts = append(opts, redisguardprom.Module, fx.Provide(func() prometheus.Registerer { return reg }))
+		opts = append(opts, redisguardprom.Module, fx.Supply(fx.Annotate(reg, fx.As(new(prometheus.Registerer)))))
 	}
 	if target.Embedded {
 		cfgs, err := target.Configs()
@@ -88,53 +87,37 @@ func run(addr string, useOtel bool) error {
 		}
 		opts = append(opts, fx.Supply(cfgs))
 	}
+	// The application holds the clients; the program serves HTTP itself.
 	app := fx.New(opts...)
-	if err := app.Err(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), fx.DefaultTimeout)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
 		return err
 	}
-	// Run starts the app, waits for SIGINT or SIGTERM, and stops it.
-	app.Run()
-	return nil
-}
+	defer func() { _ = app.Stop(context.Background()) }()
 
-type listenAddr string
-
-type serverParams struct {
-	fx.In
-
-	Lifecycle fx.Lifecycle
-	Addr      listenAddr
-	Registry  *prometheus.Registry
-	Redis     redis.UniversalClient `name:"redis_api"`
-}
-
-func newServer(p serverParams) *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hits", func(w http.ResponseWriter, r *http.Request) {
-		n, err := p.Redis.Incr(r.Context(), "metrics:hits").Result()
+		n, err := rdb.Incr(r.Context(), "metrics:hits").Result()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintf(w, "hits: %d\n", n)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux}
-	p.Lifecycle.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			ln, err := net.Listen("tcp", string(p.Addr))
-			if err != nil {
-				return err
-			}
-			fmt.Printf("metrics: listening on http://%s (GET /hits, /metrics); Ctrl-C stops\n", ln.Addr())
-			go func() {
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					fmt.Fprintln(os.Stderr, "metrics:", err)
-				}
-			}()
-			return nil
-		},
-		OnStop: srv.Shutdown,
-	})
-	return srv
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Printf("metrics: listening on http://%s (GET /hits, /metrics); Ctrl-C stops\n", ln.Addr())
+	select {
+	case <-app.Wait(): // SIGINT or SIGTERM
+	case err := <-served:
+		return err
+	}
+	return srv.Shutdown(context.Background())
 }

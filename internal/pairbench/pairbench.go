@@ -6,12 +6,16 @@
 package pairbench
 
 import (
+	"context"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redisguard/redisguard/profiles"
 )
 
 // RoundOps is the number of operations in one round of one variant.
@@ -91,4 +95,30 @@ func round(b *testing.B, par, n int, op func() error) result {
 		b.FailNow()
 	}
 	return result{ns, float64(ms.Mallocs - m0), float64(ms.TotalAlloc - b0)}
+}
+
+// GuardedSet runs SETs from 32 goroutines on two clients built by
+// profiles.NewClient (the API preset's hooks) against the server at addr,
+// in alternating rounds (Run). The second client is first given to with,
+// which adds what is measured and returns what undoes it: other/base is
+// the cost of what with adds.
+func GuardedSet(b *testing.B, addr string, with func(*profiles.Client) (undo func())) {
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	var clients [2]*profiles.Client
+	for i := range clients {
+		cfg := profiles.API()
+		cfg.Addr = addr
+		pc, err := profiles.NewClient(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = pc.Close() })
+		clients[i] = pc
+	}
+	defer with(clients[1])()
+	ctx := context.Background()
+	Run(b, 32,
+		func() error { return clients[0].Set(ctx, "k", "v", 0).Err() },
+		func() error { return clients[1].Set(ctx, "k", "v", 0).Err() })
 }
