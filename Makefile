@@ -1,10 +1,11 @@
 # redisguard: every target the project needs, self-documented (`make help`).
 
 GO            ?= go
-# The Go modules of the repository: the core, and the adapters kept in
-# modules of their own so that the core carries no OpenTelemetry or
-# Prometheus dependency. `go test ./...` does not enter nested modules.
-MODULES       ?= . extra/redisguardotel extra/redisguardprom
+# The Go modules of the repository: the core, and the adapters and the
+# example serving /metrics, kept in modules of their own so that the core
+# carries no OpenTelemetry or Prometheus dependency. `go test ./...` does
+# not enter nested modules.
+MODULES       ?= . extra/redisguardotel extra/redisguardprom examples/metrics
 GOLANGCI_LINT_VERSION ?= v2.15.0
 FUZZTIME      ?= 60s
 # Fuzz targets run by `make fuzz`, as package:FuzzName.
@@ -49,7 +50,7 @@ cover: deps ## Tests with a coverage profile (coverage.out) and a per-function s
 
 .PHONY: bench
 bench: deps ## Microbenchmarks (-benchmem; the extra modules: metrics off vs on), then the load scenarios bare vs guarded (LOADTEST_FLAGS=-json adds JSON lines).
-	@set -e; for m in $(filter-out .,$(MODULES)); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...); done
+	@set -e; for m in $(filter extra/%,$(MODULES)); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...); done
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(BENCH_PKGS)
 	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
 

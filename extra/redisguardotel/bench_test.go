@@ -2,61 +2,30 @@ package redisguardotel_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/redisguard/redisguard/extra/redisguardotel"
+	"github.com/redisguard/redisguard/internal/pairbench"
 	"github.com/redisguard/redisguard/profiles"
 )
 
-// BenchmarkGuardedSet runs SETs from many goroutines on a client built by
-// profiles.NewClient (the API preset's hooks) against a spawned
-// redis-server, without and with the instrumentation, in one run:
+// BenchmarkGuardedSet is pairbench.GuardedSet with the second client
+// instrumented (the SDK's meter provider, a manual reader): other/base is
+// the cost of the metrics, measured side by side in one run.
 //
-//	for i in 1 2 3 4 5; do go test -run '^$' -bench GuardedSet -benchmem ./; done
-//
-// Compare the two lines of each run; run several (not -count, which runs
-// one variant's rounds back to back), since a shared machine moves both by
-// more than the difference.
+//	go test -run '^$' -bench GuardedSet ./
 func BenchmarkGuardedSet(b *testing.B) {
-	addr := startRedis(b)
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.DiscardHandler))
-	for _, on := range []bool{false, true} {
-		name := "metrics=off"
-		if on {
-			name = "metrics=on"
+	pairbench.GuardedSet(b, startRedis(b), func(pc *profiles.Client) func() {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		inst, err := redisguardotel.Instrument(pc, redisguardotel.Options{MeterProvider: mp})
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.Run(name, func(b *testing.B) {
-			cfg := profiles.API()
-			cfg.Addr = addr
-			pc, err := profiles.NewClient(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer pc.Close()
-			if on {
-				mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-				defer mp.Shutdown(context.Background())
-				inst, err := redisguardotel.Instrument(pc, redisguardotel.Options{MeterProvider: mp})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer inst.Close()
-			}
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := pc.Set(ctx, "k", "v", 0).Err(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+		return func() {
+			_ = inst.Close()
+			_ = mp.Shutdown(context.Background())
+		}
+	})
 }

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -103,8 +105,9 @@ type Timer[S any] struct {
 	// Record records one duration, in seconds.
 	Record func(ctx context.Context, s S, seconds float64)
 
-	sets sync.Map // setKey -> S
-	n    int
+	// sets is read without a lock and replaced, copied, under mu when an
+	// entry is added: after the first commands, a lookup is one map read.
+	sets atomic.Pointer[map[setKey]S]
 	mu   sync.Mutex
 }
 
@@ -112,28 +115,41 @@ type setKey struct{ op, errType string }
 
 var _ redis.Hook = (*Timer[int])(nil)
 
+// epoch is the origin the Timer reads durations from: time.Since(epoch)
+// reads only the monotonic clock, where time.Now reads the wall clock too
+// (as costly again on some virtual machines).
+var epoch = time.Now()
+
 func (t *Timer[S]) series(op, errType string) S {
 	k := setKey{op, errType}
-	if v, ok := t.sets.Load(k); ok {
-		return v.(S)
+	if m := t.sets.Load(); m != nil {
+		if s, ok := (*m)[k]; ok {
+			return s
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if v, ok := t.sets.Load(k); ok {
-		return v.(S)
+	var old map[setKey]S
+	if m := t.sets.Load(); m != nil {
+		old = *m
+	}
+	if s, ok := old[k]; ok {
+		return s
 	}
 	name := OperationName(op)
-	if t.n >= MaxOperationNames {
+	if len(old) >= MaxOperationNames {
 		// Past the bound every new name shares one entry per error type,
 		// found under the lock: the memory stays bounded.
 		k, name = setKey{"\x00", errType}, "_OTHER"
-		if v, ok := t.sets.Load(k); ok {
-			return v.(S)
+		if s, ok := old[k]; ok {
+			return s
 		}
 	}
 	s := t.Series(name, errType)
-	t.sets.Store(k, s)
-	t.n++
+	m := make(map[setKey]S, len(old)+1)
+	maps.Copy(m, old)
+	m[k] = s
+	t.sets.Store(&m)
 	return s
 }
 
@@ -146,9 +162,9 @@ func (t *Timer[S]) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if handshake.Is(cmd) {
 			return next(ctx, cmd)
 		}
-		start := time.Now()
+		start := time.Since(epoch)
 		err := next(ctx, cmd)
-		t.Record(ctx, t.series(cmd.Name(), ErrorType(err)), time.Since(start).Seconds())
+		t.Record(ctx, t.series(cmd.Name(), ErrorType(err)), (time.Since(epoch) - start).Seconds())
 		return err
 	}
 }
@@ -159,13 +175,13 @@ func (t *Timer[S]) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		if handshake.All(cmds) {
 			return next(ctx, cmds)
 		}
-		start := time.Now()
+		start := time.Since(epoch)
 		err := next(ctx, cmds)
 		op := "pipeline"
 		if len(cmds) >= 2 && cmds[0].Name() == "multi" && cmds[len(cmds)-1].Name() == "exec" {
 			op = "multi"
 		}
-		t.Record(ctx, t.series(op, ErrorType(err)), time.Since(start).Seconds())
+		t.Record(ctx, t.series(op, ErrorType(err)), (time.Since(epoch) - start).Seconds())
 		return err
 	}
 }
