@@ -54,12 +54,24 @@ type foLoad struct {
 	// opsAfter and errsAfter count the calls sent after the event and
 	// their errors, by command: SET, INCR, GET.
 	opsAfter, errsAfter [3]int
+	// getNs is the time the workers spent in GETs after the event, each
+	// with the pause that follows a failure: [0] answered, [1] failed.
+	getNs [2]int64
+
+	// promo is the ns from the event to the promotion (-1 until seen),
+	// and firstPromo the ns from the event to the first write on the
+	// failed master's keys that succeeded at or after it (-1 until then).
+	promo      *atomic.Int64
+	firstPromo atomic.Int64
 }
 
 func newFoLoad(c redis.UniversalClient, bare bool, prefix string) *foLoad {
 	l := &foLoad{c: c, bare: bare, prefix: prefix, onDead: make([]bool, foKeys),
 		acked: make([]atomic.Int64, foKeys), ambig: make([]atomic.Int64, foKeys), errs: map[string]int{}}
 	l.first.Store(-1)
+	l.firstPromo.Store(-1)
+	l.promo = new(atomic.Int64)
+	l.promo.Store(-1)
 	l.lastErr[0].Store(-1)
 	l.lastErr[1].Store(-1)
 	return l
@@ -97,19 +109,8 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs := map[string]int{}
-			var ops, failed [3]int
-			defer func() {
-				l.mu.Lock()
-				for k, v := range errs {
-					l.errs[k] += v
-				}
-				for i := range ops {
-					l.opsAfter[i] += ops[i]
-					l.errsAfter[i] += failed[i]
-				}
-				l.mu.Unlock()
-			}()
+			w := foWorker{l: l, errs: map[string]int{}}
+			defer w.merge()
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -118,57 +119,115 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 				}
 				k := (g*131 + i*7) % foKeys
 				ev := event.Load()
-				after := ev != 0
-				var err error
-				switch i % 3 {
-				case 0:
-					err = l.c.Set(ctx, l.key(k, "s"), i, 0).Err()
-				case 1:
-					err = l.c.Incr(ctx, l.key(k, "c")).Err()
-					if err == nil {
-						l.acked[k].Add(1)
-					} else if l.ambiguous(err) {
-						l.ambig[k].Add(1)
-					}
-				default:
-					err = l.c.Get(ctx, l.key(k, "s")).Err()
-					if errors.Is(err, redis.Nil) {
-						err = nil
-					}
+				start := time.Now()
+				err := l.call(ctx, k, i%3, i)
+				if ev != 0 && w.record(k, i%3, err, time.Now().UnixNano()-ev, time.Since(start)) {
+					// A refusal answers at once; do not spin on it.
+					time.Sleep(foPause)
 				}
-				if !after {
-					continue
-				}
-				ops[i%3]++
-				since := time.Now().UnixNano() - ev
-				if err == nil {
-					// Served again means written again: a read may have
-					// been answered by a replica (hooks.ReplicaReads).
-					if l.onDead[k] && i%3 != 2 && l.first.Load() < 0 {
-						for cur := l.first.Load(); cur < 0 || since < cur; cur = l.first.Load() {
-							if l.first.CompareAndSwap(cur, since) {
-								break
-							}
-						}
-					}
-					continue
-				}
-				slots, region := "other", 1
-				if l.onDead[k] {
-					slots, region = "failed", 0
-				}
-				for cur := l.lastErr[region].Load(); since > cur; cur = l.lastErr[region].Load() {
-					if l.lastErr[region].CompareAndSwap(cur, since) {
-						break
-					}
-				}
-				errs[slots+"/"+foClass(err)]++
-				failed[i%3]++
-				// A refusal answers at once; do not spin on it.
-				time.Sleep(time.Millisecond)
 			}
 		}()
 	}
+}
+
+// foPause is what a worker waits after a failed call.
+const foPause = time.Millisecond
+
+// call sends op (0 SET, 1 INCR, 2 GET) on key k and counts an INCR's
+// outcome; redis.Nil is no error.
+func (l *foLoad) call(ctx context.Context, k, op, i int) error {
+	switch op {
+	case 0:
+		return l.c.Set(ctx, l.key(k, "s"), i, 0).Err()
+	case 1:
+		err := l.c.Incr(ctx, l.key(k, "c")).Err()
+		if err == nil {
+			l.acked[k].Add(1)
+		} else if l.ambiguous(err) {
+			l.ambig[k].Add(1)
+		}
+		return err
+	}
+	if err := l.c.Get(ctx, l.key(k, "s")).Err(); !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
+}
+
+// foWorker is what one worker saw after the event, merged into its load
+// when it stops.
+type foWorker struct {
+	l           *foLoad
+	errs        map[string]int
+	ops, failed [3]int
+	getNs       [2]int64
+}
+
+func (w *foWorker) merge() {
+	l := w.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, v := range w.errs {
+		l.errs[k] += v
+	}
+	for i := range w.ops {
+		l.opsAfter[i] += w.ops[i]
+		l.errsAfter[i] += w.failed[i]
+	}
+	l.getNs[0] += w.getNs[0]
+	l.getNs[1] += w.getNs[1]
+}
+
+// record counts a call op on key k sent after the event that ended since
+// ns after it and took took, and reports whether it failed.
+func (w *foWorker) record(k, op int, err error, since int64, took time.Duration) bool {
+	l := w.l
+	w.ops[op]++
+	if op == 2 {
+		if err != nil {
+			took += foPause
+		}
+		w.getNs[b2i(err != nil)] += int64(took)
+	}
+	if err == nil {
+		// Served again means written again: a read may have been
+		// answered by a replica (hooks.ReplicaReads).
+		if l.onDead[k] && op != 2 {
+			storeMin(&l.first, since)
+			if p := l.promo.Load(); p >= 0 && since >= p {
+				storeMin(&l.firstPromo, since)
+			}
+		}
+		return false
+	}
+	slots, region := "other", 1
+	if l.onDead[k] {
+		slots, region = "failed", 0
+	}
+	for cur := l.lastErr[region].Load(); since > cur; cur = l.lastErr[region].Load() {
+		if l.lastErr[region].CompareAndSwap(cur, since) {
+			break
+		}
+	}
+	w.errs[slots+"/"+foClass(err)]++
+	w.failed[op]++
+	return true
+}
+
+// storeMin stores v in a unless a holds a value (>= 0) at most v.
+func storeMin(a *atomic.Int64, v int64) {
+	for cur := a.Load(); cur < 0 || v < cur; cur = a.Load() {
+		if a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // counters reads every INCR counter through check and returns the
@@ -209,6 +268,17 @@ func (l *foLoad) getErrRate() float64 {
 		return 0
 	}
 	return float64(l.errsAfter[2]) / float64(l.opsAfter[2])
+}
+
+// getFailedShare is the share of the workers' GET time after the event
+// (each failure with the pause after it) spent in GETs that failed: unlike
+// the error rate per call, it does not grow with the number of calls a
+// client that fails fast makes while nothing can answer.
+func (l *foLoad) getFailedShare() float64 {
+	if l.getNs[0]+l.getNs[1] == 0 {
+		return 0
+	}
+	return float64(l.getNs[1]) / float64(l.getNs[0]+l.getNs[1])
 }
 
 // firstMs is the time to the first write that succeeded on the failed
@@ -403,7 +473,8 @@ func foPhase(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, g *profil
 	defer closeClient(check)
 	return foRun(e, foSetup{
 		scen: "failover/" + phase, b: b, g: gl, check: check,
-		act: func() error { return act(target) },
+		act:        func() error { return act(target) },
+		candidates: replicasOf(cl, target),
 		promoted: func() error {
 			_, err := cl.WaitPromoted(target, slot, foLimit)
 			return err
@@ -422,7 +493,10 @@ type foSetup struct {
 	check    redis.Cmdable // reads the counters after the phase
 	act      func() error  // the kill or failover
 	promoted func() error  // returns once the servers agree on the new master
-	note     string
+	// candidates are the failed master's replicas, one of which is
+	// promoted.
+	candidates []string
+	note       string
 	// guardedOnly ends the phase once the guarded client writes again,
 	// without waiting for the bare one (its figures cover the same window).
 	guardedOnly bool
@@ -445,7 +519,9 @@ func (s foSetup) extra() string {
 func foRun(e *env, s foSetup) ([]Row, error) {
 	ctx := context.Background()
 	b, gl := s.b, s.g
-	var event atomic.Int64
+	var event, promo atomic.Int64
+	promo.Store(-1)
+	b.promo, gl.promo = &promo, &promo
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	b.run(ctx, &event, stop, &wg)
@@ -454,7 +530,9 @@ func foRun(e *env, s foSetup) ([]Row, error) {
 
 	t0 := time.Now()
 	event.Store(t0.UnixNano())
+	stopWatch := watchPromotion(t0, s.candidates, &promo)
 	if err := s.act(); err != nil {
+		stopWatch()
 		close(stop)
 		wg.Wait()
 		return nil, err
@@ -473,7 +551,8 @@ func foRun(e *env, s foSetup) ([]Row, error) {
 	time.Sleep(e.dur(3 * time.Second)) // what follows the recovery counts too
 	close(stop)
 	wg.Wait()
-	promo := <-promoted
+	stopWatch()
+	agreed := <-promoted
 
 	var dups, losts, ackeds, ambigs [2]int64
 	for i, l := range []*foLoad{b, gl} {
@@ -484,10 +563,18 @@ func foRun(e *env, s foSetup) ([]Row, error) {
 		}
 	}
 	promoNote := "the servers did not agree on a new master within the limit"
-	if promo >= 0 {
-		promoNote = fmt.Sprintf("the servers agreed on the promoted replica %.0f ms after the event", ms(promo))
+	if agreed >= 0 {
+		promoNote = fmt.Sprintf("the servers agreed on the promoted replica %.0f ms after the event", ms(agreed))
 	}
+	p := promo.Load()
+	promoRow := rowMaybeNone(s.scen, "event -> promotion (a replica of the failed master answers ROLE with master)", "ms", nsMs(p), nsMs(p),
+		fmt.Sprintf("the servers' figure, the same for both clients: ROLE of %s polled every %s; -1 = not seen", strings.Join(s.candidates, ", "), foWatchEvery))
+	promoRow.Ratio = 0
 	return []Row{
+		promoRow,
+		rowMaybeNone(s.scen, "promotion -> first write (SET, INCR) that succeeds on its keys", "ms",
+			sincePromo(p, b.firstPromo.Load()), sincePromo(p, gl.firstPromo.Load()),
+			fmt.Sprintf("a write counts from the moment the watch saw the promotion (up to %s late); -1 = none", foWatchEvery)),
 		rowMaybeNone(s.scen, "event -> first write (SET, INCR) that succeeds on its keys", "ms", b.firstMs(), gl.firstMs(),
 			fmt.Sprintf("%s; %s; -1 = no success within %s", s.note, promoNote, foLimit)),
 		rowMaybeNone(s.scen, "event -> last error on its keys", "ms", nsMs(b.lastErr[0].Load()), nsMs(gl.lastErr[0].Load()), "-1 = no error"),
@@ -499,6 +586,8 @@ func foRun(e *env, s foSetup) ([]Row, error) {
 		row(s.scen, "SET/GET errors", "count", float64(b.errsAfter[0]+b.errsAfter[2]), float64(gl.errsAfter[0]+gl.errsAfter[2]), ""),
 		row(s.scen, "GET error rate after the event", "fraction", b.getErrRate(), gl.getErrRate(),
 			fmt.Sprintf("GETs after the event: bare %d, guarded %d%s", b.opsAfter[2], gl.opsAfter[2], s.extra())),
+		row(s.scen, "share of GET time in GETs that failed, after the event", "fraction", b.getFailedShare(), gl.getFailedShare(),
+			fmt.Sprintf("time in each GET, plus the %s pause after a failure; a client that fails fast makes many more calls while nothing can answer, which the error rate per call counts and this share does not", foPause)),
 		row(s.scen, "INCR errors", "count", float64(b.errsAfter[1]), float64(gl.errsAfter[1]),
 			fmt.Sprintf("INCR acked/maybe applied: bare %d/%d, guarded %d/%d", ackeds[0], ambigs[0], ackeds[1], ambigs[1])),
 		row(s.scen, "INCR duplicates (final - acked - maybe applied, if > 0)", "count", float64(dups[0]), float64(dups[1]),
@@ -534,7 +623,8 @@ func foSentinel(e *env) ([]Row, error) {
 	old := set.Master.Addr()
 	return foRun(e, foSetup{
 		scen: "failover/sentinel", b: b, g: gl, check: check,
-		act: func() error { set.Master.Kill(); return nil },
+		act:        func() error { set.Master.Kill(); return nil },
+		candidates: []string{set.Replicas[0].Addr(), set.Replicas[1].Addr()},
 		promoted: func() error {
 			deadline := time.Now().Add(foLimit)
 			for time.Now().Before(deadline) {
