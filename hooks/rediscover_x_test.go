@@ -171,7 +171,9 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 			"ZUNION":          func() error { return rdb.ZUnion(ctx, redis.ZStore{Keys: []string{key + ":z"}}).Err() },
 			"SINTERCARD":      func() error { return rdb.SInterCard(ctx, 0, key+":s").Err() },
 			"EVAL_RO":         func() error { return rdb.EvalRO(ctx, "return redis.call('GET', KEYS[1])", []string{key}).Err() },
-			"XREAD":           func() error { return rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key + ":x", "0"}, Count: 1, Block: -1}).Err() },
+			"XREAD": func() error {
+				return rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key + ":x", "0"}, Count: 1, Block: -1}).Err()
+			},
 		}
 		for name, read := range reads {
 			if err := read(); err != nil && !errors.Is(err, redis.Nil) {
