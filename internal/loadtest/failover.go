@@ -21,9 +21,10 @@ import (
 // bare and a guarded client at once, one master SIGKILLed; then, the cluster
 // healed, one master failed over gracefully with CLUSTER FAILOVER; then the
 // master of a Sentinel set (1 + 2 replicas, 3 Sentinels) SIGKILLed. Each
-// phase reports, bare beside guarded, the time from the event until the
-// failed master's keys take writes again, the errors by class, and INCRs
-// applied twice. Two more kills run with the guarded client reading from
+// phase reports when a replica of the failed master took over (its ROLE),
+// and, bare beside guarded, the time from the event and from that
+// promotion until the failed master's keys take writes again, the errors by
+// class, and INCRs applied twice. Two more kills run with the guarded client reading from
 // replicas while a master's circuit is open (hooks.ReplicaReads): on the
 // same cluster, and on one that does not require full coverage.
 const (
