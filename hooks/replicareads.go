@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -171,13 +170,7 @@ func readKey(cmd redis.Cmder) (string, bool) {
 		}
 		pos = 3
 	case "xread": // [COUNT n] STREAMS key... id...
-		pos = 0
-		for i := 1; i+1 < len(args); i++ {
-			if s, ok := args[i].(string); ok && strings.EqualFold(s, "streams") {
-				pos = i + 1
-				break
-			}
-		}
+		pos = cmdKeywordIndex(args, 1, "streams", false) + 1
 	}
 	if pos == 0 || pos >= len(args) {
 		return "", false
