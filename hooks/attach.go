@@ -35,7 +35,7 @@ const attachWalkTimeout = 10 * time.Second
 // On a ClusterClient with a Breaker, Attach also makes the client rediscover
 // the cluster when a node fails: a node's circuit that opens, and each call
 // an open circuit refuses, ask the client to reload its slot map
-// (ClusterClient.ReloadState), at most once a second, so that the replica
+// (ClusterClient.ReloadState), at most every 200 ms, so that the replica
 // the cluster promotes in place of a dead master gets its slots' commands
 // as soon as the cluster has promoted it, rather than when go-redis reloads
 // on its own (ClusterStateReloadInterval, 60 s by default; a dead master

@@ -14,12 +14,16 @@ import (
 // rediscoverInterval is the least time between two reloads of a
 // ClusterClient's slot map that its rediscovery asks for (see Attach),
 // whatever the number of nodes whose circuits open or of commands they
-// refuse.
-const rediscoverInterval = time.Second
+// refuse. It is go-redis's own pause after a reload (LazyReload waits
+// 200 ms before it reloads again for requests made meanwhile), so asking
+// more often would not reload sooner; asking less often delays the first
+// command a promoted replica serves by up to the interval.
+const rediscoverInterval = 200 * time.Millisecond
 
 // rediscovery asks a ClusterClient to reload its slot map when a node's
 // circuit opens, and again while open circuits refuse commands, at most
-// once per rediscoverInterval.
+// once per rediscoverInterval: until the dead master's slots move, every
+// refusal past the interval asks again.
 //
 // go-redis reloads the slot map on a MOVED or ASK reply, or when it is
 // older than ClusterStateReloadInterval (60 s by default). A master that

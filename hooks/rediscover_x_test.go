@@ -162,6 +162,27 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 		if st := rr.Stats(); st.Served != 2 || st.Failed != 0 {
 			t.Fatalf("replica reads %+v after a SET, a pipeline and a BLPOP, want still 2 served", st)
 		}
+		// Reads whose first argument is not their key go to a replica of
+		// their key's master too (taken as a key, "encoding", "usage", "1",
+		// the script and "count" hash to slots of the other masters).
+		reads := map[string]func() error{
+			"OBJECT ENCODING": func() error { return rdb.ObjectEncoding(ctx, key).Err() },
+			"MEMORY USAGE":    func() error { return rdb.MemoryUsage(ctx, key).Err() },
+			"ZUNION":          func() error { return rdb.ZUnion(ctx, redis.ZStore{Keys: []string{key + ":z"}}).Err() },
+			"SINTERCARD":      func() error { return rdb.SInterCard(ctx, 0, key+":s").Err() },
+			"EVAL_RO":         func() error { return rdb.EvalRO(ctx, "return redis.call('GET', KEYS[1])", []string{key}).Err() },
+			"XREAD": func() error {
+				return rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{key + ":x", "0"}, Count: 1, Block: -1}).Err()
+			},
+		}
+		for name, read := range reads {
+			if err := read(); err != nil && !errors.Is(err, redis.Nil) {
+				t.Errorf("%s with the circuit open: %v", name, err)
+			}
+		}
+		if st := rr.Stats(); st.Served != uint64(2+len(reads)) || st.Failed != 0 {
+			t.Fatalf("replica reads %+v after %d reads whose key is not their first argument, want %d served", st, len(reads), 2+len(reads))
+		}
 		if v, err := probe.Get(ctx, key).Result(); err != nil || v != "v" {
 			t.Fatalf("the master holds %q, %v after a refused SET", v, err)
 		}

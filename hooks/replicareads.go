@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
@@ -32,9 +33,9 @@ type ReplicaReadOptions struct {
 // (ClusterClient.SlaveForKey: a replica not marked failing), reached through
 // its node client with its own Limiter and Breaker, and the read is sent in
 // one round trip after a READONLY on the same connection, so the client
-// needs no ReadOnly option. The command's first argument is taken as its
-// key: a read whose first argument is not a key (EVAL_RO, ZUNION, ...) is
-// answered MOVED by the replica and keeps its refusal. A replica answers
+// needs no ReadOnly option. The key is the one go-redis routes the read by
+// (see readKey); a read with no key (SCAN, DBSIZE, ...) keeps its
+// refusal. A replica answers
 // with what it has: writes the master acknowledged but had not yet
 // replicated when it died are missing.
 //
@@ -116,7 +117,7 @@ func (h replicaReadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if !info.Is(ReadOnly|Idempotent) || info.IsBlocking() {
 			return err
 		}
-		key, ok := firstArg(cmd)
+		key, ok := readKey(cmd)
 		if !ok {
 			return err
 		}
@@ -149,13 +150,32 @@ func (h replicaReadHook) readReplica(ctx context.Context, key string, cmd redis.
 	return err == nil || errors.Is(err, redis.Nil)
 }
 
-// firstArg returns a command's first argument as a string, taken as its key.
-func firstArg(cmd redis.Cmder) (string, bool) {
+// readKey returns the first key of a read-only command, the one go-redis
+// routes it by: the first argument, but for the reads below (go-redis's
+// cmdFirstKeyPosWithInfo has the same positions); false for a read with no
+// key, or a key that is not a string.
+func readKey(cmd redis.Cmder) (string, bool) {
 	args := cmd.Args()
-	if len(args) < 2 {
+	pos := 1
+	switch cmd.Name() {
+	case "randomkey", "scan", "keys", "dbsize", "lolwut":
+		return "", false
+	case "object", "xinfo", "memory": // OBJECT ENCODING key, ...
+		pos = 2
+	case "sintercard", "zunion", "zinter", "zintercard", "zdiff": // numkeys key...
+		pos = 2
+	case "eval_ro", "evalsha_ro", "fcall_ro": // script numkeys key...
+		if len(args) < 3 || fmt.Sprint(args[2]) == "0" {
+			return "", false
+		}
+		pos = 3
+	case "xread": // [COUNT n] STREAMS key... id...
+		pos = cmdKeywordIndex(args, 1, "streams", false) + 1
+	}
+	if pos == 0 || pos >= len(args) {
 		return "", false
 	}
-	switch k := args[1].(type) {
+	switch k := args[pos].(type) {
 	case string:
 		return k, true
 	case []byte:

@@ -21,9 +21,10 @@ import (
 // bare and a guarded client at once, one master SIGKILLed; then, the cluster
 // healed, one master failed over gracefully with CLUSTER FAILOVER; then the
 // master of a Sentinel set (1 + 2 replicas, 3 Sentinels) SIGKILLed. Each
-// phase reports, bare beside guarded, the time from the event until the
-// failed master's keys take writes again, the errors by class, and INCRs
-// applied twice. Two more kills run with the guarded client reading from
+// phase reports when a replica of the failed master took over (its ROLE),
+// and, bare beside guarded, the time from the event and from that
+// promotion until the failed master's keys take writes again, the errors by
+// class, and INCRs applied twice. Two more kills run with the guarded client reading from
 // replicas while a master's circuit is open (hooks.ReplicaReads): on the
 // same cluster, and on one that does not require full coverage.
 const (
@@ -54,12 +55,24 @@ type foLoad struct {
 	// opsAfter and errsAfter count the calls sent after the event and
 	// their errors, by command: SET, INCR, GET.
 	opsAfter, errsAfter [3]int
+	// getNs is the time the workers spent in GETs after the event, each
+	// with the pause that follows a failure: [0] answered, [1] failed.
+	getNs [2]int64
+
+	// promo is the ns from the event to the promotion (-1 until seen),
+	// and firstPromo the ns from the event to the first write on the
+	// failed master's keys that succeeded at or after it (-1 until then).
+	promo      *atomic.Int64
+	firstPromo atomic.Int64
 }
 
 func newFoLoad(c redis.UniversalClient, bare bool, prefix string) *foLoad {
 	l := &foLoad{c: c, bare: bare, prefix: prefix, onDead: make([]bool, foKeys),
 		acked: make([]atomic.Int64, foKeys), ambig: make([]atomic.Int64, foKeys), errs: map[string]int{}}
 	l.first.Store(-1)
+	l.firstPromo.Store(-1)
+	l.promo = new(atomic.Int64)
+	l.promo.Store(-1)
 	l.lastErr[0].Store(-1)
 	l.lastErr[1].Store(-1)
 	return l
@@ -97,19 +110,8 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs := map[string]int{}
-			var ops, failed [3]int
-			defer func() {
-				l.mu.Lock()
-				for k, v := range errs {
-					l.errs[k] += v
-				}
-				for i := range ops {
-					l.opsAfter[i] += ops[i]
-					l.errsAfter[i] += failed[i]
-				}
-				l.mu.Unlock()
-			}()
+			w := foWorker{l: l, errs: map[string]int{}}
+			defer w.merge()
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -118,57 +120,115 @@ func (l *foLoad) run(ctx context.Context, event *atomic.Int64, stop <-chan struc
 				}
 				k := (g*131 + i*7) % foKeys
 				ev := event.Load()
-				after := ev != 0
-				var err error
-				switch i % 3 {
-				case 0:
-					err = l.c.Set(ctx, l.key(k, "s"), i, 0).Err()
-				case 1:
-					err = l.c.Incr(ctx, l.key(k, "c")).Err()
-					if err == nil {
-						l.acked[k].Add(1)
-					} else if l.ambiguous(err) {
-						l.ambig[k].Add(1)
-					}
-				default:
-					err = l.c.Get(ctx, l.key(k, "s")).Err()
-					if errors.Is(err, redis.Nil) {
-						err = nil
-					}
+				start := time.Now()
+				err := l.call(ctx, k, i%3, i)
+				if ev != 0 && w.record(k, i%3, err, time.Now().UnixNano()-ev, time.Since(start)) {
+					// A refusal answers at once; do not spin on it.
+					time.Sleep(foPause)
 				}
-				if !after {
-					continue
-				}
-				ops[i%3]++
-				since := time.Now().UnixNano() - ev
-				if err == nil {
-					// Served again means written again: a read may have
-					// been answered by a replica (hooks.ReplicaReads).
-					if l.onDead[k] && i%3 != 2 && l.first.Load() < 0 {
-						for cur := l.first.Load(); cur < 0 || since < cur; cur = l.first.Load() {
-							if l.first.CompareAndSwap(cur, since) {
-								break
-							}
-						}
-					}
-					continue
-				}
-				slots, region := "other", 1
-				if l.onDead[k] {
-					slots, region = "failed", 0
-				}
-				for cur := l.lastErr[region].Load(); since > cur; cur = l.lastErr[region].Load() {
-					if l.lastErr[region].CompareAndSwap(cur, since) {
-						break
-					}
-				}
-				errs[slots+"/"+foClass(err)]++
-				failed[i%3]++
-				// A refusal answers at once; do not spin on it.
-				time.Sleep(time.Millisecond)
 			}
 		}()
 	}
+}
+
+// foPause is what a worker waits after a failed call.
+const foPause = time.Millisecond
+
+// call sends op (0 SET, 1 INCR, 2 GET) on key k and counts an INCR's
+// outcome; redis.Nil is no error.
+func (l *foLoad) call(ctx context.Context, k, op, i int) error {
+	switch op {
+	case 0:
+		return l.c.Set(ctx, l.key(k, "s"), i, 0).Err()
+	case 1:
+		err := l.c.Incr(ctx, l.key(k, "c")).Err()
+		if err == nil {
+			l.acked[k].Add(1)
+		} else if l.ambiguous(err) {
+			l.ambig[k].Add(1)
+		}
+		return err
+	}
+	if err := l.c.Get(ctx, l.key(k, "s")).Err(); !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
+}
+
+// foWorker is what one worker saw after the event, merged into its load
+// when it stops.
+type foWorker struct {
+	l           *foLoad
+	errs        map[string]int
+	ops, failed [3]int
+	getNs       [2]int64
+}
+
+func (w *foWorker) merge() {
+	l := w.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, v := range w.errs {
+		l.errs[k] += v
+	}
+	for i := range w.ops {
+		l.opsAfter[i] += w.ops[i]
+		l.errsAfter[i] += w.failed[i]
+	}
+	l.getNs[0] += w.getNs[0]
+	l.getNs[1] += w.getNs[1]
+}
+
+// record counts a call op on key k sent after the event that ended since
+// ns after it and took took, and reports whether it failed.
+func (w *foWorker) record(k, op int, err error, since int64, took time.Duration) bool {
+	l := w.l
+	w.ops[op]++
+	if op == 2 {
+		if err != nil {
+			took += foPause
+		}
+		w.getNs[b2i(err != nil)] += int64(took)
+	}
+	if err == nil {
+		// Served again means written again: a read may have been
+		// answered by a replica (hooks.ReplicaReads).
+		if l.onDead[k] && op != 2 {
+			storeMin(&l.first, since)
+			if p := l.promo.Load(); p >= 0 && since >= p {
+				storeMin(&l.firstPromo, since)
+			}
+		}
+		return false
+	}
+	slots, region := "other", 1
+	if l.onDead[k] {
+		slots, region = "failed", 0
+	}
+	for cur := l.lastErr[region].Load(); since > cur; cur = l.lastErr[region].Load() {
+		if l.lastErr[region].CompareAndSwap(cur, since) {
+			break
+		}
+	}
+	w.errs[slots+"/"+foClass(err)]++
+	w.failed[op]++
+	return true
+}
+
+// storeMin stores v in a unless a holds a value (>= 0) at most v.
+func storeMin(a *atomic.Int64, v int64) {
+	for cur := a.Load(); cur < 0 || v < cur; cur = a.Load() {
+		if a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // counters reads every INCR counter through check and returns the
@@ -209,6 +269,17 @@ func (l *foLoad) getErrRate() float64 {
 		return 0
 	}
 	return float64(l.errsAfter[2]) / float64(l.opsAfter[2])
+}
+
+// getFailedShare is the share of the workers' GET time after the event
+// (each failure with the pause after it) spent in GETs that failed: unlike
+// the error rate per call, it does not grow with the number of calls a
+// client that fails fast makes while nothing can answer.
+func (l *foLoad) getFailedShare() float64 {
+	if l.getNs[0]+l.getNs[1] == 0 {
+		return 0
+	}
+	return float64(l.getNs[1]) / float64(l.getNs[0]+l.getNs[1])
 }
 
 // firstMs is the time to the first write that succeeded on the failed
@@ -403,7 +474,8 @@ func foPhase(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, g *profil
 	defer closeClient(check)
 	return foRun(e, foSetup{
 		scen: "failover/" + phase, b: b, g: gl, check: check,
-		act: func() error { return act(target) },
+		act:        func() error { return act(target) },
+		candidates: replicasOf(cl, target),
 		promoted: func() error {
 			_, err := cl.WaitPromoted(target, slot, foLimit)
 			return err
@@ -411,141 +483,5 @@ func foPhase(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, g *profil
 		note: fmt.Sprintf("3 masters + 3 replicas, cluster-node-timeout %s, %s; %s serving %d of %d keys per client; %d goroutines per client (both at once) SET/INCR/GET over %d keys on all slots; bare = go-redis defaults (pool 50), guarded = %s",
 			foNodeTimeout, coverage, how, onTarget, foKeys, foWorkers, foKeys, guarded),
 		guardedOnly: rr != nil, rr: rr,
-	})
-}
-
-// foSetup is one phase of the scenario: two loads, the event, and how to
-// know the replica has taken over.
-type foSetup struct {
-	scen     string
-	b, g     *foLoad
-	check    redis.Cmdable // reads the counters after the phase
-	act      func() error  // the kill or failover
-	promoted func() error  // returns once the servers agree on the new master
-	note     string
-	// guardedOnly ends the phase once the guarded client writes again,
-	// without waiting for the bare one (its figures cover the same window).
-	guardedOnly bool
-	// rr, if set, are the guarded client's replica reads.
-	rr *hooks.ReplicaReads
-}
-
-// extra is a note on the guarded client's replica reads, if any.
-func (s foSetup) extra() string {
-	if s.rr == nil {
-		return ""
-	}
-	st := s.rr.Stats()
-	return fmt.Sprintf("; guarded reads answered by a replica while the master's circuit was open: %d, not answered %d", st.Served, st.Failed)
-}
-
-// foRun runs both loads, makes the event happen 2 s in, waits until both
-// clients succeed on the failed master's keys again (or foLimit), lets the
-// load run 3 s more, and returns the phase's rows.
-func foRun(e *env, s foSetup) ([]Row, error) {
-	ctx := context.Background()
-	b, gl := s.b, s.g
-	var event atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	b.run(ctx, &event, stop, &wg)
-	gl.run(ctx, &event, stop, &wg)
-	time.Sleep(e.dur(2 * time.Second))
-
-	t0 := time.Now()
-	event.Store(t0.UnixNano())
-	if err := s.act(); err != nil {
-		close(stop)
-		wg.Wait()
-		return nil, err
-	}
-	promoted := make(chan time.Duration, 1)
-	go func() {
-		if err := s.promoted(); err != nil {
-			promoted <- -1
-			return
-		}
-		promoted <- time.Since(t0)
-	}()
-	for time.Since(t0) < foLimit && ((b.first.Load() < 0 && !s.guardedOnly) || gl.first.Load() < 0) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(e.dur(3 * time.Second)) // what follows the recovery counts too
-	close(stop)
-	wg.Wait()
-	promo := <-promoted
-
-	var dups, losts, ackeds, ambigs [2]int64
-	for i, l := range []*foLoad{b, gl} {
-		var err error
-		dups[i], losts[i], ackeds[i], ambigs[i], err = l.counters(ctx, s.check)
-		if err != nil {
-			return nil, err
-		}
-	}
-	promoNote := "the servers did not agree on a new master within the limit"
-	if promo >= 0 {
-		promoNote = fmt.Sprintf("the servers agreed on the promoted replica %.0f ms after the event", ms(promo))
-	}
-	return []Row{
-		rowMaybeNone(s.scen, "event -> first write (SET, INCR) that succeeds on its keys", "ms", b.firstMs(), gl.firstMs(),
-			fmt.Sprintf("%s; %s; -1 = no success within %s", s.note, promoNote, foLimit)),
-		rowMaybeNone(s.scen, "event -> last error on its keys", "ms", nsMs(b.lastErr[0].Load()), nsMs(gl.lastErr[0].Load()), "-1 = no error"),
-		rowMaybeNone(s.scen, "event -> last error on the other keys", "ms", nsMs(b.lastErr[1].Load()), nsMs(gl.lastErr[1].Load()), "-1 = no error"),
-		row(s.scen, "errors on its keys", "count", float64(b.errsOn("failed")), float64(gl.errsOn("failed")),
-			fmt.Sprintf("calls after the event: bare %d, guarded %d", b.sum(b.opsAfter), gl.sum(gl.opsAfter))),
-		row(s.scen, "errors on the other keys", "count", float64(b.errsOn("other")), float64(gl.errsOn("other")),
-			fmt.Sprintf("by keys/class: bare %s; guarded %s", b.errString(), gl.errString())),
-		row(s.scen, "SET/GET errors", "count", float64(b.errsAfter[0]+b.errsAfter[2]), float64(gl.errsAfter[0]+gl.errsAfter[2]), ""),
-		row(s.scen, "GET error rate after the event", "fraction", b.getErrRate(), gl.getErrRate(),
-			fmt.Sprintf("GETs after the event: bare %d, guarded %d%s", b.opsAfter[2], gl.opsAfter[2], s.extra())),
-		row(s.scen, "INCR errors", "count", float64(b.errsAfter[1]), float64(gl.errsAfter[1]),
-			fmt.Sprintf("INCR acked/maybe applied: bare %d/%d, guarded %d/%d", ackeds[0], ambigs[0], ackeds[1], ambigs[1])),
-		row(s.scen, "INCR duplicates (final - acked - maybe applied, if > 0)", "count", float64(dups[0]), float64(dups[1]),
-			fmt.Sprintf("acknowledged INCRs lost with the master (asynchronous replication): bare %d, guarded %d", losts[0], losts[1])),
-	}, nil
-}
-
-// foSentinel kills the master of a 1 + 2 replica set watched by 3
-// Sentinels under the same load.
-func foSentinel(e *env) ([]Row, error) {
-	set, err := redistest.NewSentinelSet(2, 3)
-	if err != nil {
-		return nil, err
-	}
-	defer set.Close()
-	bare := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: set.Name, SentinelAddrs: set.Sentinels, PoolSize: 50})
-	defer closeClient(bare)
-	cfg := profiles.API()
-	cfg.SentinelAddrs, cfg.SentinelMaster = set.Sentinels, set.Name
-	g, err := profiles.NewClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer closeClient(g)
-	check := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: set.Name, SentinelAddrs: set.Sentinels})
-	defer closeClient(check)
-	b, gl := newFoLoad(bare, true, "bsentinel"), newFoLoad(g, false, "gsentinel")
-	for _, l := range []*foLoad{b, gl} {
-		for i := range l.onDead {
-			l.onDead[i] = true
-		}
-	}
-	old := set.Master.Addr()
-	return foRun(e, foSetup{
-		scen: "failover/sentinel", b: b, g: gl, check: check,
-		act: func() error { set.Master.Kill(); return nil },
-		promoted: func() error {
-			deadline := time.Now().Add(foLimit)
-			for time.Now().Before(deadline) {
-				if m, err := set.MasterAddr(); err == nil && m != old {
-					return nil
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			return errors.New("no new master")
-		},
-		note: fmt.Sprintf("1 master + 2 replicas, 3 Sentinels (down-after 2 s); SIGKILL of the master; %d goroutines per client (both at once) SET/INCR/GET over %d keys; bare = go-redis failover client defaults (pool 50), guarded = API preset",
-			foWorkers, foKeys),
 	})
 }
