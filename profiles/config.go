@@ -539,7 +539,7 @@ func (c Config) validate() error {
 	}
 	if !d.Retry.NoBudget {
 		// The rules are the hook's; its error names the field.
-		if err := d.Retry.Budget.Validate(); err != nil {
+		if _, err := hooks.NewRetry(hooks.RetryOptions{Budget: &d.Retry.Budget}); err != nil {
 			return fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
 		}
 	}
