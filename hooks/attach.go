@@ -16,8 +16,9 @@ import (
 const attachWalkTimeout = 10 * time.Second
 
 // Attach adds hs to rdb in the order of the hook chain (see "Hook order" in
-// the package documentation), whatever order they are passed in. Hooks
-// that are not redisguard hooks go outermost, in the order given.
+// the package documentation), whatever order they are passed in. Hooks of
+// another kind, wrapped with Outer, go outermost, in the order given. It is
+// the only way to add this package's hooks to a client.
 //
 //   - *redis.Client (a Sentinel failover client is one too): every hook is
 //     added to it. Per-node hooks (Limiter, Breaker) are bound to the

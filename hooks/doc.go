@@ -27,7 +27,7 @@
 // go-redis runs the first hook added outermost. Attach adds the hooks in
 // this order, outermost first, whatever order they are passed in:
 //
-//  1. Hooks that are not redisguard hooks (tracing, metrics), in the order
+//  1. Hooks of another kind (tracing, metrics; see Outer), in the order
 //     given.
 //  2. Timeouts: a deadline per command, chosen by what the command is.
 //  3. Retry: backoff between attempts, bounded by attempts and by the
