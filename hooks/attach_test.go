@@ -101,6 +101,7 @@ func TestAttachRejects(t *testing.T) {
 		{"nil client", nil, []Guard{lim}, "hooks: Attach: nil client"},
 		{"nil *redis.Client", (*redis.Client)(nil), []Guard{lim}, "hooks: Attach: nil client"},
 		{"nil hook", rdb, []Guard{lim, nil}, "hooks: Attach: hook 1 is nil"},
+		{"nil hook of another kind", rdb, []Guard{lim, Outer(nil)}, "hooks: Attach: hook 1 is nil"},
 		{"hook twice", rdb, []Guard{lim, lim}, "passed twice"},
 	}
 	for _, c := range cases {
