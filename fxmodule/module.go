@@ -13,6 +13,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/redisguard/redisguard/health"
+	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/profiles"
 )
 
@@ -100,11 +101,11 @@ func side(name, clientName, sideGroup string, config func(Configs) (profiles.Con
 }
 
 func newClient(lc fx.Lifecycle, cfg profiles.Config, opt Options, groups ...[]redis.Hook) (*profiles.Client, error) {
-	var extra []redis.Hook
+	var extra []hooks.Guard
 	for _, g := range groups {
 		for _, h := range g {
 			if h != nil {
-				extra = append(extra, h)
+				extra = append(extra, hooks.Outer(h))
 			}
 		}
 	}

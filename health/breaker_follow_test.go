@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
-
 	"github.com/redisguard/redisguard/health"
+	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
 	"github.com/redisguard/redisguard/profiles"
 )
@@ -86,9 +85,9 @@ func TestHealthLaggedBreaker(t *testing.T) {
 
 	ctx := context.Background()
 	s.Kill()
-	for i := 0; brk.State(s.Addr()) != gobreaker.StateOpen; i++ {
+	for i := 0; brk.States()[s.Addr()] != hooks.BreakerOpen; i++ {
 		if i == 20 {
-			t.Fatalf("the breaker did not open after 20 GETs to a dead server: %v", brk.State(s.Addr()))
+			t.Fatalf("the breaker did not open after 20 GETs to a dead server: %v", brk.States()[s.Addr()])
 		}
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		_ = pc.Get(cctx, "k").Err()
@@ -102,7 +101,7 @@ func TestHealthLaggedBreaker(t *testing.T) {
 	if err := pc.Set(cctx, "k", "v", 0).Err(); err != nil {
 		t.Fatalf("SET after the restart (Worker waits out the circuit): %v", err)
 	}
-	if st := brk.State(s.Addr()); st != gobreaker.StateClosed {
+	if st := brk.States()[s.Addr()]; st != hooks.BreakerClosed {
 		t.Fatalf("breaker %v after a successful SET, want closed", st)
 	}
 	// 200 at once; healthy once the check the closing asks for has PINGed

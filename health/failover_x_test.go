@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/health"
 	"github.com/redisguard/redisguard/hooks"
@@ -63,7 +62,7 @@ func replicaReadsReported(t *testing.T, cl *redistest.Cluster) {
 		},
 	})
 	t.Cleanup(func() { _ = rdb.Close() })
-	rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
+	rr := hooks.NewReplicaReads(nil)
 	h, err := profiles.Apply(rdb, profiles.API(), rr)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +88,7 @@ func replicaReadsReported(t *testing.T, cl *redistest.Cluster) {
 	}
 	px.Disable()
 	defer px.Enable()
-	for i := 0; h.Breaker.State(master) != gobreaker.StateOpen; i++ {
+	for i := 0; h.Breaker.States()[master] != hooks.BreakerOpen; i++ {
 		if i == 100 {
 			t.Fatalf("%s's circuit did not open", master)
 		}
@@ -167,7 +166,7 @@ func degradedThenHealthy(t *testing.T, cl *redistest.Cluster) {
 	deadline := time.Now().Add(failoverLimit)
 	for {
 		r := m.Check(ctx)
-		open := rdb.Hooks.Breaker.State(dead) == gobreaker.StateOpen
+		open := rdb.Hooks.Breaker.States()[dead] == hooks.BreakerOpen
 		history = append(history, fmt.Sprintf("%s (dead master's circuit open: %v) %q", r.Status, open, r.Reasons))
 		if r.Status == health.StatusUnhealthy {
 			t.Fatalf("unhealthy during a failover; checks so far:\n%s", strings.Join(history, "\n"))

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
-
 	"github.com/redisguard/redisguard/hooks"
 )
 
@@ -127,24 +125,24 @@ func (f *fakeLimiter) reject(n uint64) {
 
 type fakeBreaker struct {
 	mu     sync.Mutex
-	states map[string]gobreaker.State
+	states map[string]hooks.BreakerState
 }
 
-func (f *fakeBreaker) States() map[string]gobreaker.State {
+func (f *fakeBreaker) States() map[string]hooks.BreakerState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make(map[string]gobreaker.State, len(f.states))
+	out := make(map[string]hooks.BreakerState, len(f.states))
 	for k, v := range f.states {
 		out[k] = v
 	}
 	return out
 }
 
-func (f *fakeBreaker) set(addr string, s gobreaker.State) {
+func (f *fakeBreaker) set(addr string, s hooks.BreakerState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.states == nil {
-		f.states = map[string]gobreaker.State{}
+		f.states = map[string]hooks.BreakerState{}
 	}
 	f.states[addr] = s
 }

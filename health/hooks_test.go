@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -41,7 +40,7 @@ func TestRealHooksDriveStatus(t *testing.T) {
 	if l := r.Hooks.Limiter; l == nil || l.Admitted < 1 || l.MaxInFlight != 4 || l.MaxBlocking != 1 || l.Nodes[s.Addr()].Admitted < 1 {
 		t.Fatalf("limiter figures = %+v", r.Hooks.Limiter)
 	}
-	if st, ok := r.Hooks.Breakers[s.Addr()]; !ok || st != gobreaker.StateClosed {
+	if st, ok := r.Hooks.Breakers[s.Addr()]; !ok || st != hooks.BreakerClosed {
 		t.Fatalf("breakers = %v", r.Hooks.Breakers)
 	}
 
@@ -67,7 +66,7 @@ func TestRealHooksDriveStatus(t *testing.T) {
 	s.Kill()
 	waitFor(t, "the breaker to open", func() bool {
 		r = m.Check(ctx)
-		return r.Hooks.Breakers[s.Addr()] == gobreaker.StateOpen
+		return r.Hooks.Breakers[s.Addr()] == hooks.BreakerOpen
 	})
 	if r.Status != StatusUnhealthy || !containsReason(r.Reasons, "breaker open for "+s.Addr()) {
 		t.Fatalf("breaker open: %q %q", r.Status, r.Reasons)
@@ -110,7 +109,7 @@ func TestRealBreakerRecoversAfterRestart(t *testing.T) {
 	var r Report
 	waitFor(t, "the breaker to open", func() bool {
 		r = m.Check(ctx)
-		return r.Hooks.Breakers[s.Addr()] == gobreaker.StateOpen
+		return r.Hooks.Breakers[s.Addr()] == hooks.BreakerOpen
 	})
 	if r.Status != StatusUnhealthy {
 		t.Fatalf("breaker open: %q %q", r.Status, r.Reasons)
@@ -121,7 +120,7 @@ func TestRealBreakerRecoversAfterRestart(t *testing.T) {
 		r = m.Check(ctx)
 		return r.Status == StatusHealthy
 	})
-	if st := r.Hooks.Breakers[s.Addr()]; st != gobreaker.StateClosed {
+	if st := r.Hooks.Breakers[s.Addr()]; st != hooks.BreakerClosed {
 		t.Fatalf("healthy with breaker %v", st)
 	}
 	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {

@@ -146,7 +146,7 @@ func (h HookFigures) MarshalJSON() ([]byte, error) {
 	if h.Breakers != nil {
 		names = make(map[string]string, len(h.Breakers))
 		for addr, s := range h.Breakers {
-			names[addr] = s.String()
+			names[addr] = string(s)
 		}
 	}
 	return json.Marshal(struct {

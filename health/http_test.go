@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -104,7 +103,7 @@ func TestHealthHandlerAnswersByStatus(t *testing.T) {
 		"checked_at":           recent,
 	})
 
-	brk.set(s.Addr(), gobreaker.StateHalfOpen)
+	brk.set(s.Addr(), hooks.BreakerHalfOpen)
 	m.Check(context.Background())
 	code, obj, _ = get(t, h, "GET", "/health")
 	if code != http.StatusOK || obj["status"] != "degraded" {
@@ -114,14 +113,14 @@ func TestHealthHandlerAnswersByStatus(t *testing.T) {
 		t.Fatalf("degraded: reasons %v", obj["reasons"])
 	}
 
-	brk.set(s.Addr(), gobreaker.StateOpen)
+	brk.set(s.Addr(), hooks.BreakerOpen)
 	m.Check(context.Background())
 	if code, obj, _ = get(t, h, "GET", "/health"); code != http.StatusServiceUnavailable || obj["status"] != "unhealthy" {
 		t.Fatalf("unhealthy (breaker open): code %d, %v", code, obj)
 	}
 
 	// A dead server: 503 with the error.
-	brk.set(s.Addr(), gobreaker.StateClosed)
+	brk.set(s.Addr(), hooks.BreakerClosed)
 	s.Kill()
 	for i := 0; i < DefaultRules.FailuresUnhealthy; i++ {
 		m.Check(context.Background())
@@ -174,7 +173,7 @@ func TestPoolStatsHandlerFields(t *testing.T) {
 		nodes: map[string]hooks.LimiterStats{s.Addr(): {InFlight: 1, Admitted: 50}},
 	}
 	brk := &fakeBreaker{}
-	brk.set(s.Addr(), gobreaker.StateClosed)
+	brk.set(s.Addr(), hooks.BreakerClosed)
 	rty := &fakeRetry{stats: hooks.RetryStats{Retries: 6, Recovered: 5, GaveUp: 1, NotRetried: 7, BudgetSpent: 8}}
 	m := newMonitor(t, rdb, Options{Name: "worker", Limiter: lim, Breaker: brk, Retry: rty})
 	m.Check(context.Background())

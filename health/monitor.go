@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 )
@@ -52,12 +51,12 @@ type LimiterSource interface {
 // A source that also has the Subscribe method of *hooks.Breaker is
 // followed at once (see Options.Breaker).
 type BreakerSource interface {
-	States() map[string]gobreaker.State
+	States() map[string]hooks.BreakerState
 }
 
 // breakerSubscriber is a BreakerSource that tells of its state changes.
 type breakerSubscriber interface {
-	Subscribe(fn func(node string, from, to gobreaker.State)) (unsubscribe func())
+	Subscribe(fn func(node string, from, to hooks.BreakerState)) (unsubscribe func())
 }
 
 // RetrySource gives the retry hook's counters; *hooks.Retry is one.
@@ -252,7 +251,7 @@ func (m *Monitor) Start() {
 
 // breakerChanged is the monitor's breaker subscription. It runs on a
 // command's goroutine, so it only wakes followBreaker.
-func (m *Monitor) breakerChanged(string, gobreaker.State, gobreaker.State) {
+func (m *Monitor) breakerChanged(string, hooks.BreakerState, hooks.BreakerState) {
 	m.breakerSeq.Add(1)
 	select {
 	case m.breakerKick <- struct{}{}:
@@ -291,7 +290,7 @@ func (m *Monitor) refreshBreakers(ctx context.Context) {
 	}
 	old := m.last.Status
 	r := m.last.clone()
-	r.Hooks.Breakers = make(map[string]gobreaker.State, len(states))
+	r.Hooks.Breakers = make(map[string]hooks.BreakerState, len(states))
 	for addr, st := range states {
 		r.Hooks.Breakers[addr] = st
 	}
@@ -314,9 +313,9 @@ func (m *Monitor) refreshBreakers(ctx context.Context) {
 	}
 }
 
-func anyOpen(states map[string]gobreaker.State) bool {
+func anyOpen(states map[string]hooks.BreakerState) bool {
 	for _, st := range states {
-		if st == gobreaker.StateOpen {
+		if st == hooks.BreakerOpen {
 			return true
 		}
 	}
@@ -610,7 +609,7 @@ func (m *Monitor) hookFigures(r *Report) {
 	}
 	if m.opt.Breaker != nil {
 		states := m.opt.Breaker.States()
-		r.Hooks.Breakers = make(map[string]gobreaker.State, len(states))
+		r.Hooks.Breakers = make(map[string]hooks.BreakerState, len(states))
 		for addr, s := range states {
 			r.Hooks.Breakers[addr] = s
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -287,7 +286,7 @@ func TestHookFiguresDriveStatus(t *testing.T) {
 		nodes: map[string]hooks.LimiterStats{s.Addr(): {InFlight: 2, Admitted: 100, Rejected: 4}},
 	}
 	brk := &fakeBreaker{}
-	brk.set(s.Addr(), gobreaker.StateClosed)
+	brk.set(s.Addr(), hooks.BreakerClosed)
 	rty := &fakeRetry{stats: hooks.RetryStats{Retries: 5, Recovered: 3, GaveUp: 1, NotRetried: 2}}
 	var changes statusChanges
 	m := newMonitor(t, rdb, Options{Limiter: lim, Breaker: brk, Retry: rty, OnStatusChange: changes.record})
@@ -304,7 +303,7 @@ func TestHookFiguresDriveStatus(t *testing.T) {
 		l.Nodes[s.Addr()].Rejected != 4 {
 		t.Fatalf("limiter figures = %+v", l)
 	}
-	if r.Hooks.Breakers[s.Addr()] != gobreaker.StateClosed || len(r.Hooks.Breakers) != 1 {
+	if r.Hooks.Breakers[s.Addr()] != hooks.BreakerClosed || len(r.Hooks.Breakers) != 1 {
 		t.Fatalf("breakers = %v", r.Hooks.Breakers)
 	}
 	if *r.Hooks.Retry != (RetryFigures{Retries: 5, Recovered: 3, GaveUp: 1, NotRetried: 2}) {
@@ -318,9 +317,9 @@ func TestHookFiguresDriveStatus(t *testing.T) {
 	}{
 		{func() { lim.reject(5) }, StatusDegraded, "limiter rejected 5 commands since the last check"},
 		{func() {}, StatusHealthy, ""},
-		{func() { brk.set(s.Addr(), gobreaker.StateHalfOpen) }, StatusDegraded, "breaker half-open for " + s.Addr()},
-		{func() { brk.set(s.Addr(), gobreaker.StateOpen) }, StatusUnhealthy, "breaker open for " + s.Addr()},
-		{func() { brk.set(s.Addr(), gobreaker.StateClosed) }, StatusHealthy, ""},
+		{func() { brk.set(s.Addr(), hooks.BreakerHalfOpen) }, StatusDegraded, "breaker half-open for " + s.Addr()},
+		{func() { brk.set(s.Addr(), hooks.BreakerOpen) }, StatusUnhealthy, "breaker open for " + s.Addr()},
+		{func() { brk.set(s.Addr(), hooks.BreakerClosed) }, StatusHealthy, ""},
 	}
 	for i, st := range steps {
 		st.do()

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 )
@@ -191,7 +190,7 @@ type HookFigures struct {
 	Limiter *LimiterFigures `json:"limiter,omitempty"`
 	// Breakers maps node address to breaker state; JSON spells the states
 	// "closed", "half-open", "open".
-	Breakers map[string]gobreaker.State `json:"-"`
+	Breakers map[string]hooks.BreakerState `json:"-"`
 	// Retry is Options.Retry's counters.
 	Retry *RetryFigures `json:"retry,omitempty"`
 	// ReplicaReads is Options.ReplicaReads' counters.
@@ -263,7 +262,7 @@ func (r Report) clone() Report {
 		r.Hooks.Limiter = &c
 	}
 	if r.Hooks.Breakers != nil {
-		b := make(map[string]gobreaker.State, len(r.Hooks.Breakers))
+		b := make(map[string]hooks.BreakerState, len(r.Hooks.Breakers))
 		for k, v := range r.Hooks.Breakers {
 			b[k] = v
 		}

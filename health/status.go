@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
+	"github.com/redisguard/redisguard/hooks"
 )
 
 // Status is the monitor's verdict on the client: StatusHealthy,
@@ -143,7 +143,7 @@ type inputs struct {
 	latency     time.Duration // the last ping's round trip
 	poolGrowth  uint64        // pool Timeouts since the previous check
 	rejections  uint64        // limiter Rejected since the previous check
-	breakers    map[string]gobreaker.State
+	breakers    map[string]hooks.BreakerState
 	nodeErrs    []nodeErr // nodes whose own PING failed, by address
 	topology    *topology // a cluster's nodes as the check listed them; nil if unknown
 }
@@ -197,13 +197,13 @@ func (r Rules) evaluate(in inputs) (Status, []string) {
 				continue // the cluster no longer lists the node
 			}
 			switch in.breakers[a] {
-			case gobreaker.StateOpen:
+			case hooks.BreakerOpen:
 				if in.topology != nil && len(in.topology.standby[a]) > 0 {
 					add(StatusDegraded, "breaker open for %s; its replica %s can take its place", a, strings.Join(in.topology.standby[a], ", "))
 				} else {
 					add(StatusUnhealthy, "breaker open for %s", a)
 				}
-			case gobreaker.StateHalfOpen:
+			case hooks.BreakerHalfOpen:
 				add(StatusDegraded, "breaker half-open for %s", a)
 			}
 		}

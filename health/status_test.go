@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
+	"github.com/redisguard/redisguard/hooks"
 )
 
 func TestRulesEvaluate(t *testing.T) {
@@ -38,35 +38,35 @@ func TestRulesEvaluate(t *testing.T) {
 		{"ping exactly SlowPing is not slow", def, inputs{latency: 250 * time.Millisecond}, StatusHealthy, nil},
 		{"pool timeouts grew", def, inputs{poolGrowth: 2}, StatusDegraded, []string{"pool timeouts grew by 2"}},
 		{"limiter rejections", def, inputs{rejections: 5}, StatusDegraded, []string{"limiter rejected 5 commands"}},
-		{"breaker closed", def, inputs{breakers: map[string]gobreaker.State{"a:1": gobreaker.StateClosed}}, StatusHealthy, nil},
-		{"breaker half-open", def, inputs{breakers: map[string]gobreaker.State{"a:1": gobreaker.StateHalfOpen}}, StatusDegraded,
+		{"breaker closed", def, inputs{breakers: map[string]hooks.BreakerState{"a:1": hooks.BreakerClosed}}, StatusHealthy, nil},
+		{"breaker half-open", def, inputs{breakers: map[string]hooks.BreakerState{"a:1": hooks.BreakerHalfOpen}}, StatusDegraded,
 			[]string{"breaker half-open for a:1"}},
-		{"breaker open", def, inputs{breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}}, StatusUnhealthy,
+		{"breaker open", def, inputs{breakers: map[string]hooks.BreakerState{"a:1": hooks.BreakerOpen}}, StatusUnhealthy,
 			[]string{"breaker open for a:1"}},
-		{"breakers listed by address", def, inputs{breakers: map[string]gobreaker.State{
-			"c:3": gobreaker.StateOpen, "a:1": gobreaker.StateHalfOpen, "b:2": gobreaker.StateClosed}}, StatusUnhealthy,
+		{"breakers listed by address", def, inputs{breakers: map[string]hooks.BreakerState{
+			"c:3": hooks.BreakerOpen, "a:1": hooks.BreakerHalfOpen, "b:2": hooks.BreakerClosed}}, StatusUnhealthy,
 			[]string{"half-open for a:1", "open for c:3"}},
 		{"node down", def, inputs{nodeErrs: []nodeErr{{"n:1", refused}}}, StatusDegraded, []string{"node n:1: ping failed: connection refused"}},
 		{"worst wins and every rule reports", def, inputs{latency: time.Second, poolGrowth: 1, rejections: 1,
-			breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}}, StatusUnhealthy,
+			breakers: map[string]hooks.BreakerState{"a:1": hooks.BreakerOpen}}, StatusUnhealthy,
 			[]string{"slow ping", "pool timeouts", "limiter rejected", "breaker open"}},
 		{"thresholds above 1", Rules{SlowPing: time.Second, FailuresUnhealthy: 1, PoolTimeouts: 10, LimiterRejections: 10},
 			inputs{latency: 500 * time.Millisecond, poolGrowth: 9, rejections: 9}, StatusHealthy, nil},
 		{"FailuresUnhealthy 1", Rules{FailuresUnhealthy: 1, SlowPing: 1, PoolTimeouts: 1, LimiterRejections: 1},
 			inputs{pingErr: refused, failures: 1}, StatusUnhealthy, []string{"1 times in a row"}},
 		{"rules turned off", off, inputs{latency: time.Hour, poolGrowth: 100, rejections: 100,
-			breakers: map[string]gobreaker.State{"a:1": gobreaker.StateOpen}, nodeErrs: []nodeErr{{"n:1", refused}}}, StatusHealthy, nil},
+			breakers: map[string]hooks.BreakerState{"a:1": hooks.BreakerOpen}, nodeErrs: []nodeErr{{"n:1", refused}}}, StatusHealthy, nil},
 		{"failures cannot be turned off", off, inputs{pingErr: refused, failures: 3}, StatusUnhealthy, []string{"3 times"}},
 		{"cluster: open master with a standby replica", def, inputs{
-			breakers: map[string]gobreaker.State{"m:1": gobreaker.StateOpen},
+			breakers: map[string]hooks.BreakerState{"m:1": hooks.BreakerOpen},
 			topology: &topology{listed: map[string]bool{"m:1": true, "r:1": true}, standby: map[string][]string{"m:1": {"r:1"}}},
 		}, StatusDegraded, []string{"breaker open for m:1; its replica r:1 can take its place"}},
 		{"cluster: open master with no standby", def, inputs{
-			breakers: map[string]gobreaker.State{"m:1": gobreaker.StateOpen},
+			breakers: map[string]hooks.BreakerState{"m:1": hooks.BreakerOpen},
 			topology: &topology{listed: map[string]bool{"m:1": true, "r:1": true}, standby: map[string][]string{}},
 		}, StatusUnhealthy, []string{"breaker open for m:1"}},
 		{"cluster: breakers of unlisted nodes count for nothing", def, inputs{
-			breakers: map[string]gobreaker.State{"gone:1": gobreaker.StateOpen, "gone:2": gobreaker.StateHalfOpen},
+			breakers: map[string]hooks.BreakerState{"gone:1": hooks.BreakerOpen, "gone:2": hooks.BreakerHalfOpen},
 			topology: &topology{listed: map[string]bool{"m:1": true}},
 		}, StatusHealthy, nil},
 		{"cluster: a ping refused by a circuit is left to the breakers", def, inputs{pingRefused: true, failures: 5, latency: time.Hour}, StatusHealthy, nil},

@@ -16,8 +16,9 @@ import (
 const attachWalkTimeout = 10 * time.Second
 
 // Attach adds hs to rdb in the order of the hook chain (see "Hook order" in
-// the package documentation), whatever order they are passed in. Hooks
-// that are not redisguard hooks go outermost, in the order given.
+// the package documentation), whatever order they are passed in. Hooks of
+// another kind, wrapped with Outer, go outermost, in the order given. It is
+// the only way to add this package's hooks to a client.
 //
 //   - *redis.Client (a Sentinel failover client is one too): every hook is
 //     added to it. Per-node hooks (Limiter, Breaker) are bound to the
@@ -30,7 +31,7 @@ const attachWalkTimeout = 10 * time.Second
 //     client gets them exactly once. Every node client also gets, innermost,
 //     a guard that keeps go-redis's own cluster and ring loops from sending
 //     a command that is not idempotent again after a failure that may have
-//     applied it (see MaybeAppliedError).
+//     applied it (see ErrMaybeApplied).
 //
 // On a ClusterClient with a Breaker, Attach also makes the client rediscover
 // the cluster when a node fails: a node's circuit that opens, and each call
@@ -77,14 +78,14 @@ const attachWalkTimeout = 10 * time.Second
 //     deadlines never reach the socket.
 //   - A Limiter whose MaxInFlight is above the client's PoolSize: the
 //     commands past the pool would wait in go-redis's pool queue instead.
-func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
+func Attach(rdb redis.UniversalClient, hs ...Guard) error {
 	rdb = Unwrap(rdb)
 	if isNilClient(rdb) {
 		return errors.New("hooks: Attach: nil client")
 	}
 	seen := make(map[orderedHook]bool)
 	for i, h := range hs {
-		if h == nil {
+		if h == nil || h.redisHook() == nil {
 			return fmt.Errorf("hooks: Attach: hook %d is nil", i)
 		}
 		if oh, ok := h.(orderedHook); ok {
@@ -109,9 +110,10 @@ func Attach(rdb redis.UniversalClient, hs ...redis.Hook) error {
 	case *redis.Client:
 		for _, h := range sorted {
 			if nh, ok := h.(nodeHook); ok {
-				h = nodeHookFor(nh, c)
+				c.AddHook(nodeHookFor(nh, c))
+				continue
 			}
-			c.AddHook(h)
+			c.AddHook(h.redisHook())
 		}
 		return nil
 	case *redis.ClusterClient:
@@ -133,7 +135,7 @@ type clientFit struct {
 
 // checkFit refuses hooks the client's own options would defeat, naming
 // every option to set.
-func checkFit(rdb redis.UniversalClient, hs []redis.Hook) error {
+func checkFit(rdb redis.UniversalClient, hs []Guard) error {
 	var f clientFit
 	switch c := rdb.(type) {
 	case *redis.Client:
@@ -193,7 +195,7 @@ func isNilClient(rdb redis.UniversalClient) bool {
 }
 
 // hookRank is a hook's place in the chain; non-redisguard hooks come first.
-func hookRank(h redis.Hook) int {
+func hookRank(h Guard) int {
 	if oh, ok := h.(orderedHook); ok {
 		return oh.hookOrder()
 	}
@@ -202,15 +204,15 @@ func hookRank(h redis.Hook) int {
 
 // sortHooks returns hs in chain order, outermost first; equal ranks keep
 // the order given.
-func sortHooks(hs []redis.Hook) []redis.Hook {
+func sortHooks(hs []Guard) []Guard {
 	sorted := slices.Clone(hs)
-	slices.SortStableFunc(sorted, func(a, b redis.Hook) int { return hookRank(a) - hookRank(b) })
+	slices.SortStableFunc(sorted, func(a, b Guard) int { return hookRank(a) - hookRank(b) })
 	return sorted
 }
 
 // splitHooks separates the hooks that wrap the whole call from the
 // per-node ones, keeping the order.
-func splitHooks(hs []redis.Hook) (top []redis.Hook, node []nodeHook) {
+func splitHooks(hs []Guard) (top []Guard, node []nodeHook) {
 	for _, h := range hs {
 		if nh, ok := h.(nodeHook); ok {
 			node = append(node, nh)
@@ -283,7 +285,7 @@ func (a *nodeAttacher) walkDone() map[string]bool {
 	return created
 }
 
-func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
+func attachCluster(c *redis.ClusterClient, hooks []Guard) error {
 	// Every node client gets at least the resend guard, so there is always
 	// something to attach per node.
 	top, node := splitHooks(hooks)
@@ -311,9 +313,10 @@ func attachCluster(c *redis.ClusterClient, hooks []redis.Hook) error {
 	}
 	for _, h := range top {
 		if rr, ok := h.(*ReplicaReads); ok {
-			h = rr.forCluster(c)
+			c.AddHook(rr.forCluster(c))
+			continue
 		}
-		c.AddHook(h)
+		c.AddHook(h.redisHook())
 	}
 	c.AddHook(resendScopeHook{})
 	if rd != nil {
@@ -351,7 +354,7 @@ func clusterFresh(opt *redis.ClusterOptions, created map[string]bool) bool {
 	return true
 }
 
-func attachRing(r *redis.Ring, hooks []redis.Hook) error {
+func attachRing(r *redis.Ring, hooks []Guard) error {
 	// As on a cluster, every node client gets at least the resend guard.
 	top, node := splitHooks(hooks)
 	node = append(node, resendGuardFor(hooks))
@@ -376,7 +379,7 @@ func attachRing(r *redis.Ring, hooks []redis.Hook) error {
 	})
 	a.walkDone()
 	for _, h := range top {
-		r.AddHook(h)
+		r.AddHook(h.redisHook())
 	}
 	r.AddHook(resendScopeHook{})
 	return nil

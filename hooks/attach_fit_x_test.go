@@ -72,7 +72,7 @@ func TestAttachRefusesOptionsThatDefeatAHook(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		hook redis.Hook
+		hook hooks.Guard
 		fit  fit
 		want string
 	}{
@@ -120,7 +120,7 @@ func TestAttachRefusalAttachesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	counter := &countingHook{}
-	if err := hooks.Attach(rdb, counter, retry); err == nil {
+	if err := hooks.Attach(rdb, hooks.Outer(counter), retry); err == nil {
 		t.Fatal("Attach accepted Retry on a client with MaxRetries 2")
 	}
 	if err := rdb.Set(context.Background(), "k", "v", 0).Err(); err != nil {

@@ -37,6 +37,9 @@ func (h *ltPlainHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	return next
 }
 
+// redisHook makes it a Guard of no rank, as hookx.Outer does.
+func (h *ltPlainHook) redisHook() redis.Hook { return h }
+
 // ltOrdered stands for a redisguard hook at a given place in the chain.
 type ltOrdered struct {
 	ltPlainHook
@@ -76,8 +79,8 @@ func TestAttachSortsHooks(t *testing.T) {
 	retry := &ltOrdered{ltPlainHook{name: "retry"}, orderRetry}
 	breaker := &ltOrdered{ltPlainHook{name: "breaker"}, orderBreaker}
 	a, b := &ltPlainHook{name: "a"}, &ltPlainHook{name: "b"}
-	got := sortHooks([]redis.Hook{lim, a, breaker, tmo, b, retry})
-	want := []redis.Hook{a, b, tmo, retry, breaker, lim}
+	got := sortHooks([]Guard{lim, a, breaker, tmo, b, retry})
+	want := []Guard{a, b, tmo, retry, breaker, lim}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
@@ -91,14 +94,15 @@ func TestAttachRejects(t *testing.T) {
 	cases := []struct {
 		name string
 		rdb  redis.UniversalClient
-		hs   []redis.Hook
+		hs   []Guard
 		want string
 	}{
-		{"unsupported type", otherClient{}, []redis.Hook{lim}, "hooks: Attach: unsupported client type hooks.otherClient"},
-		{"nil client", nil, []redis.Hook{lim}, "hooks: Attach: nil client"},
-		{"nil *redis.Client", (*redis.Client)(nil), []redis.Hook{lim}, "hooks: Attach: nil client"},
-		{"nil hook", rdb, []redis.Hook{lim, nil}, "hooks: Attach: hook 1 is nil"},
-		{"hook twice", rdb, []redis.Hook{lim, lim}, "passed twice"},
+		{"unsupported type", otherClient{}, []Guard{lim}, "hooks: Attach: unsupported client type hooks.otherClient"},
+		{"nil client", nil, []Guard{lim}, "hooks: Attach: nil client"},
+		{"nil *redis.Client", (*redis.Client)(nil), []Guard{lim}, "hooks: Attach: nil client"},
+		{"nil hook", rdb, []Guard{lim, nil}, "hooks: Attach: hook 1 is nil"},
+		{"nil hook of another kind", rdb, []Guard{lim, Outer(nil)}, "hooks: Attach: hook 1 is nil"},
+		{"hook twice", rdb, []Guard{lim, lim}, "passed twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

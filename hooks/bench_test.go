@@ -80,30 +80,30 @@ func ltBenchParallel(b *testing.B, h redis.ProcessHook) {
 }
 
 func BenchmarkLimiterProcessHook(b *testing.B) {
-	benchProcess(b, ltBenchLimiter(b).ProcessHook(noopNext))
+	benchProcess(b, ltBenchLimiter(b).processHook(noopNext))
 }
 
 func BenchmarkLimiterProcessHookParallel(b *testing.B) {
-	ltBenchParallel(b, ltBenchLimiter(b).ProcessHook(noopNext))
+	ltBenchParallel(b, ltBenchLimiter(b).processHook(noopNext))
 }
 
 func BenchmarkLimiterProcessHookBlocking(b *testing.B) {
 	ctx := context.Background()
-	ltBenchCmd(b, ltBenchLimiter(b).ProcessHook(noopNext), ctx, redis.NewStringSliceCmd(ctx, "blpop", "queue", "5"))
+	ltBenchCmd(b, ltBenchLimiter(b).processHook(noopNext), ctx, redis.NewStringSliceCmd(ctx, "blpop", "queue", "5"))
 }
 
 func BenchmarkLimiterProcessPipelineHook(b *testing.B) {
-	ltBenchSetPipeline(b, ltBenchLimiter(b).ProcessPipelineHook(noopNextPipeline))
+	ltBenchSetPipeline(b, ltBenchLimiter(b).processPipelineHook(noopNextPipeline))
 }
 
 func BenchmarkTimeoutsProcessHook(b *testing.B) {
-	benchProcess(b, ltBenchTimeouts(b, TimeoutOptions{}).ProcessHook(noopNext))
+	benchProcess(b, ltBenchTimeouts(b, TimeoutOptions{}).processHook(noopNext))
 }
 
 // BenchmarkTimeoutsProcessHookStdContext is the same with StdContext:
 // context.WithDeadline per command, for comparison.
 func BenchmarkTimeoutsProcessHookStdContext(b *testing.B) {
-	benchProcess(b, ltBenchTimeouts(b, TimeoutOptions{StdContext: true}).ProcessHook(noopNext))
+	benchProcess(b, ltBenchTimeouts(b, TimeoutOptions{StdContext: true}).processHook(noopNext))
 }
 
 // BenchmarkTimeoutsProcessHookCallerDeadline: the caller's context has a
@@ -113,17 +113,17 @@ func BenchmarkTimeoutsProcessHookStdContext(b *testing.B) {
 func BenchmarkTimeoutsProcessHookCallerDeadline(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ltBenchCmd(b, ltBenchTimeouts(b, TimeoutOptions{}).ProcessHook(noopNext), ctx, redis.NewStringCmd(ctx, "get", "key"))
+	ltBenchCmd(b, ltBenchTimeouts(b, TimeoutOptions{}).processHook(noopNext), ctx, redis.NewStringCmd(ctx, "get", "key"))
 }
 
 func BenchmarkTimeoutsProcessPipelineHook(b *testing.B) {
-	ltBenchSetPipeline(b, ltBenchTimeouts(b, TimeoutOptions{}).ProcessPipelineHook(noopNextPipeline))
+	ltBenchSetPipeline(b, ltBenchTimeouts(b, TimeoutOptions{}).processPipelineHook(noopNextPipeline))
 }
 
 // ltChain builds the hook chain go-redis would: hs[0] outermost.
-func ltChain(next redis.ProcessHook, hs ...redis.Hook) redis.ProcessHook {
+func ltChain(next redis.ProcessHook, hs ...Guard) redis.ProcessHook {
 	for i := len(hs) - 1; i >= 0; i-- {
-		next = hs[i].ProcessHook(next)
+		next = hs[i].redisHook().ProcessHook(next)
 	}
 	return next
 }
@@ -171,7 +171,7 @@ func BenchmarkLimiterContended(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := l.ProcessHook(func(context.Context, redis.Cmder) error {
+	h := l.processHook(func(context.Context, redis.Cmder) error {
 		runtime.Gosched() // hold the permit across a scheduling point
 		return nil
 	})

@@ -89,7 +89,7 @@ func TestBlockingCapBoundsServerWaitAndKeepsMargin(t *testing.T) {
 				sent []any
 				seen seenDeadline
 			)
-			h := tmo.ProcessHook(func(ctx context.Context, cmd redis.Cmder) error {
+			h := hooks.RawHook(tmo).ProcessHook(func(ctx context.Context, cmd redis.Cmder) error {
 				sent = append([]any(nil), cmd.Args()...)
 				seen = seeDeadline(ctx)
 				return nil
@@ -135,7 +135,7 @@ func TestBlockingPipelineDeadlineCoversEveryWait(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var seen seenDeadline
-			h := tmo.ProcessPipelineHook(func(ctx context.Context, _ []redis.Cmder) error {
+			h := hooks.RawHook(tmo).ProcessPipelineHook(func(ctx context.Context, _ []redis.Cmder) error {
 				seen = seeDeadline(ctx)
 				return nil
 			})
@@ -146,7 +146,7 @@ func TestBlockingPipelineDeadlineCoversEveryWait(t *testing.T) {
 				t.Errorf("deadline %v away (set: %v), want %v", seen.hi, seen.ok, c.want)
 			}
 			for _, cmd := range c.cmds {
-				if hooks.DefaultTable.Classify(cmd).BlockForever {
+				if hooks.BlocksForever(cmd) {
 					t.Errorf("%v was sent with an endless wait", cmd.Args())
 				}
 			}

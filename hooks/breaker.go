@@ -53,8 +53,7 @@ type BreakerOptions struct {
 	// Failed probes change nothing: the circuit half-opens after
 	// OpenTimeout as without probes. Probing starts when a circuit opens
 	// and stops when it closes, when the node's breaker leaves the cache
-	// (MaxNodes), or on Breaker.Close. Only nodes whose client Attach
-	// knows are probed: not the breaker of a Breaker added with AddHook.
+	// (MaxNodes), or on Breaker.Close.
 	// 0 means 100ms; a negative value turns probing off.
 	ProbeInterval time.Duration
 	// OnStateChange, if set, is called on every state change of a node's
@@ -62,7 +61,7 @@ type BreakerOptions struct {
 	// the goroutine of a call that follows the change (or of State and
 	// States, or of the probe that closed the circuit). It may call State
 	// and States. More listeners can be added with Breaker.Subscribe.
-	OnStateChange func(node string, from, to gobreaker.State)
+	OnStateChange func(node string, from, to BreakerState)
 }
 
 // Breaker is a go-redis hook that keeps one circuit breaker
@@ -106,11 +105,9 @@ type BreakerOptions struct {
 //
 // # Nodes
 //
-// Add it with Attach: on a *redis.Client it gets the client's address, on
-// a ClusterClient or Ring every node client gets a hook bound to its own
-// node's breaker, so the hot path does no lookup. A Breaker added directly
-// with AddHook cannot know the address and keeps one breaker, under the
-// address "", for everything passing through it.
+// Attach adds it: on a *redis.Client it gets the client's address, on a
+// ClusterClient or Ring every node client gets a hook bound to its own
+// node's breaker, so the hot path does no lookup.
 //
 // The fast path (breaker closed, no error) allocates nothing; gobreaker
 // takes its mutex twice per call.
@@ -125,7 +122,7 @@ type Breaker struct {
 	openTimeout         time.Duration
 	halfOpenProbes      uint32
 	probeInterval       time.Duration // 0: no probes
-	onStateChange       func(node string, from, to gobreaker.State)
+	onStateChange       func(node string, from, to BreakerState)
 
 	mu    sync.Mutex // serializes creating a node's breaker and self
 	nodes *lru.Cache[string, *nodeBreaker]
@@ -150,16 +147,41 @@ type Breaker struct {
 	probeStop   context.CancelFunc
 }
 
+// BreakerState is the state of a node's circuit. Its value is its name.
+type BreakerState string
+
+const (
+	// BreakerClosed lets commands through and counts their failures.
+	BreakerClosed BreakerState = "closed"
+	// BreakerHalfOpen lets BreakerOptions.HalfOpenProbes commands through to
+	// test the node, and refuses the others with ErrCircuitOpen.
+	BreakerHalfOpen BreakerState = "half-open"
+	// BreakerOpen refuses every command at once with ErrCircuitOpen.
+	BreakerOpen BreakerState = "open"
+)
+
+// breakerState is gobreaker's state as a BreakerState.
+func breakerState(s gobreaker.State) BreakerState {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	default:
+		return BreakerClosed
+	}
+}
+
 // subscription is one listener added with Subscribe.
 type subscription struct {
-	fn func(node string, from, to gobreaker.State)
+	fn func(node string, from, to BreakerState)
 }
 
 var _ nodeHook = (*Breaker)(nil)
 
 type stateEvent struct {
 	node     string
-	from, to gobreaker.State
+	from, to BreakerState
 }
 
 // nodeBreaker is the breaker of one node.
@@ -267,6 +289,8 @@ func NewBreaker(opt BreakerOptions) (*Breaker, error) {
 
 func (b *Breaker) hookOrder() int { return orderBreaker }
 
+func (b *Breaker) redisHook() redis.Hook { return rawHook{b} }
+
 // forNode returns a hook bound to the breaker of addr.
 func (b *Breaker) forNode(addr string) redis.Hook { return b.forNodeHook(addr, nil) }
 
@@ -349,25 +373,25 @@ func (b *Breaker) readyToTrip(c gobreaker.Counts) bool {
 	return n >= b.minRequests && n > 0 && float64(c.TotalFailures)/float64(n) >= b.failureRatio
 }
 
-// State returns the state of addr's breaker; an address with no breaker
+// state returns the state of addr's breaker; an address with no breaker
 // (never seen, or evicted) is closed.
-func (b *Breaker) State(addr string) gobreaker.State {
+func (b *Breaker) state(addr string) BreakerState {
 	nb, ok := b.nodes.Peek(addr)
 	if !ok {
-		return gobreaker.StateClosed
+		return BreakerClosed
 	}
-	s := nb.cb.State()
+	s := breakerState(nb.cb.State())
 	b.deliver()
 	return s
 }
 
 // States returns the state of every node's breaker the Breaker keeps.
-func (b *Breaker) States() map[string]gobreaker.State {
+func (b *Breaker) States() map[string]BreakerState {
 	keys := b.nodes.Keys()
-	m := make(map[string]gobreaker.State, len(keys))
+	m := make(map[string]BreakerState, len(keys))
 	for _, k := range keys {
 		if nb, ok := b.nodes.Peek(k); ok {
-			m[k] = nb.cb.State()
+			m[k] = breakerState(nb.cb.State())
 		}
 	}
 	b.deliver()
@@ -381,7 +405,7 @@ func (b *Breaker) States() map[string]gobreaker.State {
 // that follows the change or of State and States; it may call them. Keep
 // it short: the next listeners and the call wait for it. A health.Monitor
 // subscribes this way to follow the breaker at once.
-func (b *Breaker) Subscribe(fn func(node string, from, to gobreaker.State)) (unsubscribe func()) {
+func (b *Breaker) Subscribe(fn func(node string, from, to BreakerState)) (unsubscribe func()) {
 	if fn == nil {
 		return func() {}
 	}
@@ -418,7 +442,7 @@ func (b *Breaker) Subscribe(fn func(node string, from, to gobreaker.State)) (uns
 // it only queues the event.
 func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
 	b.evMu.Lock()
-	b.events = append(b.events, stateEvent{node: node, from: from, to: to})
+	b.events = append(b.events, stateEvent{node: node, from: breakerState(from), to: breakerState(to)})
 	b.pending.Add(1)
 	b.evMu.Unlock()
 }
@@ -482,7 +506,7 @@ func verdict(ctx context.Context, err error, pipeline bool) error {
 		return errBreakerExcluded
 	case fault:
 		return errBreakerFailure
-	case o == OutcomeNotSent, o == OutcomeStopped:
+	case o == outcomeNotSent, o == outcomeStopped:
 		return errBreakerExcluded
 	default:
 		return nil
@@ -516,7 +540,7 @@ func callerDeadlineCut(ctx context.Context, err error) bool {
 // isDeadlineErr reports a timeout other than a dial's: a socket deadline,
 // a net.Error timing out, or context.DeadlineExceeded.
 func isDeadlineErr(err error) bool {
-	var m *MaybeAppliedError
+	var m *maybeAppliedError
 	if errors.As(err, &m) {
 		err = m.Cause()
 	}
@@ -531,20 +555,20 @@ func isDeadlineErr(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// DialHook counts the failed dials of the breaker of address "" (see
+// dialHook counts the failed dials of the breaker of address "" (see
 // breakerHook.DialHook).
-func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook {
+func (b *Breaker) dialHook(next redis.DialHook) redis.DialHook {
 	return b.selfHook().DialHook(next)
 }
 
-// ProcessHook runs commands through the breaker of address "" (see Nodes
+// processHook runs commands through the breaker of address "" (see Nodes
 // in the type's doc).
-func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (b *Breaker) processHook(next redis.ProcessHook) redis.ProcessHook {
 	return b.selfHook().ProcessHook(next)
 }
 
-// ProcessPipelineHook runs batches through the breaker of address "".
-func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+// processPipelineHook runs batches through the breaker of address "".
+func (b *Breaker) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return b.selfHook().ProcessPipelineHook(next)
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -147,7 +146,7 @@ func cutByCallerDeadlines(t *testing.T, rdb redis.UniversalClient, brk *hooks.Br
 		t.Errorf("only %d of %d commands were cut by their deadline; the test needs the BLPOPs at least", cut, workers*perWorker)
 	}
 	for addr, st := range brk.States() {
-		if st != gobreaker.StateClosed {
+		if st != hooks.BreakerClosed {
 			t.Errorf("after %d commands cut by caller deadlines the breaker of %s is %v, want closed", cut, addr, st)
 		}
 	}
@@ -193,7 +192,7 @@ func TestStalledServerStillOpensBreaker(t *testing.T) {
 					t.Fatalf("GET %d on a stopped server succeeded", i)
 				}
 			}
-			if st := brk.State(s.Addr()); st != gobreaker.StateOpen {
+			if st := hooks.StateOf(brk, s.Addr()); st != hooks.BreakerOpen {
 				t.Fatalf("after 8 GETs timed out on a stopped server the breaker is %v, want open (errors: %v)", st, errs[0])
 			}
 			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -234,7 +233,7 @@ func TestDeadServerNeverOpenedBreakerForShortDeadlines(t *testing.T) {
 			if !errors.Is(last, hooks.ErrCircuitOpen) {
 				t.Fatalf("30th GET to a dead server: %v, want ErrCircuitOpen", last)
 			}
-			if st := brk.State(s.Addr()); st != gobreaker.StateOpen {
+			if st := hooks.StateOf(brk, s.Addr()); st != hooks.BreakerOpen {
 				t.Fatalf("breaker %v, want open", st)
 			}
 			// Calls refused by the open circuit: counted, and timed for

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -20,12 +19,12 @@ import (
 func TestBreakerSubscribers(t *testing.T) {
 	type event struct {
 		node     string
-		from, to gobreaker.State
+		from, to hooks.BreakerState
 	}
 	var mu sync.Mutex
 	got := map[string][]event{}
-	record := func(who string) func(string, gobreaker.State, gobreaker.State) {
-		return func(node string, from, to gobreaker.State) {
+	record := func(who string) func(string, hooks.BreakerState, hooks.BreakerState) {
+		return func(node string, from, to hooks.BreakerState) {
 			mu.Lock()
 			got[who] = append(got[who], event{node, from, to})
 			mu.Unlock()
@@ -36,7 +35,7 @@ func TestBreakerSubscribers(t *testing.T) {
 	brk, err = hooks.NewBreaker(hooks.BreakerOptions{
 		ConsecutiveFailures: 1,
 		OpenTimeout:         time.Hour,
-		OnStateChange: func(node string, from, to gobreaker.State) {
+		OnStateChange: func(node string, from, to hooks.BreakerState) {
 			_ = brk.States()
 			record("user")(node, from, to)
 		},
@@ -45,8 +44,8 @@ func TestBreakerSubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = brk.Close() })
-	unsubA := brk.Subscribe(func(node string, from, to gobreaker.State) {
-		_ = brk.State(node)
+	unsubA := brk.Subscribe(func(node string, from, to hooks.BreakerState) {
+		_ = hooks.StateOf(brk, node)
 		record("a")(node, from, to)
 	})
 	brk.Subscribe(record("b"))
@@ -60,7 +59,7 @@ func TestBreakerSubscribers(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = rdb.Get(context.Background(), "k").Err()
-		if st := brk.State(s.Addr()); st != gobreaker.StateOpen {
+		if st := hooks.StateOf(brk, s.Addr()); st != hooks.BreakerOpen {
 			t.Fatalf("breaker %v, want open", st)
 		}
 		return s.Addr()
@@ -71,7 +70,7 @@ func TestBreakerSubscribers(t *testing.T) {
 	second := open()
 	mu.Lock()
 	defer mu.Unlock()
-	opened := func(addr string) event { return event{addr, gobreaker.StateClosed, gobreaker.StateOpen} }
+	opened := func(addr string) event { return event{addr, hooks.BreakerClosed, hooks.BreakerOpen} }
 	want := map[string][]event{
 		"user": {opened(first), opened(second)},
 		"a":    {opened(first)},

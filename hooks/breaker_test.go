@@ -67,11 +67,11 @@ func TestBreakerConsecutiveFailuresTrip(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		callWith(h, ctx, errDial)
 	}
-	if s := b.State("10.0.0.1:6379"); s != gobreaker.StateClosed {
+	if s := b.state("10.0.0.1:6379"); s != BreakerClosed {
 		t.Fatalf("state %v after 2 failures in a row, want closed", s)
 	}
 	callWith(h, ctx, errReadTO)
-	if s := b.State("10.0.0.1:6379"); s != gobreaker.StateOpen {
+	if s := b.state("10.0.0.1:6379"); s != BreakerOpen {
 		t.Fatalf("state %v after 3 failures in a row, want open", s)
 	}
 	ran, err := callWith(h, ctx, nil)
@@ -82,7 +82,7 @@ func TestBreakerConsecutiveFailuresTrip(t *testing.T) {
 	if ran, err := callWith(b.forNode("10.0.0.2:6379"), ctx, nil); !ran || err != nil {
 		t.Errorf("another node: ran %v, %v", ran, err)
 	}
-	if got := b.States(); len(got) != 2 || got["10.0.0.1:6379"] != gobreaker.StateOpen || got["10.0.0.2:6379"] != gobreaker.StateClosed {
+	if got := b.States(); len(got) != 2 || got["10.0.0.1:6379"] != BreakerOpen || got["10.0.0.2:6379"] != BreakerClosed {
 		t.Errorf("States() = %v", got)
 	}
 }
@@ -98,12 +98,12 @@ func TestBreakerFailureRatio(t *testing.T) {
 		}
 		callWith(h, ctx, err)
 	}
-	if s := b.State("n"); s != gobreaker.StateClosed {
+	if s := b.state("n"); s != BreakerClosed {
 		t.Fatalf("state %v with 9 calls, want closed (MinRequests 10)", s)
 	}
 	callWith(h, ctx, nil) // 5 of 10: no failure, no check
 	callWith(h, ctx, io.EOF)
-	if s := b.State("n"); s != gobreaker.StateOpen {
+	if s := b.state("n"); s != BreakerOpen {
 		t.Fatalf("state %v at 6 failures of 11, want open; counts %+v", s, counts(b, "n"))
 	}
 
@@ -116,7 +116,7 @@ func TestBreakerFailureRatio(t *testing.T) {
 		}
 		callWith(h2, ctx, err)
 	}
-	if s := b2.State("n"); s != gobreaker.StateClosed {
+	if s := b2.state("n"); s != BreakerClosed {
 		t.Errorf("state %v at a third failing, want closed", s)
 	}
 }
@@ -139,7 +139,7 @@ func TestBreakerWindowRolls(t *testing.T) {
 	callWith(h, ctx, io.EOF)
 	// Counting the old failures it would be 4 of 7; in the window it is 1
 	// of 4.
-	if s := b.State("n"); s != gobreaker.StateClosed {
+	if s := b.state("n"); s != BreakerClosed {
 		t.Errorf("state %v, want closed: old failures must have left the window; counts %+v", s, counts(b, "n"))
 	}
 	if c := counts(b, "n"); c.TotalFailures > 1 {
@@ -153,16 +153,16 @@ func TestBreakerHalfOpenProbes(t *testing.T) {
 	h := b.forNode("n")
 	ctx := context.Background()
 	callWith(h, ctx, io.EOF)
-	if s := b.State("n"); s != gobreaker.StateOpen {
+	if s := b.state("n"); s != BreakerOpen {
 		t.Fatalf("state %v, want open", s)
 	}
 	time.Sleep(openTimeout * 2)
-	if s := b.State("n"); s != gobreaker.StateHalfOpen {
+	if s := b.state("n"); s != BreakerHalfOpen {
 		t.Fatalf("state %v after the open timeout, want half-open", s)
 	}
 	// A failed probe opens it again.
 	callWith(h, ctx, io.EOF)
-	if s := b.State("n"); s != gobreaker.StateOpen {
+	if s := b.state("n"); s != BreakerOpen {
 		t.Fatalf("state %v after a failed probe, want open", s)
 	}
 	time.Sleep(openTimeout * 2)
@@ -170,7 +170,7 @@ func TestBreakerHalfOpenProbes(t *testing.T) {
 	if ran, err := callWith(h, ctx, nil); !ran || err != nil {
 		t.Fatalf("probe 1: ran %v, %v", ran, err)
 	}
-	if s := b.State("n"); s != gobreaker.StateHalfOpen {
+	if s := b.state("n"); s != BreakerHalfOpen {
 		t.Fatalf("state %v after one probe of two, want half-open", s)
 	}
 	// While probe 2 is in flight, a third call is refused without running.
@@ -186,7 +186,7 @@ func TestBreakerHalfOpenProbes(t *testing.T) {
 	if thirdRan || !errors.Is(third, ErrCircuitOpen) {
 		t.Errorf("call beyond the probes: ran %v, %v; want ErrCircuitOpen", thirdRan, third)
 	}
-	if s := b.State("n"); s != gobreaker.StateClosed {
+	if s := b.state("n"); s != BreakerClosed {
 		t.Errorf("state %v after two good probes, want closed", s)
 	}
 }
@@ -264,7 +264,7 @@ func TestBreakerPipelineCountsOnce(t *testing.T) {
 	if c := counts(b, "n"); c.Requests != 1 || c.TotalFailures != 1 {
 		t.Errorf("counts %+v, want one request, one failure", c)
 	}
-	if s := b.State("n"); s != gobreaker.StateClosed {
+	if s := b.state("n"); s != BreakerClosed {
 		t.Errorf("state %v: a pipeline of three counted more than once", s)
 	}
 }
@@ -274,16 +274,16 @@ func TestBreakerPipelineCountsOnce(t *testing.T) {
 func TestBreakerOnStateChangeOutsideLock(t *testing.T) {
 	type ev struct {
 		node     string
-		from, to gobreaker.State
-		seen     gobreaker.State
+		from, to BreakerState
+		seen     BreakerState
 	}
 	var mu sync.Mutex
 	var events []ev
 	var b *Breaker
 	b = newTestBreaker(t, BreakerOptions{
 		ConsecutiveFailures: 1, OpenTimeout: 20 * time.Millisecond,
-		OnStateChange: func(node string, from, to gobreaker.State) {
-			seen := b.State(node)
+		OnStateChange: func(node string, from, to BreakerState) {
+			seen := b.state(node)
 			_ = b.States()
 			mu.Lock()
 			events = append(events, ev{node, from, to, seen})
@@ -307,9 +307,9 @@ func TestBreakerOnStateChangeOutsideLock(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	want := []ev{
-		{"n", gobreaker.StateClosed, gobreaker.StateOpen, gobreaker.StateOpen},
-		{"n", gobreaker.StateOpen, gobreaker.StateHalfOpen, 0},
-		{"n", gobreaker.StateHalfOpen, gobreaker.StateClosed, gobreaker.StateClosed},
+		{"n", BreakerClosed, BreakerOpen, BreakerOpen},
+		{"n", BreakerOpen, BreakerHalfOpen, ""},
+		{"n", BreakerHalfOpen, BreakerClosed, BreakerClosed},
 	}
 	if len(events) != len(want) {
 		t.Fatalf("events %+v, want %+v", events, want)
@@ -319,7 +319,7 @@ func TestBreakerOnStateChangeOutsideLock(t *testing.T) {
 			t.Errorf("event %d = %+v, want %+v", i, e, want[i])
 		}
 	}
-	if events[0].seen != gobreaker.StateOpen || events[2].seen != gobreaker.StateClosed {
+	if events[0].seen != BreakerOpen || events[2].seen != BreakerClosed {
 		t.Errorf("state seen from the callback: %+v", events)
 	}
 }
@@ -329,22 +329,22 @@ func TestBreakerEvictsLeastRecentNodes(t *testing.T) {
 	ctx := context.Background()
 	ha := b.forNode("a")
 	callWith(ha, ctx, io.EOF)
-	if s := b.State("a"); s != gobreaker.StateOpen {
+	if s := b.state("a"); s != BreakerOpen {
 		t.Fatalf("state %v, want open", s)
 	}
 	b.forNode("b")
 	b.forNode("c") // evicts a
-	if got := b.States(); len(got) != 2 || got["b"] != gobreaker.StateClosed || got["c"] != gobreaker.StateClosed {
+	if got := b.States(); len(got) != 2 || got["b"] != BreakerClosed || got["c"] != BreakerClosed {
 		t.Fatalf("States() = %v, want b and c", got)
 	}
-	if s := b.State("a"); s != gobreaker.StateClosed {
+	if s := b.state("a"); s != BreakerClosed {
 		t.Errorf("evicted node state %v, want closed (unknown)", s)
 	}
 	// The hook of an evicted node gets a fresh breaker, kept in the cache.
 	if ran, err := callWith(ha, ctx, nil); !ran || err != nil {
 		t.Errorf("evicted node's hook: ran %v, %v", ran, err)
 	}
-	if got := b.States(); len(got) != 2 || got["a"] != gobreaker.StateClosed {
+	if got := b.States(); len(got) != 2 || got["a"] != BreakerClosed {
 		t.Errorf("States() = %v, want a back", got)
 	}
 }
@@ -355,7 +355,7 @@ func TestBreakerAddedDirectly(t *testing.T) {
 	fake := startFake(t, func([]string) string { return "-LOADING Redis is loading the dataset in memory\r\n" })
 	b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
 	rdb := fakeClient(t, fake.Addr())
-	rdb.AddHook(b)
+	rdb.AddHook(b.redisHook())
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		if err := rdb.Get(ctx, "k").Err(); !redis.IsLoadingError(err) {
@@ -363,8 +363,8 @@ func TestBreakerAddedDirectly(t *testing.T) {
 		}
 	}
 	err := rdb.Get(ctx, "k").Err()
-	if !errors.Is(err, ErrCircuitOpen) || b.State("") != gobreaker.StateOpen {
-		t.Errorf("after 2 LOADING: %v, state %v; want open", err, b.State(""))
+	if !errors.Is(err, ErrCircuitOpen) || b.state("") != BreakerOpen {
+		t.Errorf("after 2 LOADING: %v, state %v; want open", err, b.state(""))
 	}
 	if n := fake.count("get"); n != 2 {
 		t.Errorf("server saw %d GET, want 2: an open circuit sent one", n)
@@ -376,11 +376,11 @@ func TestBreakerAddedDirectly(t *testing.T) {
 func TestBreakerFakeRejections(t *testing.T) {
 	for _, c := range []struct {
 		reply string
-		want  gobreaker.State
+		want  BreakerState
 	}{
-		{"-LOADING Redis is loading the dataset in memory\r\n", gobreaker.StateOpen},
-		{"-BUSY Redis is busy running a script.\r\n", gobreaker.StateOpen},
-		{"-TRYAGAIN Multiple keys request during rehashing of slot\r\n", gobreaker.StateClosed},
+		{"-LOADING Redis is loading the dataset in memory\r\n", BreakerOpen},
+		{"-BUSY Redis is busy running a script.\r\n", BreakerOpen},
+		{"-TRYAGAIN Multiple keys request during rehashing of slot\r\n", BreakerClosed},
 	} {
 		name := strings.Fields(c.reply[1:])[0]
 		t.Run(name, func(t *testing.T) {
@@ -393,7 +393,7 @@ func TestBreakerFakeRejections(t *testing.T) {
 			for i := 0; i < 5; i++ {
 				_ = rdb.Incr(context.Background(), "k").Err()
 			}
-			if s := b.State(fake.Addr()); s != c.want {
+			if s := b.state(fake.Addr()); s != c.want {
 				t.Errorf("state %v after 5 %s, want %v", s, name, c.want)
 			}
 		})
@@ -413,9 +413,9 @@ func TestBreakerBlackhole(t *testing.T) {
 	var changes []string
 	b := newTestBreaker(t, BreakerOptions{
 		ConsecutiveFailures: 3, OpenTimeout: openTimeout, ProbeInterval: -1,
-		OnStateChange: func(node string, from, to gobreaker.State) {
+		OnStateChange: func(node string, from, to BreakerState) {
 			mu.Lock()
-			changes = append(changes, from.String()+"->"+to.String())
+			changes = append(changes, string(from)+"->"+string(to))
 			mu.Unlock()
 		},
 	})
@@ -437,7 +437,7 @@ func TestBreakerBlackhole(t *testing.T) {
 
 	px.Blackhole("upstream")
 	var failures int
-	for i := 0; i < 10 && b.State(px.Addr()) != gobreaker.StateOpen; i++ {
+	for i := 0; i < 10 && b.state(px.Addr()) != BreakerOpen; i++ {
 		err := rdb.Get(ctx, "k").Err()
 		if err == nil {
 			t.Fatal("GET succeeded through a blackhole")
@@ -446,7 +446,7 @@ func TestBreakerBlackhole(t *testing.T) {
 			failures++
 		}
 	}
-	if s := b.State(px.Addr()); s != gobreaker.StateOpen {
+	if s := b.state(px.Addr()); s != BreakerOpen {
 		t.Fatalf("state %v after the blackhole, want open", s)
 	}
 	t.Logf("breaker open after %d failed calls (GET retried once each)", failures)
@@ -470,7 +470,7 @@ func TestBreakerBlackhole(t *testing.T) {
 	if v, err := rdb.Get(ctx, "k").Result(); err != nil || v != "v" {
 		t.Fatalf("probe GET = %q, %v; want \"v\"", v, err)
 	}
-	if s := b.State(px.Addr()); s != gobreaker.StateClosed {
+	if s := b.state(px.Addr()); s != BreakerClosed {
 		t.Errorf("state %v after a good probe, want closed", s)
 	}
 	for i := 0; i < 5; i++ {
@@ -528,7 +528,7 @@ func TestBreakerHalfOpenProbeDialsWithOnConnect(t *testing.T) {
 	if err := rdb.Get(ctx, "k").Err(); err == nil || errors.Is(err, ErrCircuitOpen) {
 		t.Fatalf("GET on a killed server: %v", err)
 	}
-	if s := b.State(srv.Addr()); s != gobreaker.StateOpen {
+	if s := b.state(srv.Addr()); s != BreakerOpen {
 		t.Fatalf("state %v, want open", s)
 	}
 	srv.Restart() // no AOF: the key is gone
@@ -536,7 +536,7 @@ func TestBreakerHalfOpenProbeDialsWithOnConnect(t *testing.T) {
 	if err := rdb.Get(ctx, "k").Err(); err != redis.Nil {
 		t.Fatalf("probe GET: %v, want redis.Nil from the restarted server", err)
 	}
-	if s := b.State(srv.Addr()); s != gobreaker.StateClosed {
+	if s := b.state(srv.Addr()); s != BreakerClosed {
 		t.Errorf("state %v after the probe, want closed", s)
 	}
 }

@@ -15,53 +15,53 @@ import (
 	"github.com/redisguard/redisguard/internal/handshake"
 )
 
-// Outcome says what an error from a Redis call means for the command: did
+// outcome says what an error from a Redis call means for the command: did
 // it leave the client, did the server run it, may it be sent again. It is
 // the classification Retry decides by and Breaker counts by (the decision
 // table is on Retry).
-type Outcome uint8
+type outcome uint8
 
 const (
-	// OutcomeOK is no error.
-	OutcomeOK Outcome = iota
-	// OutcomeNotSent means the command never left the client: a dial error,
+	// outcomeOK is no error.
+	outcomeOK outcome = iota
+	// outcomeNotSent means the command never left the client: a dial error,
 	// a refused connection, a pool timeout, ErrLimited, or a write that
 	// failed before a single command was complete on the wire. Every
 	// command may be retried.
-	OutcomeNotSent
-	// OutcomeRejected means the server refused the command without running
+	outcomeNotSent
+	// outcomeRejected means the server refused the command without running
 	// it: LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY, BUSY, or
 	// "max number of clients reached". Every command may be retried.
-	OutcomeRejected
-	// OutcomeMaybeApplied means the command may have run: a read timeout,
+	outcomeRejected
+	// outcomeMaybeApplied means the command may have run: a read timeout,
 	// EOF or a reset after the write, a deadline during the read. Only
 	// idempotent commands may be retried.
-	OutcomeMaybeApplied
-	// OutcomeAnswer means the server answered: redis.Nil, WRONGTYPE,
+	outcomeMaybeApplied
+	// outcomeAnswer means the server answered: redis.Nil, WRONGTYPE,
 	// NOSCRIPT, a syntax error, any other error reply, and errors that are
 	// not about the connection at all. Never retried.
-	OutcomeAnswer
-	// OutcomeStopped means the call must stop: the caller's context ended,
+	outcomeAnswer
+	// outcomeStopped means the call must stop: the caller's context ended,
 	// the circuit is open (ErrCircuitOpen), or the client is closed. Never
 	// retried.
-	OutcomeStopped
+	outcomeStopped
 )
 
 // String returns the outcome's name: "ok", "not sent", "rejected",
 // "maybe applied", "answer" or "stopped".
-func (o Outcome) String() string {
+func (o outcome) String() string {
 	switch o {
-	case OutcomeOK:
+	case outcomeOK:
 		return "ok"
-	case OutcomeNotSent:
+	case outcomeNotSent:
 		return "not sent"
-	case OutcomeRejected:
+	case outcomeRejected:
 		return "rejected"
-	case OutcomeMaybeApplied:
+	case outcomeMaybeApplied:
 		return "maybe applied"
-	case OutcomeAnswer:
+	case outcomeAnswer:
 		return "answer"
-	case OutcomeStopped:
+	case outcomeStopped:
 		return "stopped"
 	default:
 		return "outcome(" + strconv.Itoa(int(o)) + ")"
@@ -69,13 +69,13 @@ func (o Outcome) String() string {
 }
 
 // sentinel returns the sentinel error errors.Is matches for o, or nil.
-func (o Outcome) sentinel() error {
+func (o outcome) sentinel() error {
 	switch o {
-	case OutcomeNotSent:
+	case outcomeNotSent:
 		return ErrNotSent
-	case OutcomeRejected:
+	case outcomeRejected:
 		return ErrRejected
-	case OutcomeMaybeApplied:
+	case outcomeMaybeApplied:
 		return ErrMaybeApplied
 	default:
 		return nil
@@ -85,24 +85,23 @@ func (o Outcome) sentinel() error {
 var (
 	// ErrNotSent matches (with errors.Is) an error after which the command
 	// certainly did not run because it never left the client. The errors
-	// Retry returns for OutcomeNotSent match it, and so does the error of
+	// Retry returns for a command that was not sent match it, and so does the error of
 	// an open circuit.
 	ErrNotSent = errors.New("hooks: command not sent")
 	// ErrRejected matches (with errors.Is) an error Retry returns when the
-	// server refused the command without running it (OutcomeRejected).
+	// server refused the command without running it.
 	ErrRejected = errors.New("hooks: command rejected by the server")
 	// ErrMaybeApplied matches (with errors.Is) an error Retry returns when
-	// the command may have run although the call failed
-	// (OutcomeMaybeApplied): a read timeout or a broken connection after
+	// the command may have run although the call failed: a read timeout or a broken connection after
 	// the write. The caller must decide whether to send it again.
 	ErrMaybeApplied = errors.New("hooks: command may have been applied")
 )
 
-// ClassifyError returns the Outcome of err for a single command, by the
+// classifyError returns the outcome of err for a single command, by the
 // table on Retry. It looks at the error only: Retry and Breaker also
-// treat any error as OutcomeStopped once the caller's context has ended.
+// treat any error as outcomeStopped once the caller's context has ended.
 // An error returned by Retry classifies as the outcome Retry recorded.
-func ClassifyError(err error) Outcome {
+func classifyError(err error) outcome {
 	o, _ := classify(err, false)
 	return o
 }
@@ -111,32 +110,32 @@ func ClassifyError(err error) Outcome {
 // wrong with the node (the Breaker counts those as failures). pipeline
 // tells that err ended a batch, for which a failed write may have left
 // complete commands on the wire before it failed.
-func classify(err error, pipeline bool) (o Outcome, nodeFault bool) {
+func classify(err error, pipeline bool) (o outcome, nodeFault bool) {
 	if err == nil {
-		return OutcomeOK, false
+		return outcomeOK, false
 	}
 	if err == redis.Nil {
-		return OutcomeAnswer, false
+		return outcomeAnswer, false
 	}
 	var re *RetryError
 	if errors.As(err, &re) {
-		return re.Outcome, re.nodeFault
+		return re.outcome, re.nodeFault
 	}
 	if _, ok := stopForBudget(err); ok {
 		// A node's guard refused a re-send: nothing was sent, and the
 		// call ends with the error of the send before.
-		return OutcomeStopped, false
+		return outcomeStopped, false
 	}
 	if isMaybeAppliedGuard(err) {
 		// A node's transport failure, hidden from go-redis's own loops.
-		return OutcomeMaybeApplied, true
+		return outcomeMaybeApplied, true
 	}
 	switch {
 	case errors.Is(err, ErrCircuitOpen), errors.Is(err, redis.ErrClosed):
-		return OutcomeStopped, false
+		return outcomeStopped, false
 	case errors.Is(err, ErrLimited), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted):
 		// The client itself was out of capacity: not the node's fault.
-		return OutcomeNotSent, false
+		return outcomeNotSent, false
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
@@ -148,42 +147,42 @@ func classify(err error, pipeline bool) (o Outcome, nodeFault bool) {
 	if errors.As(err, &op) {
 		switch op.Op {
 		case "dial":
-			return OutcomeNotSent, true
+			return outcomeNotSent, true
 		case "write":
 			// A failed write leaves at most a truncated command, which the
 			// server never runs; in a batch, commands before it may be
 			// complete.
 			if pipeline {
-				return OutcomeMaybeApplied, true
+				return outcomeMaybeApplied, true
 			}
-			return OutcomeNotSent, true
+			return outcomeNotSent, true
 		}
-		return OutcomeMaybeApplied, true
+		return outcomeMaybeApplied, true
 	}
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return OutcomeStopped, false
+		return outcomeStopped, false
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return OutcomeNotSent, true
+		return outcomeNotSent, true
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
-		return OutcomeMaybeApplied, true
+		return outcomeMaybeApplied, true
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return OutcomeMaybeApplied, true
+		return outcomeMaybeApplied, true
 	}
-	return OutcomeAnswer, false
+	return outcomeAnswer, false
 }
 
 // classifyReply classifies an error reply of the server.
-func classifyReply(err error) (Outcome, bool) {
+func classifyReply(err error) (outcome, bool) {
 	switch {
 	case redis.IsLoadingError(err), redis.IsMasterDownError(err),
 		redis.IsMaxClientsError(err), isBusyError(err):
 		// The node cannot serve at all right now.
-		return OutcomeRejected, true
+		return outcomeRejected, true
 	case redis.IsReadOnlyError(err), redis.IsTryAgainError(err), redis.IsClusterDownError(err):
 		// A healthy node refusing this command: a replica asked to write, a
 		// multi-key command during a slot migration, or any command while
@@ -191,9 +190,9 @@ func classifyReply(err error) (Outcome, bool) {
 		// answers CLUSTERDOWN from the moment a master is marked failed
 		// until its replica is promoted; counting it would open the
 		// circuits of the healthy masters too.
-		return OutcomeRejected, false
+		return outcomeRejected, false
 	}
-	return OutcomeAnswer, false
+	return outcomeAnswer, false
 }
 
 // isBusyError reports a "BUSY Redis is busy running a script" reply (not
@@ -218,16 +217,16 @@ func canceled(ctx context.Context, err error) bool {
 
 // RetryError is the error Retry returns when a command fails with an error
 // that is about the transport or the server's state rather than an answer
-// (OutcomeNotSent, OutcomeRejected or OutcomeMaybeApplied). errors.Is
-// matches ErrNotSent, ErrRejected or ErrMaybeApplied by Outcome,
+// (not sent, rejected, or maybe applied). errors.Is matches ErrNotSent,
+// ErrRejected or ErrMaybeApplied, by what the failure means for the command,
 // ErrRetryBudget when the retry budget refused the next re-send, and
 // everything the last attempt's error matches (io.EOF, redis.ErrPoolTimeout,
 // ErrLimited, redis.IsReadOnlyError, ...).
 type RetryError struct {
-	// Outcome is what the failure means for the command. It is
-	// OutcomeMaybeApplied if any attempt may have run it, even when a later
+	// outcome is what the failure means for the command. It is
+	// outcomeMaybeApplied if any attempt may have run it, even when a later
 	// attempt was not sent.
-	Outcome Outcome
+	outcome outcome
 	// Command is the command name, or "pipeline" / "multi" for a batch.
 	Command string
 	// Attempts is the number of attempts made, the first included.
@@ -249,12 +248,12 @@ func (e *RetryError) Error() string {
 	var b strings.Builder
 	b.WriteString("hooks: ")
 	b.WriteString(e.Command)
-	switch e.Outcome {
-	case OutcomeNotSent:
+	switch e.outcome {
+	case outcomeNotSent:
 		b.WriteString(" not sent")
-	case OutcomeRejected:
+	case outcomeRejected:
 		b.WriteString(" rejected by the server")
-	case OutcomeMaybeApplied:
+	case outcomeMaybeApplied:
 		b.WriteString(" may have been applied")
 	default:
 		b.WriteString(" failed")
@@ -284,13 +283,13 @@ func (e *RetryError) Unwrap() error {
 	return e.Err
 }
 
-// Is matches the sentinel of the error's Outcome, and ErrRetryBudget when
+// Is matches the sentinel of the error's outcome, and ErrRetryBudget when
 // the retry budget refused the next re-send.
 func (e *RetryError) Is(target error) bool {
 	if target == ErrRetryBudget {
 		return e.budget
 	}
-	s := e.Outcome.sentinel()
+	s := e.outcome.sentinel()
 	return s != nil && target == s
 }
 

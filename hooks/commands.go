@@ -8,40 +8,40 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Flags describe what a command is. A command may have several.
-type Flags uint16
+// flagSet describe what a command is. A command may have several.
+type flagSet uint16
 
 const (
-	// ReadOnly marks a command that does not modify data. It mirrors the
+	// flagReadOnly marks a command that does not modify data. It mirrors the
 	// "readonly" flag Redis itself reports in COMMAND INFO.
-	ReadOnly Flags = 1 << iota
+	flagReadOnly flagSet = 1 << iota
 	// Write marks a command that may modify data. It mirrors the "write" flag
 	// Redis reports, and is also set on EVAL, EVALSHA and FCALL, which write
 	// whatever their script writes.
-	Write
+	flagWrite
 	// Idempotent marks a command that may be sent again after it ran: the
 	// repetition changes nothing in the data, and the reply still means what
 	// the caller asked for. A counting reply (DEL, SADD, HSET, ZADD, SREM...)
 	// counts what the last attempt changed, so a retried DEL may report 0.
-	Idempotent
+	flagIdempotent
 	// Blocking marks a command that may wait on the server for data or for
 	// replicas (BLPOP, BLMOVE, XREAD BLOCK, WAIT, ...). It holds its pool
 	// connection for the whole wait.
-	Blocking
+	flagBlocking
 	// Slow marks a slow or administrative command: KEYS, FLUSHALL, FLUSHDB,
 	// DEBUG, MIGRATE, SAVE, BGSAVE, SCRIPT, FUNCTION, CONFIG, MODULE, ACL,
 	// admin CLUSTER subcommands, and the like.
-	Slow
+	flagSlow
 	// Script marks a command that runs a script or a function: EVAL, EVALSHA,
 	// EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO.
-	Script
+	flagScript
 )
 
-// flagNames are the names Flags.String prints, in bit order.
+// flagNames are the names flagSet.String prints, in bit order.
 var flagNames = [...]string{"ReadOnly", "Write", "Idempotent", "Blocking", "Slow", "Script"}
 
 // String lists the set flags joined by "|", or "0" when none is set.
-func (f Flags) String() string {
+func (f flagSet) String() string {
 	if f == 0 {
 		return "0"
 	}
@@ -65,41 +65,41 @@ func (f Flags) String() string {
 	return b.String()
 }
 
-// Class is the timeout class a command falls in; the Timeouts hook picks a
+// cmdClass is the timeout class a command falls in; the Timeouts hook picks a
 // deadline per class.
-type Class uint8
+type cmdClass uint8
 
 const (
-	// ClassUnknown is a command the table does not know, or one that neither
+	// classUnknown is a command the table does not know, or one that neither
 	// reads nor writes data and is not slow (PING, MULTI, PUBLISH, ...).
-	ClassUnknown Class = iota
-	// ClassRead is a read-only command.
-	ClassRead
-	// ClassWrite is a command that may write.
-	ClassWrite
-	// ClassSlow is a slow or administrative command (the Slow flag).
-	ClassSlow
-	// ClassScript is a script or function call (the Script flag).
-	ClassScript
-	// ClassBlocking is a command that blocks on the server (the Blocking flag).
-	ClassBlocking
+	classUnknown cmdClass = iota
+	// classRead is a read-only command.
+	classRead
+	// classWrite is a command that may write.
+	classWrite
+	// classSlow is a slow or administrative command (the Slow flag).
+	classSlow
+	// classScript is a script or function call (the Script flag).
+	classScript
+	// classBlocking is a command that blocks on the server (the Blocking flag).
+	classBlocking
 )
 
 // String returns the class name: "unknown", "read", "write", "slow",
 // "script" or "blocking".
-func (c Class) String() string {
+func (c cmdClass) String() string {
 	switch c {
-	case ClassUnknown:
+	case classUnknown:
 		return "unknown"
-	case ClassRead:
+	case classRead:
 		return "read"
-	case ClassWrite:
+	case classWrite:
 		return "write"
-	case ClassSlow:
+	case classSlow:
 		return "slow"
-	case ClassScript:
+	case classScript:
 		return "script"
-	case ClassBlocking:
+	case classBlocking:
 		return "blocking"
 	default:
 		return "class(" + strconv.Itoa(int(c)) + ")"
@@ -108,35 +108,35 @@ func (c Class) String() string {
 
 // classOfFlags derives the class from flags: Blocking, then Script, then Slow,
 // then Write, then ReadOnly.
-func classOfFlags(f Flags) Class {
+func classOfFlags(f flagSet) cmdClass {
 	switch {
-	case f&Blocking != 0:
-		return ClassBlocking
-	case f&Script != 0:
-		return ClassScript
-	case f&Slow != 0:
-		return ClassSlow
-	case f&Write != 0:
-		return ClassWrite
-	case f&ReadOnly != 0:
-		return ClassRead
+	case f&flagBlocking != 0:
+		return classBlocking
+	case f&flagScript != 0:
+		return classScript
+	case f&flagSlow != 0:
+		return classSlow
+	case f&flagWrite != 0:
+		return classWrite
+	case f&flagReadOnly != 0:
+		return classRead
 	default:
-		return ClassUnknown
+		return classUnknown
 	}
 }
 
-// CommandInfo is what the table knows of one command instance: its name and
+// cmdInfo is what the table knows of one command instance: its name and
 // what its arguments make of it.
-type CommandInfo struct {
+type cmdInfo struct {
 	// Name is the lower-case command name as go-redis sends it ("get"). For
 	// a command with subcommands it is the command ("config", not
 	// "config get").
 	Name string
 	// Flags are the command's flags for these arguments: SET NX is not
 	// Idempotent while SET is; XREAD is Blocking only with BLOCK.
-	Flags Flags
-	// Class is the timeout class derived from Flags.
-	Class Class
+	Flags flagSet
+	// cmdClass is the timeout class derived from Flags.
+	Class cmdClass
 	// BlockTimeout is, for a blocking command, the timeout written in its
 	// arguments (BLPOP's seconds, XREAD's BLOCK milliseconds, WAIT's
 	// milliseconds). Note that go-redis writes BLPOP-style timeouts in whole
@@ -144,7 +144,7 @@ type CommandInfo struct {
 	// blocks for 1s and reports 1s. It is 0 when BlockForever is set, and
 	// also 0 when the argument cannot be read or is negative (the server
 	// rejects those) or the table does not know where it is (a blocking
-	// command added with WithCommand).
+	// command added with NewCommandTable).
 	BlockTimeout time.Duration
 	// BlockForever is set for a blocking command whose timeout is 0: it may
 	// wait forever.
@@ -152,18 +152,18 @@ type CommandInfo struct {
 }
 
 // Is reports whether all bits of f are set.
-func (i CommandInfo) Is(f Flags) bool { return i.Flags&f == f }
+func (i cmdInfo) Is(f flagSet) bool { return i.Flags&f == f }
 
 // IsBlocking reports whether the command may block on the server.
-func (i CommandInfo) IsBlocking() bool { return i.Flags&Blocking != 0 }
+func (i cmdInfo) IsBlocking() bool { return i.Flags&flagBlocking != 0 }
 
 // IsIdempotent reports whether the command may be sent again after it may
 // have run.
-func (i CommandInfo) IsIdempotent() bool { return i.Flags&Idempotent != 0 }
+func (i cmdInfo) IsIdempotent() bool { return i.Flags&flagIdempotent != 0 }
 
 // CommandTable classifies commands by name and arguments. It is immutable
 // after construction and safe for concurrent use. A nil *CommandTable
-// behaves as DefaultTable.
+// behaves as the built-in table.
 type CommandTable struct {
 	cmds map[string]*cmdEntry
 	// scripts holds script bodies (EVAL) and function names (FCALL) marked
@@ -174,11 +174,11 @@ type CommandTable struct {
 
 // cmdEntry is one command (or subcommand) of the table.
 type cmdEntry struct {
-	name  string // the command name reported in CommandInfo.Name
-	flags Flags
+	name  string // the command name reported in cmdInfo.Name
+	flags flagSet
 	// refine adjusts flags by the arguments (SET NX, ZADD INCR, ...); nil
 	// when the arguments do not matter.
-	refine func(t *CommandTable, args []interface{}, f Flags) Flags
+	refine func(t *CommandTable, args []interface{}, f flagSet) flagSet
 	block  cmdBlockSpec
 	subs   map[string]*cmdEntry // subcommands of a container command
 }
@@ -201,43 +201,43 @@ type cmdBlockSpec struct {
 	stopAtStreams bool
 }
 
-// Classify reports what cmd is, from its name and arguments. It does not
+// info reports what cmd is, from its name and arguments. It does not
 // allocate for a command the table knows whose name is a string or []byte
 // of up to 64 bytes, whatever its case. An unknown command has no flags and
 // ClassUnknown.
-func (t *CommandTable) Classify(cmd redis.Cmder) CommandInfo {
+func (t *CommandTable) info(cmd redis.Cmder) cmdInfo {
 	info, _ := t.classify(cmd)
 	return info
 }
 
-// classify is Classify that also reports whether the table knows cmd.
-func (t *CommandTable) classify(cmd redis.Cmder) (CommandInfo, bool) {
+// classify is info that also reports whether the table knows cmd.
+func (t *CommandTable) classify(cmd redis.Cmder) (cmdInfo, bool) {
 	t = t.orDefault()
 	if cmd == nil {
-		return CommandInfo{}, false
+		return cmdInfo{}, false
 	}
 	args := cmd.Args()
 	if len(args) == 0 {
-		return CommandInfo{}, false
+		return cmdInfo{}, false
 	}
 	e := t.entry(args)
 	if e == nil {
-		return CommandInfo{Name: cmd.Name()}, false
+		return cmdInfo{Name: cmd.Name()}, false
 	}
 	f := e.flags
 	if e.refine != nil {
 		f = e.refine(t, args, f)
 	}
-	info := CommandInfo{Name: e.name}
+	info := cmdInfo{Name: e.name}
 	switch e.block.kind {
 	case cmdBlockNone:
 	case cmdBlockMsKeyword:
 		if pos, _ := e.blockArg(args); pos > 0 {
-			f |= Blocking
+			f |= flagBlocking
 			info.BlockTimeout, info.BlockForever = parseBlockTimeout(args, pos, false)
 		}
 	default:
-		if f&Blocking != 0 {
+		if f&flagBlocking != 0 {
 			pos, sec := e.blockArg(args)
 			info.BlockTimeout, info.BlockForever = parseBlockTimeout(args, pos, sec)
 		}
@@ -250,9 +250,7 @@ func (t *CommandTable) classify(cmd redis.Cmder) (CommandInfo, bool) {
 // orDefault returns t, or the default table for a nil t.
 func (t *CommandTable) orDefault() *CommandTable {
 	if t == nil {
-		if t = DefaultTable; t == nil {
-			t = builtinTable
-		}
+		t = defaultTable
 	}
 	return t
 }
@@ -315,17 +313,17 @@ func (t *CommandTable) setBlockArg(cmd redis.Cmder, sec, ms interface{}) bool {
 	return true
 }
 
-// PipelineInfo summarizes the commands of a pipeline or a transaction.
-type PipelineInfo struct {
+// pipelineInfo summarizes the commands of a pipeline or a transaction.
+type pipelineInfo struct {
 	// Len is the number of commands.
 	Len int
 	// Unknown counts the commands the table does not know.
 	Unknown int
 	// Any holds the flags set on at least one command.
-	Any Flags
+	Any flagSet
 	// All holds the flags set on every command. For an empty pipeline it
 	// has every flag: there is nothing to object.
-	All Flags
+	All flagSet
 	// BlockTimeout is the longest block timeout among blocking commands.
 	BlockTimeout time.Duration
 	// BlockForever is set when a blocking command may wait forever.
@@ -337,18 +335,18 @@ type PipelineInfo struct {
 // pipeline may be sent again. MULTI, EXEC and the other transaction
 // commands are idempotent, so a transaction is idempotent when what it
 // wraps is.
-func (p PipelineInfo) IsIdempotent() bool { return p.All&Idempotent != 0 }
+func (p pipelineInfo) IsIdempotent() bool { return p.All&flagIdempotent != 0 }
 
 // IsBlocking reports whether any command may block on the server.
-func (p PipelineInfo) IsBlocking() bool { return p.Any&Blocking != 0 }
+func (p pipelineInfo) IsBlocking() bool { return p.Any&flagBlocking != 0 }
 
 // HasClass reports whether at least one command falls in class c.
-func (p PipelineInfo) HasClass(c Class) bool { return c < 16 && p.classes&(1<<c) != 0 }
+func (p pipelineInfo) HasClass(c cmdClass) bool { return c < 16 && p.classes&(1<<c) != 0 }
 
-// ClassifyPipeline classifies each command of cmds and summarizes them. It
-// allocates no more than Classify does.
-func (t *CommandTable) ClassifyPipeline(cmds []redis.Cmder) PipelineInfo {
-	p := PipelineInfo{Len: len(cmds), All: ^Flags(0)}
+// classifyPipeline classifies each command of cmds and summarizes them. It
+// allocates no more than info does.
+func (t *CommandTable) classifyPipeline(cmds []redis.Cmder) pipelineInfo {
+	p := pipelineInfo{Len: len(cmds), All: ^flagSet(0)}
 	for _, cmd := range cmds {
 		i, known := t.classify(cmd)
 		if !known {

@@ -192,14 +192,14 @@ func TestBlockTimeoutArgsMatchServer(t *testing.T) {
 		t.Fatalf("COMMAND DOCS lists %d commands, COMMAND INFO %d", len(docs), len(info))
 	}
 
-	tab := NewCommandTable()
+	tab := newCommandTable()
 	names := map[string]bool{}
 	for name, e := range tab.cmds {
-		if e.flags&Blocking != 0 || e.block.kind != cmdBlockNone {
+		if e.flags&flagBlocking != 0 || e.block.kind != cmdBlockNone {
 			names[name] = true
 		}
 		for sub, se := range e.subs {
-			if se.flags&Blocking != 0 || se.block.kind != cmdBlockNone {
+			if se.flags&flagBlocking != 0 || se.block.kind != cmdBlockNone {
 				names[name+"|"+sub] = true
 			}
 		}
@@ -248,7 +248,7 @@ func TestBlockTimeoutArgsMatchServer(t *testing.T) {
 			} else if e.block != want {
 				t.Errorf("%s: table timeout %+v, COMMAND DOCS says %+v", name, e.block, want)
 			}
-			gotB, serverB := e.flags&Blocking != 0, sc.flags["blocking"]
+			gotB, serverB := e.flags&flagBlocking != 0, sc.flags["blocking"]
 			switch {
 			case want.kind == cmdBlockMsKeyword:
 				if gotB || !liveArgBlocking[name] {

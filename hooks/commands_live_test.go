@@ -92,10 +92,10 @@ func TestCommandTableMatchesServer(t *testing.T) {
 	server := liveServerCommands(t, rdb)
 
 	compare := func(t *testing.T, name string, e *cmdEntry, sc *liveServerCommand) {
-		if got, want := e.flags&ReadOnly != 0, sc.flags["readonly"]; got != want {
+		if got, want := e.flags&flagReadOnly != 0, sc.flags["readonly"]; got != want {
 			t.Errorf("%s: table ReadOnly=%v, server readonly=%v (server flags %v)", name, got, want, sortedKeys(sc.flags))
 		}
-		gotW, wantW := e.flags&Write != 0, sc.flags["write"]
+		gotW, wantW := e.flags&flagWrite != 0, sc.flags["write"]
 		if liveWriteExceptions[name] {
 			if !gotW || wantW {
 				t.Errorf("%s: listed exception (table Write, server not write) no longer holds: table %v, server %v", name, gotW, wantW)
@@ -103,7 +103,7 @@ func TestCommandTableMatchesServer(t *testing.T) {
 		} else if gotW != wantW {
 			t.Errorf("%s: table Write=%v, server write=%v (server flags %v)", name, gotW, wantW, sortedKeys(sc.flags))
 		}
-		gotB, wantB := e.flags&Blocking != 0, sc.flags["blocking"]
+		gotB, wantB := e.flags&flagBlocking != 0, sc.flags["blocking"]
 		switch {
 		case liveArgBlocking[name]:
 			if !wantB || gotB || e.block.kind != cmdBlockMsKeyword {
@@ -121,7 +121,7 @@ func TestCommandTableMatchesServer(t *testing.T) {
 		}
 	}
 
-	tab := NewCommandTable()
+	tab := newCommandTable()
 	names := make([]string, 0, len(tab.cmds))
 	for name := range tab.cmds {
 		names = append(names, name)
@@ -167,7 +167,7 @@ func TestCommandTableMatchesServer(t *testing.T) {
 				t.Errorf("%s: server command missing from the table (flags %v)", name, sortedKeys(sc.flags))
 				continue
 			}
-			if sc.flags["blocking"] && e.flags&Blocking == 0 && !liveArgBlocking[name] {
+			if sc.flags["blocking"] && e.flags&flagBlocking == 0 && !liveArgBlocking[name] {
 				t.Errorf("%s: the server flags it blocking, the table does not", name)
 			}
 			for sub, ssc := range sc.subs {
@@ -176,7 +176,7 @@ func TestCommandTableMatchesServer(t *testing.T) {
 					t.Errorf("%s|%s: server subcommand missing from the table", name, sub)
 					continue
 				}
-				if ssc.flags["blocking"] && se.flags&Blocking == 0 {
+				if ssc.flags["blocking"] && se.flags&flagBlocking == 0 {
 					t.Errorf("%s|%s: the server flags it blocking, the table does not", name, sub)
 				}
 			}
@@ -420,7 +420,7 @@ func TestIdempotencyOnServer(t *testing.T) {
 
 	for _, c := range liveIdemCases {
 		t.Run(c.name, func(t *testing.T) {
-			got := DefaultTable.Classify(redis.NewCmd(ctx, c.cmd...)).IsIdempotent()
+			got := defaultTable.info(redis.NewCmd(ctx, c.cmd...)).IsIdempotent()
 			if got != c.idem {
 				t.Fatalf("table: %v idempotent=%v, the case expects %v", c.cmd, got, c.idem)
 			}

@@ -1,6 +1,6 @@
 package hooks
 
-// The built-in command table as data. The types, the lookup and Classify
+// The built-in command table as data. The types, the lookup and info
 // are in commands.go, the argument-dependent rules (refine) in
 // commands_rules.go.
 //
@@ -18,21 +18,21 @@ package hooks
 // cmdBuiltin is one entry of builtinCommands.
 type cmdBuiltin struct {
 	name   string
-	flags  Flags
-	refine func(*CommandTable, []interface{}, Flags) Flags
+	flags  flagSet
+	refine func(*CommandTable, []interface{}, flagSet) flagSet
 	block  cmdBlockSpec
 	subs   []cmdBuiltin // subcommands; their own subs are ignored
 }
 
 // Shorthands for the table below.
 const (
-	tblRead      = ReadOnly | Idempotent // a read
-	tblWrite     = Write                 // a write that must not be repeated
-	tblWriteIdem = Write | Idempotent    // a write whose repetition changes nothing
-	tblIdem      = Idempotent            // touches no data, safe to repeat
-	tblBlockPop  = Write | Blocking      // a blocking pop or move
-	tblSlow      = Slow                  // administrative, not safe to repeat
-	tblSlowIdem  = Slow | Idempotent     // administrative, safe to repeat
+	tblRead      = flagReadOnly | flagIdempotent // a read
+	tblWrite     = flagWrite                     // a write that must not be repeated
+	tblWriteIdem = flagWrite | flagIdempotent    // a write whose repetition changes nothing
+	tblIdem      = flagIdempotent                // touches no data, safe to repeat
+	tblBlockPop  = flagWrite | flagBlocking      // a blocking pop or move
+	tblSlow      = flagSlow                      // administrative, not safe to repeat
+	tblSlowIdem  = flagSlow | flagIdempotent     // administrative, safe to repeat
 )
 
 func tblSecLast() cmdBlockSpec       { return cmdBlockSpec{kind: cmdBlockSecLast} }
@@ -85,9 +85,9 @@ var builtinCommands = []cmdBuiltin{
 	// HyperLogLog.
 	{name: "pfadd", flags: tblWriteIdem}, // same registers; the reply says whether they changed
 	{name: "pfcount", flags: tblRead},
-	{name: "pfmerge", flags: tblWriteIdem},   // a union is the same when merged twice
-	{name: "pfdebug", flags: Write | Slow},   // debugging; TODENSE and the like rewrite the encoding: not retried
-	{name: "pfselftest", flags: tblSlowIdem}, // touches no data
+	{name: "pfmerge", flags: tblWriteIdem},         // a union is the same when merged twice
+	{name: "pfdebug", flags: flagWrite | flagSlow}, // debugging; TODENSE and the like rewrite the encoding: not retried
+	{name: "pfselftest", flags: tblSlowIdem},       // touches no data
 
 	// Keys.
 	{name: "del", flags: tblWriteIdem},    // the count is what the last attempt deleted
@@ -106,7 +106,7 @@ var builtinCommands = []cmdBuiltin{
 	{name: "persist", flags: tblWriteIdem}, // the reply says whether this attempt removed a TTL
 	{name: "randomkey", flags: tblRead},
 	{name: "scan", flags: tblRead},
-	{name: "keys", flags: tblRead | Slow},
+	{name: "keys", flags: tblRead | flagSlow},
 	{name: "dump", flags: tblRead},
 	{name: "rename", flags: tblWrite},   // a repeat fails with "no such key"
 	{name: "renamenx", flags: tblWrite}, // likewise
@@ -116,9 +116,9 @@ var builtinCommands = []cmdBuiltin{
 	{name: "restore-asking", flags: tblWrite, refine: refineKeyword(4, "replace")},
 	{name: "sort", flags: tblWriteIdem, refine: refineSort},
 	{name: "sort_ro", flags: tblRead},
-	{name: "migrate", flags: Write | Slow},                             // moves the key: a repeat answers NOKEY
-	{name: "wait", flags: Blocking | Idempotent, block: tblMsAt(2)},    // waits for replicas again and changes no data
-	{name: "waitaof", flags: Blocking | Idempotent, block: tblMsAt(3)}, // likewise
+	{name: "migrate", flags: flagWrite | flagSlow},                             // moves the key: a repeat answers NOKEY
+	{name: "wait", flags: flagBlocking | flagIdempotent, block: tblMsAt(2)},    // waits for replicas again and changes no data
+	{name: "waitaof", flags: flagBlocking | flagIdempotent, block: tblMsAt(3)}, // likewise
 	{name: "object", subs: []cmdBuiltin{
 		{name: "encoding", flags: tblRead},
 		{name: "freq", flags: tblRead},
@@ -301,12 +301,12 @@ var builtinCommands = []cmdBuiltin{
 	}},
 
 	// Scripting and functions.
-	{name: "eval", flags: Write | Script, refine: refineEval},       // idempotent only for a script marked with WithIdempotentScript
-	{name: "evalsha", flags: Write | Script, refine: refineEvalSha}, // likewise
-	{name: "fcall", flags: Write | Script, refine: refineEval},      // likewise, for a function
-	{name: "eval_ro", flags: tblRead | Script},
-	{name: "evalsha_ro", flags: tblRead | Script},
-	{name: "fcall_ro", flags: tblRead | Script},
+	{name: "eval", flags: flagWrite | flagScript, refine: refineEval},       // idempotent only for a script marked idempotent (NewCommandTable)
+	{name: "evalsha", flags: flagWrite | flagScript, refine: refineEvalSha}, // likewise
+	{name: "fcall", flags: flagWrite | flagScript, refine: refineEval},      // likewise, for a function
+	{name: "eval_ro", flags: tblRead | flagScript},
+	{name: "evalsha_ro", flags: tblRead | flagScript},
+	{name: "fcall_ro", flags: tblRead | flagScript},
 	{name: "script", flags: tblSlow, subs: []cmdBuiltin{
 		{name: "load", flags: tblSlowIdem}, // the same SHA1 again
 		{name: "exists", flags: tblSlowIdem},
@@ -316,10 +316,10 @@ var builtinCommands = []cmdBuiltin{
 		{name: "help", flags: tblSlowIdem},
 	}},
 	{name: "function", flags: tblSlow, subs: []cmdBuiltin{
-		{name: "load", flags: Write | Slow, refine: refineKeyword(2, "replace")},
-		{name: "restore", flags: Write | Slow, refine: refineFunctionRestore},
-		{name: "delete", flags: Write | Slow},             // a repeat fails: no such library
-		{name: "flush", flags: Write | Slow | Idempotent}, // empty again
+		{name: "load", flags: flagWrite | flagSlow, refine: refineKeyword(2, "replace")},
+		{name: "restore", flags: flagWrite | flagSlow, refine: refineFunctionRestore},
+		{name: "delete", flags: flagWrite | flagSlow},                 // a repeat fails: no such library
+		{name: "flush", flags: flagWrite | flagSlow | flagIdempotent}, // empty again
 		{name: "dump", flags: tblSlowIdem},
 		{name: "list", flags: tblSlowIdem},
 		{name: "stats", flags: tblSlowIdem},
@@ -372,21 +372,21 @@ var builtinCommands = []cmdBuiltin{
 	{name: "lastsave", flags: tblIdem},
 	{name: "role", flags: tblIdem},
 	{name: "lolwut", flags: tblRead},
-	{name: "flushall", flags: tblWriteIdem | Slow}, // empty again
-	{name: "flushdb", flags: tblWriteIdem | Slow},  // empty again
-	{name: "swapdb", flags: tblWrite},              // a repeat swaps back
-	{name: "save", flags: tblSlowIdem},             // the same snapshot again
-	{name: "bgsave", flags: tblSlow},               // a repeat fails: already in progress
-	{name: "bgrewriteaof", flags: tblSlow},         // likewise
-	{name: "shutdown", flags: tblSlow},             // the server is gone after the first
-	{name: "debug", flags: tblSlow},                // SLEEP, RELOAD, SEGFAULT...: not retried
-	{name: "monitor", flags: tblSlow},              // turns the connection into a feed: not retried
-	{name: "sync", flags: tblSlow},                 // replication protocol, not for clients
-	{name: "psync", flags: tblSlow},                // likewise
-	{name: "replconf", flags: tblSlow},             // likewise
-	{name: "replicaof", flags: tblSlowIdem},        // the same master again
-	{name: "slaveof", flags: tblSlowIdem},          // likewise
-	{name: "failover", flags: tblSlow},             // a repeat fails: a failover is in progress
+	{name: "flushall", flags: tblWriteIdem | flagSlow}, // empty again
+	{name: "flushdb", flags: tblWriteIdem | flagSlow},  // empty again
+	{name: "swapdb", flags: tblWrite},                  // a repeat swaps back
+	{name: "save", flags: tblSlowIdem},                 // the same snapshot again
+	{name: "bgsave", flags: tblSlow},                   // a repeat fails: already in progress
+	{name: "bgrewriteaof", flags: tblSlow},             // likewise
+	{name: "shutdown", flags: tblSlow},                 // the server is gone after the first
+	{name: "debug", flags: tblSlow},                    // SLEEP, RELOAD, SEGFAULT...: not retried
+	{name: "monitor", flags: tblSlow},                  // turns the connection into a feed: not retried
+	{name: "sync", flags: tblSlow},                     // replication protocol, not for clients
+	{name: "psync", flags: tblSlow},                    // likewise
+	{name: "replconf", flags: tblSlow},                 // likewise
+	{name: "replicaof", flags: tblSlowIdem},            // the same master again
+	{name: "slaveof", flags: tblSlowIdem},              // likewise
+	{name: "failover", flags: tblSlow},                 // a repeat fails: a failover is in progress
 	{name: "readonly", flags: tblIdem},
 	{name: "readwrite", flags: tblIdem},
 	{name: "asking", flags: tblIdem},

@@ -2,8 +2,9 @@
 // Retry, Breaker and Limiter, the command table they classify commands
 // with, and Attach, which adds them to any client in the right order.
 //
-// Each hook is an ordinary redis.Hook. Attach is the simplest way to use
-// them:
+// Each hook is a Guard, and Attach is the only way to add one to a client:
+// it checks that the client's options fit the hooks, and refuses (saying
+// what to set) those the options would defeat:
 //
 //	rdb := redis.NewClient(&redis.Options{
 //		Addr:                  "localhost:6379",
@@ -16,12 +17,17 @@
 //	...
 //	err = hooks.Attach(rdb, lim, tmo) // any order
 //
+// Hooks of another kind (tracing, metrics) go through Attach wrapped with
+// Outer, or are added with AddHook before Attach; either way they run
+// outermost. Users of modules (JSON.SET, FT.SEARCH) and of idempotent
+// scripts tell the hooks about them with NewCommandTable.
+//
 // # Hook order
 //
 // go-redis runs the first hook added outermost. Attach adds the hooks in
 // this order, outermost first, whatever order they are passed in:
 //
-//  1. Hooks that are not redisguard hooks (tracing, metrics), in the order
+//  1. Hooks of another kind (tracing, metrics; see Outer), in the order
 //     given.
 //  2. Timeouts: a deadline per command, chosen by what the command is.
 //  3. Retry: backoff between attempts, bounded by attempts and by the

@@ -19,26 +19,26 @@ var ErrLimited = errors.New("hooks: limiter: no permit")
 var ErrCircuitOpen = errors.New("hooks: circuit open")
 
 // newRetryError returns re, or, when the error of its last attempt is (or
-// hides, for a *MaybeAppliedError) a net.Error, re wrapped so that the error
+// hides, for a *maybeAppliedError) a net.Error, re wrapped so that the error
 // Retry returns is a net.Error too, as go-redis's own would have been.
 // earlier, if not nil, is the network error of an earlier attempt that may
 // have applied the call: when the last attempt's error is not a network
 // error (an open circuit stopped the retries), the wrapper answers as
 // earlier does, since go-redis alone would have returned it.
 func newRetryError(re *RetryError, earlier net.Error) error {
-	for _, o := range []Outcome{OutcomeNotSent, OutcomeRejected, OutcomeMaybeApplied} {
-		if o != re.Outcome && errors.Is(re.Err, o.sentinel()) {
+	for _, o := range []outcome{outcomeNotSent, outcomeRejected, outcomeMaybeApplied} {
+		if o != re.outcome && errors.Is(re.Err, o.sentinel()) {
 			re.otherClass = true
 		}
 	}
 	cause := re.Err
-	var m *MaybeAppliedError
+	var m *maybeAppliedError
 	if errors.As(cause, &m) {
 		cause = m.cause
 	}
 	var ne net.Error
 	if !errors.As(cause, &ne) {
-		if earlier == nil || re.Outcome != OutcomeMaybeApplied {
+		if earlier == nil || re.outcome != outcomeMaybeApplied {
 			return re
 		}
 		return &retryNetError{re: re, net: earlier, cause: earlier}
@@ -51,7 +51,7 @@ func newRetryError(re *RetryError, earlier net.Error) error {
 // itself, Timeout and Temporary answering as that error does, so code that
 // asserts err.(net.Error) on go-redis's errors keeps working; errors.As
 // finds the *RetryError, and errors.Is and errors.As reach the network
-// error (also when a *MaybeAppliedError of a cluster node hid it from
+// error (also when a *maybeAppliedError of a cluster node hid it from
 // go-redis).
 //
 // A *RetryError whose cause is not a network error (a pool timeout,
@@ -67,7 +67,7 @@ var _ net.Error = (*retryNetError)(nil)
 
 func (e *retryNetError) Error() string { return e.re.Error() }
 
-// Unwrap returns the *RetryError and, when a *MaybeAppliedError hid it or it
+// Unwrap returns the *RetryError and, when a *maybeAppliedError hid it or it
 // came from an earlier attempt, the network error.
 func (e *retryNetError) Unwrap() []error {
 	if e.cause == e.re.Err {

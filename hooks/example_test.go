@@ -68,3 +68,31 @@ func ExampleNewLimiter() {
 	// in flight: 40 blocking: 10
 	// hooks: LimiterOptions.MaxBlocking is 8; it must be below MaxInFlight (8)
 }
+
+// NewCommandTable tells the hooks about the commands of a module and about
+// scripts that are safe to send again. Give the same table to every hook.
+// It needs a Redis server with the JSON module, so it has no Output section.
+func ExampleNewCommandTable() {
+	const setValue = "return redis.call('SET', KEYS[1], ARGV[1])"
+	table := hooks.NewCommandTable([]hooks.Command{
+		{Name: "JSON.SET", Write: true, Idempotent: true},
+		{Name: "JSON.GET", ReadOnly: true, Idempotent: true},
+	}, setValue)
+	retry, err := hooks.NewRetry(hooks.RetryOptions{Commands: table})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmo, err := hooks.NewTimeouts(hooks.TimeoutOptions{Commands: table})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	if err := hooks.Attach(rdb, retry, tmo); err != nil {
+		log.Fatal(err)
+	}
+	// A read timeout no longer ends this call: Retry may send it again.
+	if err := rdb.Do(context.Background(), "JSON.SET", "doc", "$", `{"a":1}`).Err(); err != nil {
+		log.Print(err)
+	}
+}

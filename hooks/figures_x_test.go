@@ -50,13 +50,13 @@ func TestRetrySubscribersGetContextAndOutcomeOfEachRetry(t *testing.T) {
 		return e
 	}
 	ctx := context.WithValue(context.Background(), ctxKey{}, "span")
-	if err := r.ProcessHook(next)(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
+	if err := hooks.RawHook(r).ProcessHook(next)(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
 		t.Fatalf("GET: %v, want recovered", err)
 	}
 	want := []struct {
-		o     hooks.Outcome
+		o     error
 		maybe bool
-	}{{hooks.OutcomeNotSent, false}, {hooks.OutcomeRejected, false}, {hooks.OutcomeMaybeApplied, true}}
+	}{{hooks.ErrNotSent, false}, {hooks.ErrRejected, false}, {hooks.ErrMaybeApplied, true}}
 	if len(got) != len(want) {
 		t.Fatalf("subscriber saw %d retries, want %d: %+v", len(got), len(want), got)
 	}
@@ -77,7 +77,7 @@ func TestRetrySubscribersGetContextAndOutcomeOfEachRetry(t *testing.T) {
 	unsubscribe()
 	calls = 0
 	errs = []error{dialErr, nil}
-	if err := r.ProcessHook(next)(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
+	if err := hooks.RawHook(r).ProcessHook(next)(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 {
@@ -101,7 +101,7 @@ func TestLimiterStatsCountWaitingBlockingCommands(t *testing.T) {
 		return nil
 	}
 	ctx := context.Background()
-	hook := lim.ProcessHook(next)
+	hook := hooks.RawHook(lim).ProcessHook(next)
 	done := make(chan error, 2)
 	for range 2 {
 		go func() { done <- hook(ctx, redis.NewStringSliceCmd(ctx, "blpop", "q", 0)) }()

@@ -50,13 +50,13 @@ func FuzzClassify(f *testing.F) {
 			}
 		}
 		ctx := context.Background()
-		info := DefaultTable.Classify(redis.NewCmd(ctx, args...))
-		again := DefaultTable.Classify(redis.NewCmd(ctx, args...))
+		info := defaultTable.info(redis.NewCmd(ctx, args...))
+		again := defaultTable.info(redis.NewCmd(ctx, args...))
 		if info != again {
 			t.Fatalf("%q: two answers: %+v, %+v", line, info, again)
 		}
 		upper := append([]any{strings.ToUpper(fields[0])}, args[1:]...)
-		if u := DefaultTable.Classify(redis.NewCmd(ctx, upper...)); u.Flags != info.Flags || u.BlockTimeout != info.BlockTimeout || u.BlockForever != info.BlockForever {
+		if u := defaultTable.info(redis.NewCmd(ctx, upper...)); u.Flags != info.Flags || u.BlockTimeout != info.BlockTimeout || u.BlockForever != info.BlockForever {
 			t.Fatalf("%q: upper case %+v, lower case %+v", line, u, info)
 		}
 		if info.Class != classOfFlags(info.Flags) {

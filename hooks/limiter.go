@@ -39,7 +39,7 @@ type LimiterOptions struct {
 	// 0 means no bound.
 	MaxWaiting int
 	// Commands classifies commands (which ones are blocking). nil means
-	// DefaultTable.
+	// the built-in table (see NewCommandTable).
 	Commands *CommandTable
 }
 
@@ -121,9 +121,7 @@ func (lim LimiterLimits) resolve(typ string) (LimiterLimits, error) {
 // commands (HELLO, AUTH, SELECT, CLIENT SETNAME, ...) are also recognized
 // by name.
 //
-// Use the Limiter through Attach, which gives every node of a cluster or
-// ring its own budgets. Added directly with AddHook it keeps one budget,
-// reported by NodeStats under the empty address "".
+// Attach gives every node of a cluster or ring its own budgets.
 //
 // SetLimits changes the budgets while commands run.
 type Limiter struct {
@@ -136,9 +134,9 @@ type Limiter struct {
 }
 
 var (
-	_ redis.Hook = (*Limiter)(nil)
-	_ nodeHook   = (*Limiter)(nil)
-	_ redis.Hook = (*nodeLimiter)(nil)
+	_ hookMethods = (*Limiter)(nil)
+	_ nodeHook    = (*Limiter)(nil)
+	_ redis.Hook  = (*nodeLimiter)(nil)
 )
 
 // NewLimiter checks opt, applies its defaults and returns a Limiter. A bad
@@ -209,27 +207,29 @@ func (l *Limiter) ownCore() *limCore {
 
 func (l *Limiter) hookOrder() int { return orderLimiter }
 
+func (l *Limiter) redisHook() redis.Hook { return rawHook{l} }
+
 // forNode returns a hook bound to the budgets of the node at addr.
 func (l *Limiter) forNode(addr string) redis.Hook { return &nodeLimiter{c: l.core(addr)} }
 
-// DialHook returns next unchanged: dialing is bounded by the pool.
-func (l *Limiter) DialHook(next redis.DialHook) redis.DialHook { return next }
+// dialHook returns next unchanged: dialing is bounded by the pool.
+func (l *Limiter) dialHook(next redis.DialHook) redis.DialHook { return next }
 
-// ProcessHook admits each command through the Limiter's own budget (the
+// processHook admits each command through the Limiter's own budget (the
 // node address ""); Attach uses per-node budgets instead. The chain of a
 // session that holds its connection (see Limiter) gets next unchanged.
-func (l *Limiter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (l *Limiter) processHook(next redis.ProcessHook) redis.ProcessHook {
 	if heldConnChain() {
 		return next
 	}
 	return l.ownCore().processHook(next)
 }
 
-// ProcessPipelineHook admits a pipeline or a transaction as one command
+// processPipelineHook admits a pipeline or a transaction as one command
 // through the Limiter's own budget; it is blocking if any of its commands
 // is. The chain of a session that holds its connection gets next
 // unchanged.
-func (l *Limiter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (l *Limiter) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	if heldConnChain() {
 		return next
 	}
@@ -290,9 +290,8 @@ func (l *Limiter) Stats() LimiterStats {
 }
 
 // NodeStats returns the figures of each node, keyed by node address (a
-// node client's Options().Addr). A Limiter added with AddHook rather than
-// Attach reports its budget under the key "". A node that left a cluster
-// keeps its entry.
+// node client's Options().Addr). A node that left a cluster keeps its
+// entry.
 func (l *Limiter) NodeStats() map[string]LimiterStats {
 	cores, _ := l.coreList()
 	m := make(map[string]LimiterStats, len(cores))
@@ -531,9 +530,9 @@ func (c *limCore) processHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		flags, ok := cmdFlags(ctx, cmd, c.table)
 		if !ok {
-			flags = c.table.Classify(cmd).Flags
+			flags = c.table.info(cmd).Flags
 		}
-		blocking := flags&Blocking != 0
+		blocking := flags&flagBlocking != 0
 		if err := c.acquire(ctx, blocking); err != nil {
 			return err
 		}
@@ -551,12 +550,12 @@ func (c *limCore) pipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipe
 		flags, ok := pipelineFlags(ctx, cmds, c.table)
 		if !ok {
 			for _, cmd := range cmds {
-				if flags = c.table.Classify(cmd).Flags; flags&Blocking != 0 {
+				if flags = c.table.info(cmd).Flags; flags&flagBlocking != 0 {
 					break
 				}
 			}
 		}
-		blocking := flags&Blocking != 0
+		blocking := flags&flagBlocking != 0
 		if err := c.acquire(ctx, blocking); err != nil {
 			// go-redis sets no per-command error when a hook fails a
 			// pipeline without calling next: say why on each command.

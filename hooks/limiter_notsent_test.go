@@ -22,7 +22,7 @@ func TestLimiterWaitEndedByContextSaysNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
-	hold := lim.ProcessHook(func(context.Context, redis.Cmder) error { <-release; return nil })
+	hold := hooks.RawHook(lim).ProcessHook(func(context.Context, redis.Cmder) error { <-release; return nil })
 	var held sync.WaitGroup
 	for range 2 {
 		held.Add(1)
@@ -34,8 +34,8 @@ func TestLimiterWaitEndedByContextSaysNotSent(t *testing.T) {
 	for lim.Stats().InFlight < 2 {
 		time.Sleep(time.Millisecond)
 	}
-	process := lim.ProcessHook(func(context.Context, redis.Cmder) error { t.Error("sent"); return nil })
-	pipeline := lim.ProcessPipelineHook(func(context.Context, []redis.Cmder) error { t.Error("sent"); return nil })
+	process := hooks.RawHook(lim).ProcessHook(func(context.Context, redis.Cmder) error { t.Error("sent"); return nil })
+	pipeline := hooks.RawHook(lim).ProcessPipelineHook(func(context.Context, []redis.Cmder) error { t.Error("sent"); return nil })
 
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -62,8 +62,8 @@ func TestLimiterWaitEndedByContextSaysNotSent(t *testing.T) {
 			if !errors.Is(err, hooks.ErrNotSent) || !errors.Is(err, tc.want) || errors.Is(err, hooks.ErrLimited) {
 				t.Errorf("%s, %s: %v; want a match for ErrNotSent and %v, not ErrLimited", tc.name, what, err, tc.want)
 			}
-			if o := hooks.ClassifyError(err); o != hooks.OutcomeStopped {
-				t.Errorf("%s, %s: ClassifyError %s, want stopped (the caller's context ended)", tc.name, what, o)
+			if !hooks.Stopped(err) {
+				t.Errorf("%s, %s: %v does not classify as stopped (the caller's context ended)", tc.name, what, err)
 			}
 		}
 	}

@@ -151,7 +151,7 @@ func TestLimiterOptionsValidation(t *testing.T) {
 func TestLimiterFIFO(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2})
 	g := newLtGate()
-	h := l.ProcessHook(g.next)
+	h := l.processHook(g.next)
 	var wg sync.WaitGroup
 	run := ltRunner(t, &wg, h)
 	run(ltGet("h1"))
@@ -197,7 +197,7 @@ func ltCheckIdle(t *testing.T, l *Limiter, admitted, rejected, cancelled uint64)
 func TestLimiterBlockingBudget(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 4, MaxBlocking: 2})
 	g := newLtGate()
-	h := l.ProcessHook(g.next)
+	h := l.processHook(g.next)
 	var wg sync.WaitGroup
 	run := ltRunner(t, &wg, h)
 	run(ltBLPop("b1"))
@@ -235,7 +235,7 @@ func TestLimiterBlockingBudget(t *testing.T) {
 func TestLimiterMaxWait(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MaxWait: 20 * time.Millisecond})
 	g := newLtGate()
-	h := l.ProcessHook(g.next)
+	h := l.processHook(g.next)
 	var wg sync.WaitGroup
 	for _, id := range []string{"h1", "h2"} {
 		wg.Add(1)
@@ -273,7 +273,7 @@ func TestLimiterMaxWait(t *testing.T) {
 func TestLimiterMaxWaiting(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MaxWaiting: 1})
 	g := newLtGate()
-	h := l.ProcessHook(g.next)
+	h := l.processHook(g.next)
 	var wg sync.WaitGroup
 	for _, id := range []string{"h1", "h2", "w1"} {
 		wg.Add(1)
@@ -305,7 +305,7 @@ func TestLimiterMaxWaiting(t *testing.T) {
 func TestLimiterCancelledWaiterLeavesQueue(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2})
 	g := newLtGate()
-	h := l.ProcessHook(g.next)
+	h := l.processHook(g.next)
 	var wg sync.WaitGroup
 	start := func(ctx context.Context, id string, errp *error) {
 		wg.Add(1)
@@ -473,11 +473,11 @@ func TestLimiterNoLeakUnderLoad(t *testing.T) {
 		}
 		cur.Add(-1)
 	}
-	h := l.ProcessHook(func(_ context.Context, cmd redis.Cmder) error {
+	h := l.processHook(func(_ context.Context, cmd redis.Cmder) error {
 		enter(cmd.Name() == "blpop")
 		return nil
 	})
-	ph := l.ProcessPipelineHook(func(_ context.Context, cmds []redis.Cmder) error {
+	ph := l.processPipelineHook(func(_ context.Context, cmds []redis.Cmder) error {
 		enter(cmds[len(cmds)-1].Name() == "blpop")
 		return nil
 	})
@@ -545,7 +545,7 @@ func TestLimiterNoLeakUnderLoad(t *testing.T) {
 func TestLimiterPipelineCountsOnce(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 4})
 	var seen LimiterStats
-	ph := l.ProcessPipelineHook(func(context.Context, []redis.Cmder) error {
+	ph := l.processPipelineHook(func(context.Context, []redis.Cmder) error {
 		seen = l.Stats()
 		return nil
 	})
@@ -573,7 +573,7 @@ func TestLimiterPipelineCountsOnce(t *testing.T) {
 func TestLimiterRejectedPipelineSetsCommandErrors(t *testing.T) {
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MaxWaiting: 1})
 	g := newLtGate()
-	h := l.ProcessHook(g.next)
+	h := l.processHook(g.next)
 	var wg sync.WaitGroup
 	for _, id := range []string{"h1", "h2", "w"} {
 		wg.Add(1)
@@ -583,7 +583,7 @@ func TestLimiterRejectedPipelineSetsCommandErrors(t *testing.T) {
 		}
 	}
 	ltWaitFor(t, "a waiter", func() bool { return l.Stats().Waiting == 1 })
-	ph := l.ProcessPipelineHook(func(context.Context, []redis.Cmder) error { t.Error("next ran"); return nil })
+	ph := l.processPipelineHook(func(context.Context, []redis.Cmder) error { t.Error("next ran"); return nil })
 	cmds := []redis.Cmder{ltGet("a"), ltGet("b")}
 	if err := ph(context.Background(), cmds); !errors.Is(err, ErrLimited) {
 		t.Fatalf("err = %v", err)
@@ -602,7 +602,7 @@ func TestLimiterRejectedPipelineSetsCommandErrors(t *testing.T) {
 // TestLimiterUsesItsOwnTable checks that the Limiter uses the flags Timeouts
 // found only when both use the same table.
 func TestLimiterUsesItsOwnTable(t *testing.T) {
-	notBlocking := NewCommandTable(WithCommand("blpop", Write))
+	notBlocking := newCommandTable(withCommand("blpop", flagWrite))
 	tmo, err := NewTimeouts(TimeoutOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -617,7 +617,7 @@ func TestLimiterUsesItsOwnTable(t *testing.T) {
 	} {
 		l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 4, Commands: c.table})
 		var blk int64 = -1
-		h := tmo.ProcessHook(l.ProcessHook(func(ctx context.Context, _ redis.Cmder) error {
+		h := tmo.processHook(l.processHook(func(ctx context.Context, _ redis.Cmder) error {
 			if _, ok := ctx.(*deadlineCtx); !ok {
 				t.Errorf("%s: Timeouts did not pass its context", c.name)
 			}
@@ -638,7 +638,7 @@ func TestLimiterNodeStats(t *testing.T) {
 	next := func(context.Context, redis.Cmder) error { return nil }
 	a := l.forNode("10.0.0.1:6379").ProcessHook(next)
 	b := l.forNode("10.0.0.2:6379").ProcessHook(next)
-	own := l.ProcessHook(next)
+	own := l.processHook(next)
 	for range 3 {
 		_ = a(context.Background(), ltGet("x"))
 	}
@@ -662,7 +662,7 @@ func TestLimiterNodeStats(t *testing.T) {
 type ltStarvation struct {
 	name string
 	// hooks returns the hooks to attach (none: bare go-redis).
-	hooks func(t *testing.T) []redis.Hook
+	hooks func(t *testing.T) []Guard
 	// serverBlocked is how many BLPOPs reach the server.
 	serverBlocked int
 	// sets is how many SETs to try, each with setTimeout.
@@ -676,9 +676,9 @@ type ltStarvation struct {
 // limiter without a blocking budget, SETs are stuck behind the BLPOPs.
 func TestLimiterStarvation(t *testing.T) {
 	srv := redistest.Start(t)
-	limiter := func(table *CommandTable) func(t *testing.T) []redis.Hook {
-		return func(t *testing.T) []redis.Hook {
-			return []redis.Hook{ltNewLimiter(t, LimiterOptions{MaxInFlight: 8, MaxBlocking: 4, Commands: table})}
+	limiter := func(table *CommandTable) func(t *testing.T) []Guard {
+		return func(t *testing.T) []Guard {
+			return []Guard{ltNewLimiter(t, LimiterOptions{MaxInFlight: 8, MaxBlocking: 4, Commands: table})}
 		}
 	}
 	cases := []ltStarvation{
@@ -688,13 +688,13 @@ func TestLimiterStarvation(t *testing.T) {
 		},
 		{
 			// Why the limiter exists: every connection is held by a BLPOP.
-			name: "bare", hooks: func(*testing.T) []redis.Hook { return nil }, serverBlocked: 8,
+			name: "bare", hooks: func(*testing.T) []Guard { return nil }, serverBlocked: 8,
 			sets: 8, setTimeout: time.Second,
 		},
 		{
 			// The same limiter with no blocking budget: a table that
 			// does not know BLPOP blocks lets BLPOPs take every permit.
-			name: "no blocking budget", hooks: limiter(NewCommandTable(WithCommand("blpop", Write))), serverBlocked: 8,
+			name: "no blocking budget", hooks: limiter(newCommandTable(withCommand("blpop", flagWrite))), serverBlocked: 8,
 			sets: 8, setTimeout: time.Second,
 		},
 	}

@@ -1,6 +1,12 @@
 package hooks
 
-import "github.com/redis/go-redis/v9"
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/internal/hookx"
+)
 
 // Position of each redisguard hook in the chain, outermost first. Attach
 // sorts by it whatever order the hooks are passed in.
@@ -14,10 +20,59 @@ const (
 	orderLimiter      = 40
 )
 
+// Guard is one of this package's hooks: a *Timeouts, *Retry, *Breaker,
+// *Limiter or *ReplicaReads. Attach is the only way to add one to a client,
+// so that its checks of the client's options always run: a Guard is not a
+// redis.Hook, and AddHook does not take it.
+type Guard interface {
+	// redisHook returns the go-redis hook Attach adds.
+	redisHook() redis.Hook
+}
+
 // orderedHook is implemented by every redisguard hook.
 type orderedHook interface {
-	redis.Hook
+	Guard
 	hookOrder() int
+}
+
+// hookMethods are the go-redis hook methods of a Guard, kept unexported so
+// that only Attach adds them to a client.
+type hookMethods interface {
+	dialHook(next redis.DialHook) redis.DialHook
+	processHook(next redis.ProcessHook) redis.ProcessHook
+	processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook
+}
+
+// rawHook is the redis.Hook of a Guard. go-redis calls its methods when it
+// builds the hook chain (on AddHook), not per command.
+type rawHook struct{ m hookMethods }
+
+func (h rawHook) DialHook(next redis.DialHook) redis.DialHook { return h.m.dialHook(next) }
+
+func (h rawHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return h.m.processHook(next)
+}
+
+func (h rawHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return h.m.processPipelineHook(next)
+}
+
+// Outer returns h, a go-redis hook of another kind (tracing, metrics), as a
+// Guard that Attach adds outermost, before every hook of this package, in
+// the order given: Attach(rdb, Outer(tracing), lim, tmo). Attach then adds
+// it only if it adds the others. A hook added with AddHook before Attach
+// also runs outermost.
+func Outer(h redis.Hook) Guard { return outerHook{h} }
+
+// outerHook is a hook of another kind passed to Attach through Outer.
+type outerHook struct{ h redis.Hook }
+
+func (o outerHook) redisHook() redis.Hook { return o.h }
+
+func init() {
+	hookx.DefaultTimeouts = func() (read, write, def time.Duration) {
+		return defaultTimeoutOptions.Read, defaultTimeoutOptions.Write, defaultTimeoutOptions.Default
+	}
 }
 
 // nodeHook is implemented by the hooks that keep per-node state (Breaker,

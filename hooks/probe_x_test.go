@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -25,13 +24,13 @@ type probeRig struct {
 	brk     *hooks.Breaker
 	lim     *hooks.Limiter
 	calls   *callCounter
-	dials   atomic.Int64         // every dial through the client's Dialer
-	changes chan gobreaker.State // every state change, in order
+	dials   atomic.Int64            // every dial through the client's Dialer
+	changes chan hooks.BreakerState // every state change, in order
 }
 
 func newProbeRig(t *testing.T, addr string) *probeRig {
 	t.Helper()
-	r := &probeRig{calls: &callCounter{}, changes: make(chan gobreaker.State, 64)}
+	r := &probeRig{calls: &callCounter{}, changes: make(chan hooks.BreakerState, 64)}
 	var d net.Dialer
 	r.rdb = redis.NewClient(&redis.Options{
 		Addr: addr, MaxRetries: -1, DialerRetries: 1, PoolSize: 4,
@@ -48,12 +47,12 @@ func newProbeRig(t *testing.T, addr string) *probeRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.brk.Close() })
-	r.brk.Subscribe(func(_ string, _, to gobreaker.State) { r.changes <- to })
+	r.brk.Subscribe(func(_ string, _, to hooks.BreakerState) { r.changes <- to })
 	r.lim, err = hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: 4, MaxBlocking: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hooks.Attach(r.rdb, r.calls, r.brk, r.lim); err != nil {
+	if err := hooks.Attach(r.rdb, hooks.Outer(r.calls), r.brk, r.lim); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -63,12 +62,12 @@ func newProbeRig(t *testing.T, addr string) *probeRig {
 func (r *probeRig) open(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	for i := 0; i < 10 && r.brk.State(r.rdb.Options().Addr) != gobreaker.StateOpen; i++ {
+	for i := 0; i < 10 && hooks.StateOf(r.brk, r.rdb.Options().Addr) != hooks.BreakerOpen; i++ {
 		if err := r.rdb.Get(ctx, "k").Err(); err == nil || errors.Is(err, hooks.ErrCircuitOpen) {
 			t.Fatalf("GET on a failing node: %v", err)
 		}
 	}
-	if got := <-r.changes; got != gobreaker.StateOpen {
+	if got := <-r.changes; got != hooks.BreakerOpen {
 		t.Fatalf("first state change to %v, want open", got)
 	}
 }
@@ -120,18 +119,18 @@ func TestBreakerProbesCloseCircuitWithoutCallers(t *testing.T) {
 
 	cmds, hookDials, admitted, dials := r.calls.cmds.Load(), r.calls.dials.Load(), r.lim.Stats().Admitted, r.dials.Load()
 	waitFor(t, func() bool { return r.dials.Load() >= dials+3 }) // three probes at least
-	if st := r.brk.State(srv.Addr()); st != gobreaker.StateOpen {
+	if st := hooks.StateOf(r.brk, srv.Addr()); st != hooks.BreakerOpen {
 		t.Fatalf("state %v while the node is stalled, want open", st)
 	}
 
 	srv.Resume()
 	select {
 	case got := <-r.changes:
-		if got != gobreaker.StateClosed {
+		if got != hooks.BreakerClosed {
 			t.Fatalf("state changed to %v after the node came back, want closed", got)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("circuit still %v 30s after the node came back (%d probe dials)", r.brk.State(srv.Addr()), r.dials.Load()-dials)
+		t.Fatalf("circuit still %v 30s after the node came back (%d probe dials)", hooks.StateOf(r.brk, srv.Addr()), r.dials.Load()-dials)
 	}
 	if n := r.calls.cmds.Load() - cmds; n != 0 {
 		t.Errorf("%d commands passed through the client's hooks while probing, want none", n)
@@ -159,7 +158,7 @@ func TestBreakerProbesLeaveDeadNodeOpen(t *testing.T) {
 	r.open(t)
 	dials := r.dials.Load()
 	waitFor(t, func() bool { return r.dials.Load() >= dials+3 })
-	if st := r.brk.State(srv.Addr()); st != gobreaker.StateOpen {
+	if st := hooks.StateOf(r.brk, srv.Addr()); st != hooks.BreakerOpen {
 		t.Fatalf("state %v after failed probes, want open", st)
 	}
 	if !probing() {
@@ -171,7 +170,7 @@ func TestBreakerProbesLeaveDeadNodeOpen(t *testing.T) {
 	if probing() {
 		t.Fatal("a probe still runs after Close returned")
 	}
-	if st := r.brk.State(srv.Addr()); st != gobreaker.StateOpen {
+	if st := hooks.StateOf(r.brk, srv.Addr()); st != hooks.BreakerOpen {
 		t.Errorf("state %v after Close, want open", st)
 	}
 	select {
@@ -200,7 +199,7 @@ func TestBreakerProbesOff(t *testing.T) {
 		t.Fatalf("GET on a stalled node: %v", err)
 	}
 	srv.Resume()
-	if st := brk.State(srv.Addr()); st != gobreaker.StateOpen {
+	if st := hooks.StateOf(brk, srv.Addr()); st != hooks.BreakerOpen {
 		t.Fatalf("state %v, want open", st)
 	}
 	if probing() {
@@ -224,8 +223,8 @@ func TestBreakerProbesRingNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = brk.Close() })
-	changes := make(chan gobreaker.State, 64)
-	brk.Subscribe(func(_ string, _, to gobreaker.State) { changes <- to })
+	changes := make(chan hooks.BreakerState, 64)
+	brk.Subscribe(func(_ string, _, to hooks.BreakerState) { changes <- to })
 	if err := hooks.Attach(ring, brk); err != nil {
 		t.Fatal(err)
 	}
@@ -234,10 +233,10 @@ func TestBreakerProbesRingNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Pause()
-	for i := 0; i < 10 && brk.State(srv.Addr()) != gobreaker.StateOpen; i++ {
+	for i := 0; i < 10 && hooks.StateOf(brk, srv.Addr()) != hooks.BreakerOpen; i++ {
 		_ = ring.Get(ctx, "k").Err()
 	}
-	if st := brk.State(srv.Addr()); st != gobreaker.StateOpen {
+	if st := hooks.StateOf(brk, srv.Addr()); st != hooks.BreakerOpen {
 		t.Fatalf("shard's circuit %v, want open", st)
 	}
 	// The probe starts from the state change, just after the circuit opens.
@@ -247,9 +246,9 @@ func TestBreakerProbesRingNode(t *testing.T) {
 	for closed := false; !closed; {
 		select {
 		case to := <-changes:
-			closed = to == gobreaker.StateClosed
+			closed = to == hooks.BreakerClosed
 		case <-deadline:
-			t.Fatalf("shard's circuit still %v 30s after it came back", brk.State(srv.Addr()))
+			t.Fatalf("shard's circuit still %v 30s after it came back", hooks.StateOf(brk, srv.Addr()))
 		}
 	}
 }

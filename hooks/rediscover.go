@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 )
 
 // rediscoverInterval is the least time between two reloads of a
@@ -70,8 +69,8 @@ func (r *rediscovery) hasNode(addr string) bool {
 // stateChanged is the rediscovery's Breaker subscription: a circuit of one
 // of the client's nodes that opens asks for a reload. (A Breaker attached to
 // other clients too reports their nodes as well.)
-func (r *rediscovery) stateChanged(node string, _, to gobreaker.State) {
-	if to == gobreaker.StateOpen && r.hasNode(node) {
+func (r *rediscovery) stateChanged(node string, _, to BreakerState) {
+	if to == BreakerOpen && r.hasNode(node) {
 		r.reload()
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -82,7 +81,7 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 		if err != nil || node.Options().Addr != dead {
 			t.Fatalf("node client of %s: %v, %v", key, node, err)
 		}
-		for i := 0; b.State(dead) != gobreaker.StateOpen; i++ {
+		for i := 0; hooks.StateOf(b, dead) != hooks.BreakerOpen; i++ {
 			if i == 100 {
 				t.Fatalf("%s's circuit did not open after 100 GETs to it", dead)
 			}
@@ -119,7 +118,7 @@ func TestClusterRediscoversPromotedReplica(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = b.Close() })
-		rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
+		rr := hooks.NewReplicaReads(nil)
 		if err := hooks.Attach(rdb, b, rr); err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +410,7 @@ func TestReplicaReadsNeedsClusterClient(t *testing.T) {
 		redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
 		redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}),
 	} {
-		err := hooks.Attach(rdb, hooks.NewReplicaReads(hooks.ReplicaReadOptions{}))
+		err := hooks.Attach(rdb, hooks.NewReplicaReads(nil))
 		if err == nil || !strings.Contains(err.Error(), "needs a *redis.ClusterClient") {
 			t.Errorf("Attach on %T: %v", rdb, err)
 		}

@@ -9,13 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ReplicaReadOptions configure NewReplicaReads.
-type ReplicaReadOptions struct {
-	// Commands classifies commands (which ones are read-only and
-	// idempotent). nil means DefaultTable.
-	Commands *CommandTable
-}
-
 // ReplicaReads is an opt-in go-redis hook for a *redis.ClusterClient, added
 // with Attach next to a Breaker: a read that a master's open circuit
 // refuses is sent to one of that master's replicas instead, so reads go on
@@ -66,8 +59,10 @@ type ReplicaReadStats struct {
 
 // NewReplicaReads returns a ReplicaReads. Add it with Attach to a
 // *redis.ClusterClient (with a Breaker, or it never has anything to do).
-func NewReplicaReads(opt ReplicaReadOptions) *ReplicaReads {
-	return &ReplicaReads{table: opt.Commands.orDefault()}
+// commands tells which commands are read-only and idempotent; nil means
+// the built-in table (see NewCommandTable).
+func NewReplicaReads(commands *CommandTable) *ReplicaReads {
+	return &ReplicaReads{table: commands.orDefault()}
 }
 
 // Stats returns the counters, summed over the clients it is attached to.
@@ -77,16 +72,18 @@ func (r *ReplicaReads) Stats() ReplicaReadStats {
 
 func (r *ReplicaReads) hookOrder() int { return orderReplicaReads }
 
-// DialHook, ProcessHook and ProcessPipelineHook pass everything through: a
-// ReplicaReads added directly with AddHook knows no cluster. Attach binds it
+func (r *ReplicaReads) redisHook() redis.Hook { return rawHook{r} }
+
+// dialHook, processHook and processPipelineHook pass everything through: a
+// ReplicaReads added without Attach knows no cluster. Attach binds it
 // to the ClusterClient (see forCluster).
-func (r *ReplicaReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *ReplicaReads) dialHook(next redis.DialHook) redis.DialHook { return next }
 
-// ProcessHook passes commands through; see DialHook.
-func (r *ReplicaReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+// processHook passes commands through; see dialHook.
+func (r *ReplicaReads) processHook(next redis.ProcessHook) redis.ProcessHook { return next }
 
-// ProcessPipelineHook passes pipelines through; see DialHook.
-func (r *ReplicaReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+// processPipelineHook passes pipelines through; see dialHook.
+func (r *ReplicaReads) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
@@ -113,8 +110,8 @@ func (h replicaReadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if err == nil || !errors.Is(err, ErrCircuitOpen) {
 			return err
 		}
-		info := h.r.table.Classify(cmd)
-		if !info.Is(ReadOnly|Idempotent) || info.IsBlocking() {
+		info := h.r.table.info(cmd)
+		if !info.Is(flagReadOnly|flagIdempotent) || info.IsBlocking() {
 			return err
 		}
 		key, ok := readKey(cmd)

@@ -17,7 +17,7 @@ import (
 // turned off without losing MOVED and ASK handling. So Attach puts this
 // hook innermost on every node client of a ClusterClient or Ring: when a
 // command that is not idempotent fails in a way that may have applied it,
-// the error is replaced by a *MaybeAppliedError, which go-redis does not
+// the error is replaced by a *maybeAppliedError, which go-redis does not
 // recognise as retryable (it does not unwrap to the network error). The
 // Retry hook, outside, classifies it as OutcomeMaybeApplied and does not
 // re-send either. Idempotent commands keep their error, and go-redis may
@@ -31,11 +31,11 @@ import (
 // ProcessPipelineHook, up to MaxRedirects times. The guard's pipeline hook
 // sees each of those sends. After a send it marks every command that is not
 // idempotent and may have run: a command whose error says it may have been
-// applied gets a *MaybeAppliedError, and a command that got its reply in a
+// applied gets a *maybeAppliedError, and a command that got its reply in a
 // batch that failed is remembered in the call's resendScope. On a later
 // send of the same command (the same Cmder) it leaves that command out of
 // the batch: a command that got its reply keeps it, the others keep their
-// *MaybeAppliedError. Idempotent commands are sent again. A MULTI/EXEC is
+// *maybeAppliedError. Idempotent commands are sent again. A MULTI/EXEC is
 // passed through: the cluster client sends it again only after a failed
 // write or a failed connection, when EXEC never reached the server.
 //
@@ -55,6 +55,8 @@ const orderResendGuard = 50 // innermost: it must see go-redis's own error
 
 func (g *resendGuard) hookOrder() int { return orderResendGuard }
 
+func (g *resendGuard) redisHook() redis.Hook { return g }
+
 func (g *resendGuard) forNode(addr string) redis.Hook {
 	return &resendGuard{table: g.table, budget: g.budget, node: addr}
 }
@@ -62,7 +64,7 @@ func (g *resendGuard) forNode(addr string) redis.Hook {
 // resendGuardFor returns the guard Attach adds to a cluster's or ring's node
 // clients, classifying commands with the Retry hook's table when one is
 // among hs.
-func resendGuardFor(hs []redis.Hook) *resendGuard {
+func resendGuardFor(hs []Guard) *resendGuard {
 	for _, h := range hs {
 		if r, ok := h.(*Retry); ok {
 			return &resendGuard{table: r.table, budget: r.budget}
@@ -87,13 +89,13 @@ func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if err == nil || err == redis.Nil {
 			return err
 		}
-		if o, _ := classify(err, false); o != OutcomeMaybeApplied {
+		if o, _ := classify(err, false); o != outcomeMaybeApplied {
 			return err
 		}
-		if isHandshake(cmd) || g.table.Classify(cmd).IsIdempotent() {
+		if isHandshake(cmd) || g.table.info(cmd).IsIdempotent() {
 			return err
 		}
-		return &MaybeAppliedError{Command: cmd.Name(), Node: g.node, cause: err}
+		return &maybeAppliedError{Command: cmd.Name(), Node: g.node, cause: err}
 	}
 }
 
@@ -121,7 +123,7 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if len(send) == 0 {
 			// Everything was sent before: nothing goes out, and each
 			// command keeps what its earlier send left (a reply, or a
-			// *MaybeAppliedError). go-redis sets a hook's error on every
+			// *maybeAppliedError). go-redis sets a hook's error on every
 			// command without one when the hook does not call next, so
 			// return nil: the commands carry the outcome.
 			return nil
@@ -149,7 +151,7 @@ func (g *resendGuard) sentBefore(scope *resendScope, c redis.Cmder) bool {
 	} else if !scope.has(c) {
 		return false
 	}
-	return !isHandshake(c) && !g.table.Classify(c).IsIdempotent()
+	return !isHandshake(c) && !g.table.info(c).IsIdempotent()
 }
 
 // markSent runs after a send of cmds that failed: every command that is not
@@ -159,7 +161,7 @@ func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
 	failed := false
 	for _, c := range cmds {
 		if err := c.Err(); err != nil && err != redis.Nil && !isMaybeAppliedGuard(err) {
-			if o, _ := classify(err, true); o == OutcomeMaybeApplied {
+			if o, _ := classify(err, true); o == outcomeMaybeApplied {
 				failed = true
 				break
 			}
@@ -172,11 +174,11 @@ func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
 	for _, c := range cmds {
 		err := c.Err()
 		if err != nil && err != redis.Nil {
-			if o, _ := classify(err, true); o != OutcomeMaybeApplied || isMaybeAppliedGuard(err) {
+			if o, _ := classify(err, true); o != outcomeMaybeApplied || isMaybeAppliedGuard(err) {
 				continue
 			}
 		}
-		if isHandshake(c) || g.table.Classify(c).IsIdempotent() {
+		if isHandshake(c) || g.table.info(c).IsIdempotent() {
 			continue
 		}
 		if err == nil || err == redis.Nil {
@@ -187,7 +189,7 @@ func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
 			}
 			scope.add(c)
 		} else {
-			c.SetErr(&MaybeAppliedError{Command: c.Name(), Node: g.node, cause: err})
+			c.SetErr(&maybeAppliedError{Command: c.Name(), Node: g.node, cause: err})
 		}
 		marked = true
 	}
@@ -196,7 +198,7 @@ func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
 
 // firstGuardErr is the first command error in cmds, the error a pipeline's
 // next returns, redis.Nil and other answers excluded when a
-// *MaybeAppliedError is among them (that one tells the caller what matters).
+// *maybeAppliedError is among them (that one tells the caller what matters).
 func firstGuardErr(cmds []redis.Cmder) error {
 	var first error
 	for _, c := range cmds {
@@ -243,7 +245,7 @@ func (s *resendScope) recordMaybe(cmds []redis.Cmder, node string) {
 		if err == nil || err == redis.Nil {
 			continue
 		}
-		if o, _ := classify(err, true); o != OutcomeMaybeApplied {
+		if o, _ := classify(err, true); o != outcomeMaybeApplied {
 			continue
 		}
 		s.mu.Lock()
@@ -257,7 +259,7 @@ func (s *resendScope) recordMaybe(cmds []redis.Cmder, node string) {
 
 // correct runs when the call is over: a command that an earlier send may
 // have applied and that ended with an error saying it was not sent (the
-// last attempt's refusal or failed dial) gets a *MaybeAppliedError instead,
+// last attempt's refusal or failed dial) gets a *maybeAppliedError instead,
 // so that no error of the call claims less than what happened. It reports
 // whether it changed any.
 func (s *resendScope) correct(cmds []redis.Cmder) bool {
@@ -276,10 +278,10 @@ func (s *resendScope) correct(cmds []redis.Cmder) bool {
 		if err == nil || err == redis.Nil || isReplyErr(err) {
 			continue
 		}
-		if o, _ := classify(err, true); o == OutcomeMaybeApplied {
+		if o, _ := classify(err, true); o == outcomeMaybeApplied {
 			continue
 		}
-		c.SetErr(&MaybeAppliedError{Command: c.Name(), Node: node, cause: err})
+		c.SetErr(&maybeAppliedError{Command: c.Name(), Node: node, cause: err})
 		changed = true
 	}
 	return changed
@@ -327,14 +329,14 @@ func (resendScopeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	}
 }
 
-// MaybeAppliedError is the error of a command that is not idempotent and
+// maybeAppliedError is the error of a command that is not idempotent and
 // failed on a cluster or ring node after it may have been applied (a read
 // timeout, EOF or reset after the write). It matches ErrMaybeApplied with
 // errors.Is. It deliberately does not unwrap to the network error, nor
 // answer Timeout, so that go-redis's cluster and ring loops do not send the
 // command again; Cause returns that error. The error Retry returns for it
 // reaches the network error again (see RetryError).
-type MaybeAppliedError struct {
+type maybeAppliedError struct {
 	// Command is the command's name.
 	Command string
 	// Node is the address of the node it was sent to.
@@ -343,19 +345,19 @@ type MaybeAppliedError struct {
 }
 
 // Error names the command, the node and the cause.
-func (e *MaybeAppliedError) Error() string {
+func (e *maybeAppliedError) Error() string {
 	return "hooks: " + e.Command + " may have been applied on " + e.Node + " (not sent again): " + e.cause.Error()
 }
 
 // Is matches ErrMaybeApplied.
-func (e *MaybeAppliedError) Is(target error) bool { return target == ErrMaybeApplied }
+func (e *maybeAppliedError) Is(target error) bool { return target == ErrMaybeApplied }
 
 // Cause returns the network error the command failed with.
-func (e *MaybeAppliedError) Cause() error { return e.cause }
+func (e *maybeAppliedError) Cause() error { return e.cause }
 
 // isMaybeAppliedGuard reports an error made by resendGuard.
 func isMaybeAppliedGuard(err error) bool {
-	var m *MaybeAppliedError
+	var m *maybeAppliedError
 	return errors.As(err, &m)
 }
 
@@ -405,7 +407,7 @@ func heldErr(name string, err error, pipeline bool) error {
 	if !isFailure(o) {
 		return err
 	}
-	return newRetryError(&RetryError{Outcome: o, Command: name, Attempts: 1, Err: err, nodeFault: fault}, nil)
+	return newRetryError(&RetryError{outcome: o, Command: name, Attempts: 1, Err: err, nodeFault: fault}, nil)
 }
 
 // isReplyErr reports an error reply of the server.

@@ -70,7 +70,7 @@ func TestResendGuardKeepsRepliedCommandOutOfClusterResend(t *testing.T) {
 	if get.Err() != nil || get.Val() != "v" {
 		t.Fatalf("GET: %v %q", get.Err(), get.Val())
 	}
-	var m *MaybeAppliedError
+	var m *maybeAppliedError
 	if !errors.As(incrLost.Err(), &m) || !errors.Is(incrLost.Err(), ErrMaybeApplied) || m.Cause() != timeout {
 		t.Fatalf("the INCR that timed out: %v, want a *MaybeAppliedError", incrLost.Err())
 	}

@@ -35,7 +35,7 @@ func TestResendGuardHidesMaybeAppliedFromGoRedis(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := g.ProcessHook(func(context.Context, redis.Cmder) error { return tc.err })(context.Background(), tc.cmd)
-			var m *MaybeAppliedError
+			var m *maybeAppliedError
 			if got := errors.As(err, &m); got != tc.guarded {
 				t.Fatalf("guarded = %v, want %v (err %v)", got, tc.guarded, err)
 			}
@@ -45,7 +45,7 @@ func TestResendGuardHidesMaybeAppliedFromGoRedis(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrMaybeApplied) || ClassifyError(err) != OutcomeMaybeApplied {
+			if !errors.Is(err, ErrMaybeApplied) || classifyError(err) != outcomeMaybeApplied {
 				t.Fatalf("%v: not classified as maybe applied", err)
 			}
 			if errors.Is(err, io.EOF) || m.Cause() != tc.err || m.Node != "10.0.0.1:6379" {

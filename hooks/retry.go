@@ -14,9 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Clock is the time source of Retry. Tests inject a fake one to check the
-// backoff schedule without sleeping; nil in RetryOptions means real time.
-type Clock interface {
+// retryClock is the time source of Retry. Tests inject a fake one to check
+// the backoff schedule without sleeping; nil in RetryOptions means real time.
+type retryClock interface {
 	// Now returns the current time.
 	Now() time.Time
 	// Sleep waits for d or until ctx ends, whichever is first, and returns
@@ -63,8 +63,8 @@ type RetryOptions struct {
 	// [delay*(1-f), delay*(1+f)] (backoff/v4 semantics). 0 means 0.5; a
 	// negative value disables the jitter. At most 1.
 	RandomizationFactor float64
-	// Commands decides which commands are idempotent. nil means
-	// DefaultTable.
+	// Commands decides which commands are idempotent. nil means the
+	// built-in table (see NewCommandTable).
 	Commands *CommandTable
 	// OnRetry, if set, is called before each retry's delay, outside any
 	// lock, on the goroutine of the call.
@@ -73,8 +73,8 @@ type RetryOptions struct {
 	// with attempt, delay, error and command before each retry. nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Clock is the time source. nil means real time.
-	Clock Clock
+	// clock is the time source (tests set it). nil means real time.
+	clock retryClock
 	// WaitOutOpenCircuit makes Retry treat ErrCircuitOpen like an error
 	// before the send (the command never left): it backs off and tries
 	// again, within MaxAttempts, MaxElapsed and the deadline, instead of
@@ -102,9 +102,9 @@ type RetryEvent struct {
 	Delay time.Duration
 	// Err is the failed attempt's error.
 	Err error
-	// Outcome is the class of Err that allows the retry: OutcomeNotSent,
-	// OutcomeRejected or OutcomeMaybeApplied.
-	Outcome Outcome
+	// Outcome is the class of Err that allows the retry: ErrNotSent,
+	// ErrRejected or ErrMaybeApplied (compare with ==).
+	Outcome error
 	// MaybeApplied reports that this attempt or an earlier one of the same
 	// call may have run on the server.
 	MaybeApplied bool
@@ -180,7 +180,7 @@ type RetryStats struct {
 // pipeline after a read timeout, whatever the node clients' MaxRetries;
 // MaxRedirects cannot be turned off without losing MOVED/ASK handling, so
 // Attach adds a guard to every node client that keeps a command that is not
-// idempotent from going out again (see MaybeAppliedError).
+// idempotent from going out again (see ErrMaybeApplied).
 //
 // # Re-sends that send nothing
 //
@@ -218,7 +218,7 @@ type Retry struct {
 	waitOpen            bool
 	onRetry             func(RetryEvent)
 	logger              *slog.Logger
-	clock               Clock
+	clock               retryClock
 	budget              *retryBudget
 
 	retries, recovered, gaveUp, notRetried, budgetSpent atomic.Uint64
@@ -235,7 +235,7 @@ var _ orderedHook = (*Retry)(nil)
 // NewRetry returns a Retry hook with opt's defaults applied. It returns an
 // error for a negative MaxAttempts or interval, a MaxInterval below
 // InitialInterval, a Multiplier below 1, a RandomizationFactor above 1, or
-// a Budget that RetryBudget.Validate refuses.
+// a Budget field that cannot work (see RetryBudget).
 func NewRetry(opt RetryOptions) (*Retry, error) {
 	r := &Retry{
 		maxAttempts:         opt.MaxAttempts,
@@ -248,7 +248,7 @@ func NewRetry(opt RetryOptions) (*Retry, error) {
 		waitOpen:            opt.WaitOutOpenCircuit,
 		onRetry:             opt.OnRetry,
 		logger:              opt.Logger,
-		clock:               opt.Clock,
+		clock:               opt.clock,
 	}
 	switch {
 	case r.maxAttempts < 0:
@@ -290,13 +290,13 @@ func NewRetry(opt RetryOptions) (*Retry, error) {
 		r.randomizationFactor = 0
 	}
 	if r.table == nil {
-		r.table = DefaultTable
+		r.table = defaultTable
 	}
 	if r.clock == nil {
 		r.clock = realClock{}
 	}
 	if opt.Budget != nil {
-		if err := opt.Budget.Validate(); err != nil {
+		if err := opt.Budget.validate(); err != nil {
 			return nil, err
 		}
 		r.budget = newRetryBudget(*opt.Budget, r.clock)
@@ -323,11 +323,13 @@ func (r *Retry) Stats() RetryStats {
 
 func (r *Retry) hookOrder() int { return orderRetry }
 
-// DialHook returns next: Retry works on commands, not dials.
-func (r *Retry) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *Retry) redisHook() redis.Hook { return rawHook{r} }
 
-// ProcessHook retries a single command.
-func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+// dialHook returns next: Retry works on commands, not dials.
+func (r *Retry) dialHook(next redis.DialHook) redis.DialHook { return next }
+
+// processHook retries a single command.
+func (r *Retry) processHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if r.budget != nil && !isHandshake(cmd) {
 			r.budget.call()
@@ -340,8 +342,8 @@ func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// ProcessPipelineHook retries a pipeline or a MULTI/EXEC as a whole.
-func (r *Retry) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+// processPipelineHook retries a pipeline or a MULTI/EXEC as a whole.
+func (r *Retry) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if r.budget != nil && !allHandshake(cmds) {
 			r.budget.call()
@@ -370,9 +372,9 @@ type retryTarget struct {
 }
 
 // noteNet keeps err's network error when err may have applied the call.
-func (t *retryTarget) noteNet(err error, o Outcome) {
+func (t *retryTarget) noteNet(err error, o outcome) {
 	var ne net.Error
-	if o == OutcomeMaybeApplied && errors.As(err, &ne) {
+	if o == outcomeMaybeApplied && errors.As(err, &ne) {
 		t.netErr = ne
 	}
 }
@@ -447,7 +449,7 @@ func (t *retryTarget) commandName() string {
 
 // decision is what Retry makes of an attempt's error.
 type decision struct {
-	outcome   Outcome
+	outcome   outcome
 	nodeFault bool
 	// allowed: every command may be sent again for this error.
 	allowed bool
@@ -463,27 +465,27 @@ func (r *Retry) decide(t *retryTarget, err error) decision {
 
 // classify is the package's classify, with an open circuit counted as not
 // sent when WaitOutOpenCircuit is set.
-func (r *Retry) classify(err error, pipeline bool) (Outcome, bool) {
+func (r *Retry) classify(err error, pipeline bool) (outcome, bool) {
 	o, fault := classify(err, pipeline)
-	if o == OutcomeStopped && r.waitOpen && errors.Is(err, ErrCircuitOpen) {
-		return OutcomeNotSent, false
+	if o == outcomeStopped && r.waitOpen && errors.Is(err, ErrCircuitOpen) {
+		return outcomeNotSent, false
 	}
 	return o, fault
 }
 
 // mayResend reports whether cmd may be sent again after an error of
 // outcome o.
-func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
+func (r *Retry) mayResend(cmd redis.Cmder, o outcome) bool {
 	switch o {
-	case OutcomeNotSent:
+	case outcomeNotSent:
 		return true
-	case OutcomeRejected:
+	case outcomeRejected:
 		// A NoRetry command (go-redis: it writes its reply to an io.Writer)
 		// is sent again only when it never left.
 		return !cmd.NoRetry()
-	case OutcomeMaybeApplied, OutcomeOK, OutcomeAnswer:
+	case outcomeMaybeApplied, outcomeOK, outcomeAnswer:
 		// OK and answers: the command ran in this attempt.
-		return !cmd.NoRetry() && r.table.Classify(cmd).IsIdempotent()
+		return !cmd.NoRetry() && r.table.info(cmd).IsIdempotent()
 	default:
 		return false
 	}
@@ -495,7 +497,7 @@ func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
 func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 	d := decision{allowed: true}
 	d.outcome, d.nodeFault = r.classify(err, true)
-	if d.outcome == OutcomeStopped {
+	if d.outcome == outcomeStopped {
 		d.allowed = false
 		return d
 	}
@@ -507,8 +509,8 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 		if isFailure(o) && (!isFailure(d.outcome) || o > d.outcome) {
 			d.outcome, d.nodeFault = o, fault
 		}
-		if o == OutcomeStopped {
-			d.outcome, d.allowed = OutcomeStopped, false
+		if o == outcomeStopped {
+			d.outcome, d.allowed = outcomeStopped, false
 			return d
 		}
 		if !r.mayResend(c, o) {
@@ -526,7 +528,7 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 // refused while queued was refused for a state of the server (READONLY,
 // LOADING, ...) and not for itself (a syntax error).
 func decideAbortedTx(cmds []redis.Cmder) decision {
-	d := decision{outcome: OutcomeAnswer, allowed: true}
+	d := decision{outcome: outcomeAnswer, allowed: true}
 	for _, c := range cmds {
 		e := c.Err()
 		if e == nil || isExecAbort(e) {
@@ -534,18 +536,18 @@ func decideAbortedTx(cmds []redis.Cmder) decision {
 		}
 		o, fault := classify(e, true)
 		switch o {
-		case OutcomeNotSent, OutcomeRejected:
-			if d.outcome == OutcomeAnswer || o > d.outcome {
+		case outcomeNotSent, outcomeRejected:
+			if d.outcome == outcomeAnswer || o > d.outcome {
 				d.outcome, d.nodeFault = o, fault
 			}
-			if o != OutcomeNotSent && c.NoRetry() {
+			if o != outcomeNotSent && c.NoRetry() {
 				d.allowed = false
 			}
 		default:
-			return decision{outcome: OutcomeAnswer}
+			return decision{outcome: outcomeAnswer}
 		}
 	}
-	if d.outcome == OutcomeAnswer {
+	if d.outcome == outcomeAnswer {
 		d.allowed = false
 	}
 	return d
@@ -565,8 +567,8 @@ func txAborted(cmds []redis.Cmder, err error) bool {
 }
 
 // isFailure reports the outcomes a retry may be about.
-func isFailure(o Outcome) bool {
-	return o == OutcomeNotSent || o == OutcomeRejected || o == OutcomeMaybeApplied
+func isFailure(o outcome) bool {
+	return o == outcomeNotSent || o == outcomeRejected || o == outcomeMaybeApplied
 }
 
 // retry runs after a failed first attempt.
@@ -579,7 +581,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	}
 	d := r.decide(t, err)
 	if !isFailure(d.outcome) {
-		if t.pipeline && d.outcome == OutcomeStopped {
+		if t.pipeline && d.outcome == outcomeStopped {
 			// The batch stops (the caller's context ended, the circuit
 			// is open), but a command of it may still carry a transport
 			// error of its own.
@@ -587,7 +589,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		}
 		return err
 	}
-	maybe := d.outcome == OutcomeMaybeApplied
+	maybe := d.outcome == outcomeMaybeApplied
 	t.noteNet(err, d.outcome)
 	if !d.allowed {
 		r.notRetried.Add(1)
@@ -653,13 +655,13 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		d = r.decide(t, err)
 		t.noteNet(err, d.outcome)
 		switch d.outcome {
-		case OutcomeMaybeApplied:
+		case outcomeMaybeApplied:
 			maybe = true
-		case OutcomeAnswer:
+		case outcomeAnswer:
 			// The server answered this attempt: that is the result.
 			r.recovered.Add(1)
 			return err
-		case OutcomeStopped:
+		case outcomeStopped:
 			r.gaveUp.Add(1)
 			if maybe {
 				return r.wrap(t, d, maybe, attempts+1, err)
@@ -688,12 +690,12 @@ func (r *Retry) wrap(t *retryTarget, d decision, maybe bool, attempts int, err e
 func (r *Retry) wrapErr(t *retryTarget, d decision, maybe bool, attempts int, err error, budget bool) error {
 	o := d.outcome
 	if maybe {
-		o = OutcomeMaybeApplied
+		o = outcomeMaybeApplied
 	}
 	if t.pipeline {
 		wrapCmds(t.cmds, maybe, attempts)
 	}
-	return newRetryError(&RetryError{Outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault, budget: budget}, t.netErr)
+	return newRetryError(&RetryError{outcome: o, Command: t.commandName(), Attempts: attempts, Err: err, nodeFault: d.nodeFault, budget: budget}, t.netErr)
 }
 
 // spent ends a single command whose re-send by go-redis's cluster or ring
@@ -704,7 +706,7 @@ func (r *Retry) spent(t *retryTarget, maybe bool, attempts int, cause error) err
 	d := r.decide(t, cause)
 	t.noteNet(cause, d.outcome)
 	r.budgetSpent.Add(1)
-	return r.wrapErr(t, d, maybe || d.outcome == OutcomeMaybeApplied, attempts, cause, true)
+	return r.wrapErr(t, d, maybe || d.outcome == outcomeMaybeApplied, attempts, cause, true)
 }
 
 // wrapCmds replaces each transport or server-state error of a batch's
@@ -726,20 +728,20 @@ func wrapCmds(cmds []redis.Cmder, maybe bool, attempts int) {
 			continue
 		}
 		if maybe {
-			o = OutcomeMaybeApplied
+			o = outcomeMaybeApplied
 		}
-		c.SetErr(newRetryError(&RetryError{Outcome: o, Command: c.Name(), Attempts: attempts, Err: e, nodeFault: fault}, nil))
+		c.SetErr(newRetryError(&RetryError{outcome: o, Command: c.Name(), Attempts: attempts, Err: e, nodeFault: fault}, nil))
 	}
 }
 
 // report counts and logs a retry, and calls OnRetry and the subscribers.
-func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay time.Duration, err error, o Outcome, maybe bool) {
+func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay time.Duration, err error, o outcome, maybe bool) {
 	switch o {
-	case OutcomeNotSent:
+	case outcomeNotSent:
 		r.byNotSent.Add(1)
-	case OutcomeRejected:
+	case outcomeRejected:
 		r.byRejected.Add(1)
-	case OutcomeMaybeApplied:
+	case outcomeMaybeApplied:
 		r.byMaybeApplied.Add(1)
 	}
 	logger := r.logger
@@ -758,7 +760,7 @@ func (r *Retry) report(ctx context.Context, t *retryTarget, attempt int, delay t
 	if r.onRetry == nil && subs == nil {
 		return
 	}
-	ev := RetryEvent{Command: name, Attempt: attempt, Delay: delay, Err: err, Outcome: o, MaybeApplied: maybe}
+	ev := RetryEvent{Command: name, Attempt: attempt, Delay: delay, Err: err, Outcome: o.sentinel(), MaybeApplied: maybe}
 	if r.onRetry != nil {
 		r.onRetry(ev)
 	}

@@ -55,8 +55,8 @@ func benchBreaker(b *testing.B) redis.Hook {
 }
 
 func BenchmarkRetry(b *testing.B) {
-	b.Run("process", func(b *testing.B) { benchProcess(b, benchRetry(b).ProcessHook(noopNext)) })
-	b.Run("pipeline", func(b *testing.B) { benchPipeline(b, benchRetry(b).ProcessPipelineHook(noopNextPipeline)) })
+	b.Run("process", func(b *testing.B) { benchProcess(b, benchRetry(b).processHook(noopNext)) })
+	b.Run("pipeline", func(b *testing.B) { benchPipeline(b, benchRetry(b).processPipelineHook(noopNextPipeline)) })
 	budget := func(b *testing.B) *Retry {
 		r, err := NewRetry(RetryOptions{Budget: &RetryBudget{}})
 		if err != nil {
@@ -64,10 +64,10 @@ func BenchmarkRetry(b *testing.B) {
 		}
 		return r
 	}
-	b.Run("process with budget", func(b *testing.B) { benchProcess(b, budget(b).ProcessHook(noopNext)) })
+	b.Run("process with budget", func(b *testing.B) { benchProcess(b, budget(b).processHook(noopNext)) })
 	// Every goroutine counts its calls in the same budget.
 	b.Run("process with budget, parallel", func(b *testing.B) {
-		h := budget(b).ProcessHook(noopNext)
+		h := budget(b).processHook(noopNext)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			ctx := context.Background()
@@ -81,7 +81,7 @@ func BenchmarkRetry(b *testing.B) {
 		})
 	})
 	b.Run("process, parallel", func(b *testing.B) {
-		h := benchRetry(b).ProcessHook(noopNext)
+		h := benchRetry(b).processHook(noopNext)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			ctx := context.Background()
@@ -117,13 +117,13 @@ func BenchmarkBreaker(b *testing.B) {
 // outside, the node's Breaker inside.
 func BenchmarkRetryBreaker(b *testing.B) {
 	b.Run("process", func(b *testing.B) {
-		benchProcess(b, benchRetry(b).ProcessHook(benchBreaker(b).ProcessHook(noopNext)))
+		benchProcess(b, benchRetry(b).processHook(benchBreaker(b).ProcessHook(noopNext)))
 	})
 	b.Run("pipeline", func(b *testing.B) {
-		benchPipeline(b, benchRetry(b).ProcessPipelineHook(benchBreaker(b).ProcessPipelineHook(noopNextPipeline)))
+		benchPipeline(b, benchRetry(b).processPipelineHook(benchBreaker(b).ProcessPipelineHook(noopNextPipeline)))
 	})
 	b.Run("process-parallel", func(b *testing.B) {
-		h := benchRetry(b).ProcessHook(benchBreaker(b).ProcessHook(noopNext))
+		h := benchRetry(b).processHook(benchBreaker(b).ProcessHook(noopNext))
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			ctx := context.Background()

@@ -32,10 +32,10 @@ var ErrRetryBudget = errors.New("hooks: retry budget spent")
 // the commands it is asked for, while a budget of 0.1 keeps it near 1.1.
 //
 // A re-send takes a token when the attempt before it failed at a server
-// in trouble: it may have run (OutcomeMaybeApplied: a read timeout, a
+// in trouble: it may have run (ErrMaybeApplied: a read timeout, a
 // reset, EOF), or the server could not serve it (LOADING, BUSY,
 // MASTERDOWN, CLUSTERDOWN, max clients). A retry after an attempt that
-// never reached a server (OutcomeNotSent: a refused dial, a pool timeout,
+// never reached a server (ErrNotSent: a refused dial, a pool timeout,
 // ErrLimited, an open circuit waited out with WaitOutOpenCircuit) takes
 // none, since the retry is then the command's only send; nor does one
 // after a healthy node turned the command away to be routed again
@@ -69,11 +69,11 @@ type RetryBudget struct {
 // defaultRetryBudget is what the zero fields of a RetryBudget take.
 var defaultRetryBudget = RetryBudget{Ratio: 0.1, MinPerSecond: 10, Burst: 100}
 
-// Validate reports the first field that cannot work, naming it
+// validate reports the first field that cannot work, naming it
 // ("hooks: retry: Budget.Ratio 2 is above 1 ..."): a Ratio or MinPerSecond
 // that is negative, NaN or infinite, a Ratio above 1, a negative Burst.
 // NewRetry calls it.
-func (b RetryBudget) Validate() error {
+func (b RetryBudget) validate() error {
 	switch {
 	case math.IsNaN(b.Ratio) || math.IsInf(b.Ratio, 0):
 		return fmt.Errorf("hooks: retry: Budget.Ratio %g is not a finite number", b.Ratio)
@@ -113,7 +113,7 @@ func (b RetryBudget) withDefaults() RetryBudget {
 // capping at every step.
 type retryBudget struct {
 	ratio, perSecond, burst float64
-	clock                   Clock
+	clock                   retryClock
 
 	calls atomic.Uint64
 
@@ -123,7 +123,7 @@ type retryBudget struct {
 	last    time.Time // time already added to tokens
 }
 
-func newRetryBudget(b RetryBudget, clock Clock) *retryBudget {
+func newRetryBudget(b RetryBudget, clock retryClock) *retryBudget {
 	b = b.withDefaults()
 	return &retryBudget{
 		ratio:     b.Ratio,
@@ -162,8 +162,8 @@ func (b *retryBudget) take() bool {
 
 // budgeted reports whether a re-send after an attempt that failed with
 // outcome o (at fault: the node's failure, see classify) takes a token.
-func budgeted(o Outcome, fault bool) bool {
-	return o == OutcomeMaybeApplied || o == OutcomeRejected && fault
+func budgeted(o outcome, fault bool) bool {
+	return o == outcomeMaybeApplied || o == outcomeRejected && fault
 }
 
 // budgetStop is what a cluster or ring node's guard returns, without

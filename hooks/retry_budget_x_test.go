@@ -17,7 +17,7 @@ import (
 	"github.com/redisguard/redisguard/internal/redistest"
 )
 
-// stillClock is a hooks.Clock whose time moves only when the test says:
+// stillClock is a hooks.RetryClock whose time moves only when the test says:
 // backoffs end at once and add no time, so the budget's per-second floor
 // adds tokens only through advance.
 type stillClock struct {
@@ -43,16 +43,15 @@ func (c *stillClock) advance(d time.Duration) {
 
 // budgetRetry is a Retry with two attempts, a 1 ms backoff and budget b on
 // clk.
-func budgetRetry(t *testing.T, b hooks.RetryBudget, clk hooks.Clock) *hooks.Retry {
+func budgetRetry(t *testing.T, b hooks.RetryBudget, clk hooks.RetryClock) *hooks.Retry {
 	t.Helper()
-	r, err := hooks.NewRetry(hooks.RetryOptions{
+	r, err := hooks.NewRetry(hooks.WithClock(hooks.RetryOptions{
 		MaxAttempts:     2,
 		InitialInterval: time.Millisecond,
 		MaxInterval:     time.Millisecond,
 		Budget:          &b,
-		Clock:           clk,
 		Logger:          slog.New(slog.DiscardHandler),
-	})
+	}, clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +144,11 @@ func TestRetryBudgetRefusesOnceSpentAndRefills(t *testing.T) {
 func TestRetryBudgetOnlyCountsWhatReachesTheServer(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: deadAddr(t), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	r, err := hooks.NewRetry(hooks.RetryOptions{
+	r, err := hooks.NewRetry(hooks.WithClock(hooks.RetryOptions{
 		MaxAttempts: 3, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond,
-		Budget: &hooks.RetryBudget{Ratio: 0.01, Burst: 1}, Clock: newStillClock(),
+		Budget: &hooks.RetryBudget{Ratio: 0.01, Burst: 1},
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}, newStillClock()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +239,7 @@ func TestRetryBudgetValidation(t *testing.T) {
 			t.Errorf("NewRetry with budget %+v: %v, want an error naming %s", tc.b, err, tc.field)
 		}
 	}
-	if err := (hooks.RetryBudget{}).Validate(); err != nil {
+	if err := hooks.ValidateBudget(hooks.RetryBudget{}); err != nil {
 		t.Errorf("the zero budget (the defaults): %v", err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redisguard/redisguard/internal/redistest"
-	"github.com/sony/gobreaker/v2"
 )
 
 // ---- unit tests: a fake next and a fake clock ----
@@ -27,8 +26,8 @@ import (
 func newTestRetry(t *testing.T, opt RetryOptions) (*Retry, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
-	if opt.Clock == nil {
-		opt.Clock = clk
+	if opt.clock == nil {
+		opt.clock = clk
 	}
 	return mustRetry(t, opt), clk
 }
@@ -66,7 +65,7 @@ func TestRetryOptionsValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.maxAttempts != 3 || r.initialInterval != 50*time.Millisecond || r.maxInterval != time.Second ||
-		r.maxElapsed != 10*time.Second || r.multiplier != 2 || r.randomizationFactor != 0.5 || r.table != DefaultTable {
+		r.maxElapsed != 10*time.Second || r.multiplier != 2 || r.randomizationFactor != 0.5 || r.table != defaultTable {
 		t.Errorf("defaults: %+v", r)
 	}
 }
@@ -83,50 +82,50 @@ var (
 func TestClassifyError(t *testing.T) {
 	cases := []struct {
 		err   error
-		want  Outcome
+		want  outcome
 		fault bool
 	}{
-		{nil, OutcomeOK, false},
-		{errDial, OutcomeNotSent, true},
-		{&net.OpError{Op: "dial", Err: context.DeadlineExceeded}, OutcomeNotSent, true},
-		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), OutcomeNotSent, true},
-		{redis.ErrPoolTimeout, OutcomeNotSent, false},
-		{errLimited, OutcomeNotSent, false},
-		{errWriteFail, OutcomeNotSent, true},
-		{replyErr("LOADING Redis is loading the dataset in memory"), OutcomeRejected, true},
-		{replyErr("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT."), OutcomeRejected, true},
-		{replyErr("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), OutcomeRejected, true},
-		{replyErr("CLUSTERDOWN The cluster is down"), OutcomeRejected, false},
-		{replyErr("ERR max number of clients reached"), OutcomeRejected, true},
-		{replyErr("TRYAGAIN Multiple keys request during rehashing of slot"), OutcomeRejected, false},
-		{replyErr("READONLY You can't write against a read only replica."), OutcomeRejected, false},
-		{errReadTO, OutcomeMaybeApplied, true},
-		{errReset, OutcomeMaybeApplied, true},
-		{io.EOF, OutcomeMaybeApplied, true},
-		{io.ErrUnexpectedEOF, OutcomeMaybeApplied, true},
-		{redis.Nil, OutcomeAnswer, false},
-		{replyErr("WRONGTYPE Operation against a key holding the wrong kind of value"), OutcomeAnswer, false},
-		{replyErr("NOSCRIPT No matching script. Please use EVAL."), OutcomeAnswer, false},
-		{replyErr("ERR syntax error"), OutcomeAnswer, false},
-		{replyErr("BUSYGROUP Consumer Group name already exists"), OutcomeAnswer, false},
-		{replyErr("BUSYKEY Target key name already exists."), OutcomeAnswer, false},
-		{context.Canceled, OutcomeStopped, false},
-		{context.DeadlineExceeded, OutcomeStopped, false},
-		{&circuitOpenError{msg: "hooks: circuit open for node x"}, OutcomeStopped, false},
-		{redis.ErrClosed, OutcomeStopped, false},
-		{&RetryError{Outcome: OutcomeMaybeApplied, Err: io.EOF, nodeFault: true}, OutcomeMaybeApplied, true},
+		{nil, outcomeOK, false},
+		{errDial, outcomeNotSent, true},
+		{&net.OpError{Op: "dial", Err: context.DeadlineExceeded}, outcomeNotSent, true},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), outcomeNotSent, true},
+		{redis.ErrPoolTimeout, outcomeNotSent, false},
+		{errLimited, outcomeNotSent, false},
+		{errWriteFail, outcomeNotSent, true},
+		{replyErr("LOADING Redis is loading the dataset in memory"), outcomeRejected, true},
+		{replyErr("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT."), outcomeRejected, true},
+		{replyErr("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), outcomeRejected, true},
+		{replyErr("CLUSTERDOWN The cluster is down"), outcomeRejected, false},
+		{replyErr("ERR max number of clients reached"), outcomeRejected, true},
+		{replyErr("TRYAGAIN Multiple keys request during rehashing of slot"), outcomeRejected, false},
+		{replyErr("READONLY You can't write against a read only replica."), outcomeRejected, false},
+		{errReadTO, outcomeMaybeApplied, true},
+		{errReset, outcomeMaybeApplied, true},
+		{io.EOF, outcomeMaybeApplied, true},
+		{io.ErrUnexpectedEOF, outcomeMaybeApplied, true},
+		{redis.Nil, outcomeAnswer, false},
+		{replyErr("WRONGTYPE Operation against a key holding the wrong kind of value"), outcomeAnswer, false},
+		{replyErr("NOSCRIPT No matching script. Please use EVAL."), outcomeAnswer, false},
+		{replyErr("ERR syntax error"), outcomeAnswer, false},
+		{replyErr("BUSYGROUP Consumer Group name already exists"), outcomeAnswer, false},
+		{replyErr("BUSYKEY Target key name already exists."), outcomeAnswer, false},
+		{context.Canceled, outcomeStopped, false},
+		{context.DeadlineExceeded, outcomeStopped, false},
+		{&circuitOpenError{msg: "hooks: circuit open for node x"}, outcomeStopped, false},
+		{redis.ErrClosed, outcomeStopped, false},
+		{&RetryError{outcome: outcomeMaybeApplied, Err: io.EOF, nodeFault: true}, outcomeMaybeApplied, true},
 	}
 	for _, c := range cases {
 		o, fault := classify(c.err, false)
 		if o != c.want || fault != c.fault {
 			t.Errorf("classify(%v) = %v, fault %v; want %v, fault %v", c.err, o, fault, c.want, c.fault)
 		}
-		if got := ClassifyError(c.err); got != c.want {
+		if got := classifyError(c.err); got != c.want {
 			t.Errorf("ClassifyError(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 	// In a batch, a failed write may follow complete commands.
-	if o, _ := classify(errWriteFail, true); o != OutcomeMaybeApplied {
+	if o, _ := classify(errWriteFail, true); o != outcomeMaybeApplied {
 		t.Errorf("classify(write error, pipeline) = %v, want maybe applied", o)
 	}
 }
@@ -193,7 +192,7 @@ func TestRetryDecisionTable(t *testing.T) {
 					errs[i] = c.err
 				}
 				calls := 0
-				err := r.ProcessHook(failingNext(&calls, errs...))(context.Background(), cmdCase.cmd)
+				err := r.processHook(failingNext(&calls, errs...))(context.Background(), cmdCase.cmd)
 				if calls != cmdCase.want {
 					t.Errorf("%s: %d attempts, want %d", cmdCase.cmd.Name(), calls, cmdCase.want)
 				}
@@ -227,12 +226,12 @@ func TestRetryLeavesHandshakeToTheCommand(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newTestRetry(t, RetryOptions{})
 	calls := 0
-	err := r.ProcessHook(failingNext(&calls, loading, loading))(ctx, redis.NewMapStringInterfaceCmd(ctx, "hello", 3))
+	err := r.processHook(failingNext(&calls, loading, loading))(ctx, redis.NewMapStringInterfaceCmd(ctx, "hello", 3))
 	if calls != 1 || err != loading {
 		t.Errorf("HELLO: %d attempts, %v; want 1, the error unchanged", calls, err)
 	}
 	calls = 0
-	err = r.ProcessPipelineHook(pipelineNext(&calls, stamp(loading, loading, loading)))(ctx, []redis.Cmder{
+	err = r.processPipelineHook(pipelineNext(&calls, stamp(loading, loading, loading)))(ctx, []redis.Cmder{
 		redis.NewStatusCmd(ctx, "client", "setinfo", "LIB-NAME", "x"), redis.NewStatusCmd(ctx, "client", "setinfo", "LIB-VER", "1"),
 	})
 	if calls != 1 || err != loading {
@@ -248,18 +247,18 @@ func TestRetryRecoversAndCounts(t *testing.T) {
 	calls := 0
 	cmd := redis.NewIntCmd(context.Background(), "incr", "k")
 	// Not sent twice, then success: recovered.
-	if err := r.ProcessHook(failingNext(&calls, errDial, errDial))(context.Background(), cmd); err != nil {
+	if err := r.processHook(failingNext(&calls, errDial, errDial))(context.Background(), cmd); err != nil {
 		t.Fatal(err)
 	}
 	// Read timeout on INCR: not retried.
 	calls = 0
-	_ = r.ProcessHook(failingNext(&calls, errReadTO))(context.Background(), cmd)
+	_ = r.processHook(failingNext(&calls, errReadTO))(context.Background(), cmd)
 	// Not sent three times: gave up.
 	calls = 0
-	_ = r.ProcessHook(failingNext(&calls, errDial, errDial, errDial))(context.Background(), cmd)
+	_ = r.processHook(failingNext(&calls, errDial, errDial, errDial))(context.Background(), cmd)
 	// An answer: nothing counted.
 	calls = 0
-	_ = r.ProcessHook(failingNext(&calls, redis.Nil))(context.Background(), cmd)
+	_ = r.processHook(failingNext(&calls, redis.Nil))(context.Background(), cmd)
 	want := RetryStats{Retries: 4, Recovered: 1, GaveUp: 1, NotRetried: 1, NotSent: 4}
 	if got := r.Stats(); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
@@ -272,7 +271,7 @@ func TestRetryMaybeAppliedIsSticky(t *testing.T) {
 	r, _ := newTestRetry(t, RetryOptions{})
 	calls := 0
 	cmd := redis.NewStatusCmd(context.Background(), "set", "k", "v")
-	err := r.ProcessHook(failingNext(&calls, errReadTO, errDial, errDial))(context.Background(), cmd)
+	err := r.processHook(failingNext(&calls, errReadTO, errDial, errDial))(context.Background(), cmd)
 	if calls != 3 || !errors.Is(err, ErrMaybeApplied) || errors.Is(err, ErrNotSent) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("%d attempts, error %v: want 3 attempts, maybe applied, wrapping the dial error", calls, err)
 	}
@@ -285,7 +284,7 @@ func TestRetryBackoffSchedule(t *testing.T) {
 			Multiplier: 2, RandomizationFactor: -1,
 		})
 		calls := 0
-		_ = r.ProcessHook(failingNext(&calls, errDial, errDial, errDial, errDial, errDial, errDial))(
+		_ = r.processHook(failingNext(&calls, errDial, errDial, errDial, errDial, errDial, errDial))(
 			context.Background(), redis.NewStringCmd(context.Background(), "get", "k"))
 		ms := time.Millisecond
 		want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 400 * ms, 400 * ms}
@@ -300,7 +299,7 @@ func TestRetryBackoffSchedule(t *testing.T) {
 				Multiplier: 2, RandomizationFactor: 0.5,
 			})
 			calls := 0
-			_ = r.ProcessHook(failingNext(&calls, errDial, errDial, errDial, errDial, errDial))(
+			_ = r.processHook(failingNext(&calls, errDial, errDial, errDial, errDial, errDial))(
 				context.Background(), redis.NewStringCmd(context.Background(), "get", "k"))
 			base := 100 * time.Millisecond
 			for i, d := range clk.Sleeps() {
@@ -324,7 +323,7 @@ func TestRetryBackoffSchedule(t *testing.T) {
 			clk.Advance(100 * time.Millisecond)
 			return errDial
 		}
-		err := r.ProcessHook(next)(context.Background(), redis.NewStringCmd(context.Background(), "get", "k"))
+		err := r.processHook(next)(context.Background(), redis.NewStringCmd(context.Background(), "get", "k"))
 		// After the first failure: 0 +300 sleep, +100 attempt = 400, +300 = 700,
 		// +100 = 800, then 800+300 > 1s: stop. Three attempts, two sleeps.
 		if calls != 3 || len(clk.Sleeps()) != 2 || !errors.Is(err, ErrNotSent) {
@@ -339,7 +338,7 @@ func TestRetryBackoffSchedule(t *testing.T) {
 		ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(250*time.Millisecond))
 		defer cancel()
 		calls := 0
-		err := r.ProcessHook(failingNext(&calls, errDial, errDial, errDial))(ctx, redis.NewStringCmd(ctx, "get", "k"))
+		err := r.processHook(failingNext(&calls, errDial, errDial, errDial))(ctx, redis.NewStringCmd(ctx, "get", "k"))
 		// 100ms fits before the deadline; the next delay (200ms) would end
 		// at 300ms, past it: Retry gives up instead of sleeping.
 		if calls != 2 || fmt.Sprint(clk.Sleeps()) != "[100ms]" || !errors.Is(err, ErrNotSent) {
@@ -357,7 +356,7 @@ func TestRetryStopsWhenCallerCancels(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
 		next := func(context.Context, redis.Cmder) error { calls++; cancel(); return errDial }
-		err := r.ProcessHook(next)(ctx, redis.NewStringCmd(ctx, "get", "k"))
+		err := r.processHook(next)(ctx, redis.NewStringCmd(ctx, "get", "k"))
 		if calls != 1 || !errors.Is(err, ErrNotSent) {
 			t.Errorf("%d attempts, error %v; want 1 attempt, not sent", calls, err)
 		}
@@ -366,7 +365,7 @@ func TestRetryStopsWhenCallerCancels(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		r, clk := newTestRetry(t, RetryOptions{OnRetry: func(RetryEvent) { cancel() }})
 		calls := 0
-		err := r.ProcessHook(failingNext(&calls, errReadTO, errReadTO))(ctx, redis.NewStringCmd(ctx, "get", "k"))
+		err := r.processHook(failingNext(&calls, errReadTO, errReadTO))(ctx, redis.NewStringCmd(ctx, "get", "k"))
 		if calls != 1 || len(clk.Sleeps()) != 0 || !errors.Is(err, ErrMaybeApplied) {
 			t.Errorf("%d attempts, sleeps %v, error %v; want 1 attempt, no sleep", calls, clk.Sleeps(), err)
 		}
@@ -376,7 +375,7 @@ func TestRetryStopsWhenCallerCancels(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		calls := 0
-		err := r.ProcessHook(failingNext(&calls, context.Canceled))(ctx, redis.NewStringCmd(ctx, "get", "k"))
+		err := r.processHook(failingNext(&calls, context.Canceled))(ctx, redis.NewStringCmd(ctx, "get", "k"))
 		if calls != 1 || err != context.Canceled {
 			t.Errorf("%d attempts, error %v; want 1 attempt, context.Canceled unchanged", calls, err)
 		}
@@ -391,7 +390,7 @@ func TestRetryEventsAndLog(t *testing.T) {
 		OnRetry: func(e RetryEvent) { events = append(events, e) },
 	})
 	calls := 0
-	if err := r.ProcessHook(failingNext(&calls, errDial, io.EOF))(context.Background(),
+	if err := r.processHook(failingNext(&calls, errDial, io.EOF))(context.Background(),
 		redis.NewStringCmd(context.Background(), "get", "k")); err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +443,7 @@ func TestRetryClearsStaleResults(t *testing.T) {
 		return errDial
 	}
 	r, _ := newTestRetry(t, RetryOptions{MaxAttempts: 2})
-	err := r.ProcessPipelineHook(next)(ctx, cmds)
+	err := r.processPipelineHook(next)(ctx, cmds)
 	if attempt != 2 || !errors.Is(err, ErrMaybeApplied) {
 		t.Fatalf("%d attempts, error %v", attempt, err)
 	}
@@ -517,7 +516,7 @@ func TestRetryPipelineDecision(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r, _ := newTestRetry(t, RetryOptions{})
 			calls := 0
-			err := r.ProcessPipelineHook(pipelineNext(&calls, c.attempt1))(ctx, c.cmds)
+			err := r.processPipelineHook(pipelineNext(&calls, c.attempt1))(ctx, c.cmds)
 			if calls != c.want {
 				t.Errorf("%d attempts, want %d (error %v)", calls, c.want, err)
 			}
@@ -537,8 +536,8 @@ func TestRetrySuccessPathAllocatesNothing(t *testing.T) {
 	r, _ := newTestRetry(t, RetryOptions{})
 	br := newTestBreaker(t, BreakerOptions{})
 	ctx := context.Background()
-	h := r.ProcessHook(br.forNode("n").ProcessHook(noopNext))
-	hp := r.ProcessPipelineHook(br.forNode("n").ProcessPipelineHook(noopNextPipeline))
+	h := r.processHook(br.forNode("n").ProcessHook(noopNext))
+	hp := r.processPipelineHook(br.forNode("n").ProcessPipelineHook(noopNextPipeline))
 	cmd := redis.NewStringCmd(ctx, "get", "k")
 	cmds := []redis.Cmder{cmd}
 	if n := testing.AllocsPerRun(1000, func() { _ = h(ctx, cmd); _ = hp(ctx, cmds) }); n != 0 {
@@ -550,7 +549,7 @@ func TestRetrySuccessPathAllocatesNothing(t *testing.T) {
 
 // guardedClient returns a client for addr with go-redis's own retries off
 // and Retry (and the extra hooks) attached.
-func guardedClient(t *testing.T, opt redis.Options, hs ...redis.Hook) *redis.Client {
+func guardedClient(t *testing.T, opt redis.Options, hs ...Guard) *redis.Client {
 	t.Helper()
 	opt.MaxRetries = -1
 	c := redis.NewClient(&opt)
@@ -871,7 +870,7 @@ func TestRetryReadOnlyReplica(t *testing.T) {
 	if st := r.Stats(); st.Retries != 6 || st.GaveUp != 3 {
 		t.Errorf("stats %+v: want READONLY retried twice per call", st)
 	}
-	if s := br.State(replica.Addr()); s != gobreaker.StateClosed {
+	if s := br.state(replica.Addr()); s != BreakerClosed {
 		t.Errorf("breaker %v after 9 READONLY replies, want closed", s)
 	}
 
@@ -964,8 +963,8 @@ func TestRetryAnswersNotRetried(t *testing.T) {
 		{"syntax", rdb.Do(ctx, "set", "k", "v", "bogus").Err(), func(e error) bool { return strings.Contains(e.Error(), "syntax") }},
 	}
 	for _, c := range checks {
-		if c.err == nil || !c.is(c.err) || ClassifyError(c.err) != OutcomeAnswer {
-			t.Errorf("%s: error %v (%v)", c.name, c.err, ClassifyError(c.err))
+		if c.err == nil || !c.is(c.err) || classifyError(c.err) != outcomeAnswer {
+			t.Errorf("%s: error %v (%v)", c.name, c.err, classifyError(c.err))
 		}
 	}
 	if st := r.Stats(); st != (RetryStats{}) {
@@ -986,8 +985,8 @@ func TestRetryAnswersNotRetried(t *testing.T) {
 		t.Fatalf("no breaker for %s: %v", srv.Addr(), br.nodes.Keys())
 	}
 	counts := nb.cb.Counts()
-	if br.State(srv.Addr()) != gobreaker.StateClosed || counts.TotalFailures != 0 || counts.TotalSuccesses < 4 {
-		t.Errorf("breaker %v, counts %+v: want closed, answers counted as successes", br.State(srv.Addr()), counts)
+	if br.state(srv.Addr()) != BreakerClosed || counts.TotalFailures != 0 || counts.TotalSuccesses < 4 {
+		t.Errorf("breaker %v, counts %+v: want closed, answers counted as successes", br.state(srv.Addr()), counts)
 	}
 }
 
@@ -1020,8 +1019,8 @@ func TestRetryCancelledCaller(t *testing.T) {
 		t.Errorf("stats %+v, want no retry", st)
 	}
 	nb, _ := br.nodes.Peek(srv.Addr())
-	if c := nb.cb.Counts(); c.TotalFailures != 0 || br.State(srv.Addr()) != gobreaker.StateClosed {
-		t.Errorf("breaker counts %+v, state %v: a cancelled call was counted as a failure", c, br.State(srv.Addr()))
+	if c := nb.cb.Counts(); c.TotalFailures != 0 || br.state(srv.Addr()) != BreakerClosed {
+		t.Errorf("breaker counts %+v, state %v: a cancelled call was counted as a failure", c, br.state(srv.Addr()))
 	}
 }
 
@@ -1032,7 +1031,7 @@ func TestRetryWaitOutOpenCircuit(t *testing.T) {
 			r, _ := newTestRetry(t, RetryOptions{MaxAttempts: 5, WaitOutOpenCircuit: wait})
 			calls := 0
 			// Open twice, then the breaker lets the command through.
-			err := r.ProcessHook(failingNext(&calls, open, open))(context.Background(), redis.NewIntCmd(context.Background(), "incr", "k"))
+			err := r.processHook(failingNext(&calls, open, open))(context.Background(), redis.NewIntCmd(context.Background(), "incr", "k"))
 			if !wait {
 				if calls != 1 || !errors.Is(err, ErrCircuitOpen) {
 					t.Fatalf("fail-fast: %d calls, err %v; want 1 call and ErrCircuitOpen", calls, err)
@@ -1065,7 +1064,7 @@ func TestRetryWaitOutOpenCircuitPipeline(t *testing.T) {
 	}
 	ctx := context.Background()
 	cmds := []redis.Cmder{redis.NewIntCmd(ctx, "incr", "k"), redis.NewStringCmd(ctx, "get", "k")}
-	if err := r.ProcessPipelineHook(next)(ctx, cmds); err != nil || calls != 3 {
+	if err := r.processPipelineHook(next)(ctx, cmds); err != nil || calls != 3 {
 		t.Fatalf("%d calls, err %v; want 3 calls and success", calls, err)
 	}
 }

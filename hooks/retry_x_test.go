@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -347,7 +348,7 @@ func TestRetryErrorKeepsNetErrorContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = r.ProcessHook(func(context.Context, redis.Cmder) error {
+		err = hooks.RawHook(r).ProcessHook(func(context.Context, redis.Cmder) error {
 			return redis.ErrPoolTimeout
 		})(ctx, redis.NewStringCmd(ctx, "get", "k"))
 		if _, ok := err.(net.Error); ok {
@@ -370,7 +371,7 @@ func TestRetryClassifiesEachCommandOfAStoppedBatch(t *testing.T) {
 	}
 	incr := redis.NewIntCmd(ctx, "incr", "a")
 	get := redis.NewStringCmd(ctx, "get", "b")
-	err = r.ProcessPipelineHook(func(_ context.Context, cmds []redis.Cmder) error {
+	err = hooks.RawHook(r).ProcessPipelineHook(func(_ context.Context, cmds []redis.Cmder) error {
 		incr.SetErr(io.ErrUnexpectedEOF)
 		get.SetErr(context.Canceled)
 		return io.ErrUnexpectedEOF
@@ -399,7 +400,7 @@ func TestRetryErrorMatchesOneClassAfterOpenCircuit(t *testing.T) {
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	open := fmt.Errorf("%w on 10.0.0.1:6379 (%w)", hooks.ErrCircuitOpen, hooks.ErrNotSent)
 	calls := 0
-	err = r.ProcessHook(func(context.Context, redis.Cmder) error {
+	err = hooks.RawHook(r).ProcessHook(func(context.Context, redis.Cmder) error {
 		calls++
 		if calls == 1 {
 			return timeout
@@ -414,5 +415,43 @@ func TestRetryErrorMatchesOneClassAfterOpenCircuit(t *testing.T) {
 	}
 	if !errors.Is(err, hooks.ErrCircuitOpen) {
 		t.Fatalf("%v: errors.Is must still find ErrCircuitOpen", err)
+	}
+}
+
+// TestRetryModuleCommandTable: a module's command is retried after an
+// error that may have applied it only when the table given to Retry marks
+// it idempotent; the built-in table does not know it.
+func TestRetryModuleCommandTable(t *testing.T) {
+	ctx := context.Background()
+	jsonTable := hooks.NewCommandTable([]hooks.Command{{Name: "JSON.SET", Write: true, Idempotent: true}})
+	for _, tc := range []struct {
+		name      string
+		table     *hooks.CommandTable
+		wantSends int
+	}{
+		{"built-in table", nil, 1},
+		{"table with JSON.SET", jsonTable, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := hooks.NewRetry(hooks.RetryOptions{MaxAttempts: 2, InitialInterval: time.Millisecond,
+				MaxInterval: time.Millisecond, Commands: tc.table, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sends := 0
+			err = hooks.RawHook(r).ProcessHook(func(context.Context, redis.Cmder) error {
+				sends++
+				if sends == 1 {
+					return io.EOF // after the write: it may have run
+				}
+				return nil
+			})(ctx, redis.NewCmd(ctx, "json.set", "k", "$", "1"))
+			if sends != tc.wantSends {
+				t.Fatalf("sent %d times, want %d (err %v)", sends, tc.wantSends, err)
+			}
+			if wantErr := tc.wantSends == 1; (err != nil) != wantErr || (wantErr && !errors.Is(err, hooks.ErrMaybeApplied)) {
+				t.Fatalf("err %v; want ErrMaybeApplied: %v", err, wantErr)
+			}
+		})
 	}
 }

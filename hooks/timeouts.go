@@ -13,22 +13,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TimeoutOptions configure NewTimeouts. A zero duration takes the value of
-// DefaultTimeoutOptions; a negative one means no deadline from this hook
-// for that class.
+// TimeoutOptions configure NewTimeouts. A zero duration takes the default
+// written next to its field; a negative one means no deadline from this
+// hook for that class.
 type TimeoutOptions struct {
 	// Read is the deadline of read-only commands (GET, HGETALL, ...).
+	// 0 means 3s.
 	Read time.Duration
 	// Write is the deadline of commands that may write (SET, LPUSH, ...).
+	// 0 means 5s.
 	Write time.Duration
 	// Slow is the deadline of slow and administrative commands (KEYS,
-	// FLUSHALL, DEBUG, MIGRATE, CONFIG, ...).
+	// FLUSHALL, DEBUG, MIGRATE, CONFIG, ...). 0 means 60s.
 	Slow time.Duration
 	// Script is the deadline of EVAL, EVALSHA, FCALL and their _RO forms.
+	// 0 means 30s.
 	Script time.Duration
 	// Default is the deadline of every other command: commands the table
 	// does not know, and those that neither read nor write data (PING,
-	// PUBLISH, MULTI, ...).
+	// PUBLISH, MULTI, ...). 0 means 5s.
 	Default time.Duration
 	// BlockingMargin is added to the wait a blocking command asks the
 	// server for (BLPOP key 5 gets a deadline of 5 s + BlockingMargin), so
@@ -36,7 +39,7 @@ type TimeoutOptions struct {
 	// element popped at that moment) reaches the client before the
 	// deadline. go-redis itself gives a blocking command a read deadline of
 	// its timeout + 10 s, so with ContextTimeoutEnabled a margin above 10 s
-	// changes nothing. Negative: no margin; the deadline then falls when the
+	// changes nothing. 0 means 5s. Negative: no margin; the deadline then falls when the
 	// server's wait ends, and an element popped at that moment can be lost
 	// with the connection.
 	BlockingMargin time.Duration
@@ -53,7 +56,7 @@ type TimeoutOptions struct {
 	// one such slice between goroutines that send it). Seconds are
 	// written as a whole number when the cap is whole seconds, else as a
 	// decimal (Redis 6.0 or newer); the cap is rounded up to a millisecond.
-	// Commands added with WithCommand whose timeout the table cannot find
+	// Commands added with NewCommandTable whose timeout the table cannot find
 	// are not rewritten. 0 or negative: no cap; a command that may block
 	// forever then gets no deadline.
 	BlockingCap time.Duration
@@ -63,7 +66,8 @@ type TimeoutOptions struct {
 	// the wait the server is asked for). A value of 0 or less gives that
 	// command no deadline from this hook.
 	PerCommand map[string]time.Duration
-	// Commands classifies commands. nil means DefaultTable.
+	// Commands classifies commands. nil means the built-in table (see
+	// NewCommandTable).
 	Commands *CommandTable
 	// StdContext derives each deadline with context.WithTimeout (five
 	// allocations and a timer per command) instead of the pooled deadline
@@ -76,9 +80,9 @@ type TimeoutOptions struct {
 	StdContext bool
 }
 
-// DefaultTimeoutOptions are the deadlines a zero TimeoutOptions field
-// takes.
-var DefaultTimeoutOptions = TimeoutOptions{
+// defaultTimeoutOptions are the deadlines a zero TimeoutOptions field
+// takes (the field docs repeat them).
+var defaultTimeoutOptions = TimeoutOptions{
 	Read:           3 * time.Second,
 	Write:          5 * time.Second,
 	Slow:           60 * time.Second,
@@ -115,7 +119,7 @@ type Timeouts struct {
 }
 
 var (
-	_ redis.Hook  = (*Timeouts)(nil)
+	_ hookMethods = (*Timeouts)(nil)
 	_ orderedHook = (*Timeouts)(nil)
 )
 
@@ -132,7 +136,7 @@ func NewTimeouts(opt TimeoutOptions) (*Timeouts, error) {
 		}
 		return v
 	}
-	d := DefaultTimeoutOptions
+	d := defaultTimeoutOptions
 	t := &Timeouts{
 		read:   pick(opt.Read, d.Read),
 		write:  pick(opt.Write, d.Write),
@@ -171,6 +175,8 @@ func NewTimeouts(opt TimeoutOptions) (*Timeouts, error) {
 
 func (t *Timeouts) hookOrder() int { return orderTimeouts }
 
+func (t *Timeouts) redisHook() redis.Hook { return rawHook{t} }
+
 // capArgs rounds the cap up to a whole millisecond and returns it with
 // the block arguments that ask for it: in seconds (a whole number, or a
 // decimal with up to three places) and in milliseconds.
@@ -190,7 +196,7 @@ func capArgs(c time.Duration) (time.Duration, interface{}, interface{}) {
 // blockWait returns the wait a blocking command asks the server for once
 // the cap applies, whether that wait is endless (only without a cap), and
 // whether the cap shortened it.
-func (t *Timeouts) blockWait(info CommandInfo) (wait time.Duration, forever, capped bool) {
+func (t *Timeouts) blockWait(info cmdInfo) (wait time.Duration, forever, capped bool) {
 	if t.cap > 0 && (info.BlockForever || info.BlockTimeout > t.cap) {
 		return t.cap, false, true
 	}
@@ -199,8 +205,8 @@ func (t *Timeouts) blockWait(info CommandInfo) (wait time.Duration, forever, cap
 
 // capBlock rewrites the block timeout argument of cmd, classified as
 // info, to the cap if it asks for a longer or an endless wait.
-func (t *Timeouts) capBlock(cmd redis.Cmder, info CommandInfo) {
-	if info.Class != ClassBlocking {
+func (t *Timeouts) capBlock(cmd redis.Cmder, info cmdInfo) {
+	if info.Class != classBlocking {
 		return
 	}
 	if _, _, capped := t.blockWait(info); capped {
@@ -211,8 +217,8 @@ func (t *Timeouts) capBlock(cmd redis.Cmder, info CommandInfo) {
 // serverWait returns the wait of a command whose deadline is that wait +
 // the margin: a blocking command with a known, finite wait (after the
 // cap) and no PerCommand override.
-func (t *Timeouts) serverWait(info CommandInfo) (time.Duration, bool) {
-	if info.Class != ClassBlocking {
+func (t *Timeouts) serverWait(info cmdInfo) (time.Duration, bool) {
+	if info.Class != classBlocking {
 		return 0, false
 	}
 	if _, ok := t.perCmd[info.Name]; ok {
@@ -231,22 +237,22 @@ func addSat(a, b time.Duration) time.Duration {
 }
 
 // forInfo returns the deadline of a command classified as info, or -1.
-func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
+func (t *Timeouts) forInfo(info cmdInfo) time.Duration {
 	if t.perCmd != nil {
 		if d, ok := t.perCmd[info.Name]; ok {
 			return d
 		}
 	}
 	switch info.Class {
-	case ClassRead:
+	case classRead:
 		return t.read
-	case ClassWrite:
+	case classWrite:
 		return t.write
-	case ClassSlow:
+	case classSlow:
 		return t.slow
-	case ClassScript:
+	case classScript:
 		return t.script
-	case ClassBlocking:
+	case classBlocking:
 		// The deadline is the wait the server is asked for, after the
 		// cap, plus the margin: never the wait alone, or the server's
 		// answer at the end of the wait races the deadline.
@@ -271,12 +277,12 @@ func (t *Timeouts) forInfo(info CommandInfo) time.Duration {
 // the server runs them one after the other: the deadline is at least
 // their sum plus the margin. It caps the blocking commands' waits (see
 // capBlock).
-func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, Flags) {
+func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, flagSet) {
 	longest, none, some := time.Duration(0), false, false
 	waits, blocking := time.Duration(0), false
-	var flags Flags
+	var flags flagSet
 	for _, cmd := range cmds {
-		info := t.table.Classify(cmd)
+		info := t.table.info(cmd)
 		flags |= info.Flags
 		if info.Name == "multi" || info.Name == "exec" {
 			continue
@@ -303,14 +309,14 @@ func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, Flags) {
 	return longest, flags
 }
 
-// DialHook returns next unchanged.
-func (t *Timeouts) DialHook(next redis.DialHook) redis.DialHook { return next }
+// dialHook returns next unchanged.
+func (t *Timeouts) dialHook(next redis.DialHook) redis.DialHook { return next }
 
-// ProcessHook runs next with the command's deadline; a caller's earlier
+// processHook runs next with the command's deadline; a caller's earlier
 // deadline wins.
-func (t *Timeouts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (t *Timeouts) processHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		info := t.table.Classify(cmd)
+		info := t.table.info(cmd)
 		t.capBlock(cmd, info)
 		d := t.forInfo(info)
 		if d < 0 {
@@ -330,9 +336,9 @@ func (t *Timeouts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// ProcessPipelineHook runs next with the longest deadline any command of
+// processPipelineHook runs next with the longest deadline any command of
 // the pipeline would get; a caller's earlier deadline wins.
-func (t *Timeouts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (t *Timeouts) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		d, flags := t.pipelineTimeout(cmds)
 		if d < 0 {
@@ -380,7 +386,7 @@ type deadlineCtx struct {
 
 	// What Timeouts learnt of the command; cmd or cmds identifies it.
 	table *CommandTable
-	flags Flags
+	flags flagSet
 	cmd   redis.Cmder
 	cmds  []redis.Cmder
 }
@@ -394,7 +400,7 @@ var closedDone = func() chan struct{} {
 	return c
 }()
 
-func newDeadlineCtx(parent context.Context, timeout time.Duration, table *CommandTable, flags Flags) *deadlineCtx {
+func newDeadlineCtx(parent context.Context, timeout time.Duration, table *CommandTable, flags flagSet) *deadlineCtx {
 	c := deadlineCtxPool.Get().(*deadlineCtx)
 	c.parent, c.timeout, c.table, c.flags = parent, timeout, table, flags
 	if dl, ok := parent.Deadline(); ok {
@@ -498,7 +504,7 @@ func (c *deadlineCtx) String() string {
 // races the deadline.
 func waitDeadline(ctx context.Context) (time.Time, bool) {
 	c, ok := ctx.(*deadlineCtx)
-	if !ok || c.flags&Blocking == 0 || c.fixed.Load() != 0 {
+	if !ok || c.flags&flagBlocking == 0 || c.fixed.Load() != 0 {
 		return ctx.Deadline()
 	}
 	own := time.Now().Add(c.timeout)
@@ -510,7 +516,7 @@ func waitDeadline(ctx context.Context) (time.Time, bool) {
 
 // cmdFlags returns the flags Timeouts found for cmd if ctx carries them
 // for this very command and table.
-func cmdFlags(ctx context.Context, cmd redis.Cmder, table *CommandTable) (Flags, bool) {
+func cmdFlags(ctx context.Context, cmd redis.Cmder, table *CommandTable) (flagSet, bool) {
 	if c, ok := ctx.(*deadlineCtx); ok && c.cmd == cmd && c.table == table {
 		return c.flags, true
 	}
@@ -519,7 +525,7 @@ func cmdFlags(ctx context.Context, cmd redis.Cmder, table *CommandTable) (Flags,
 
 // pipelineFlags returns the union of the flags Timeouts found for cmds if
 // ctx carries them for this very pipeline and table.
-func pipelineFlags(ctx context.Context, cmds []redis.Cmder, table *CommandTable) (Flags, bool) {
+func pipelineFlags(ctx context.Context, cmds []redis.Cmder, table *CommandTable) (flagSet, bool) {
 	if c, ok := ctx.(*deadlineCtx); ok && len(cmds) > 0 && len(c.cmds) == len(cmds) &&
 		&c.cmds[0] == &cmds[0] && c.table == table {
 		return c.flags, true

@@ -27,7 +27,7 @@ func ltCmd(args ...any) redis.Cmder { return redis.NewCmd(context.Background(), 
 
 // timeout returns cmd's deadline, or -1 for none.
 func (t *Timeouts) timeout(cmd redis.Cmder) time.Duration {
-	return t.forInfo(t.table.Classify(cmd))
+	return t.forInfo(t.table.info(cmd))
 }
 
 func TestTimeoutsClassDeadlines(t *testing.T) {
@@ -79,7 +79,7 @@ func TestTimeoutsClassDeadlines(t *testing.T) {
 
 func TestTimeoutsOptions(t *testing.T) {
 	tmo := ltNewTimeouts(t, TimeoutOptions{})
-	d := DefaultTimeoutOptions
+	d := defaultTimeoutOptions
 	if tmo.read != d.Read || tmo.write != d.Write || tmo.slow != d.Slow || tmo.script != d.Script ||
 		tmo.def != d.Default || tmo.margin != d.BlockingMargin || tmo.cap > 0 {
 		t.Errorf("zero options did not take the defaults: %+v", tmo)
@@ -123,7 +123,7 @@ func (s ltSeen) checkAbout(t *testing.T, d time.Duration) {
 func TestTimeoutsHookDeadline(t *testing.T) {
 	tmo := ltNewTimeouts(t, TimeoutOptions{Read: time.Second, Write: 2 * time.Second})
 	var seen ltSeen
-	h := tmo.ProcessHook(func(ctx context.Context, _ redis.Cmder) error {
+	h := tmo.processHook(func(ctx context.Context, _ redis.Cmder) error {
 		seen = ltSeeDeadline(ctx)
 		return nil
 	})
@@ -184,7 +184,7 @@ func TestTimeoutsPipeline(t *testing.T) {
 				t.Fatalf("pipelineTimeout = %v, want %v", got, c.want)
 			}
 			var seen ltSeen
-			h := tmo.ProcessPipelineHook(func(ctx context.Context, _ []redis.Cmder) error {
+			h := tmo.processPipelineHook(func(ctx context.Context, _ []redis.Cmder) error {
 				seen = ltSeeDeadline(ctx)
 				return nil
 			})
@@ -205,7 +205,7 @@ func TestTimeoutsPipeline(t *testing.T) {
 func TestTimeoutsStdContext(t *testing.T) {
 	tmo := ltNewTimeouts(t, TimeoutOptions{Read: time.Second, StdContext: true})
 	var seen ltSeen
-	h := tmo.ProcessHook(func(ctx context.Context, _ redis.Cmder) error {
+	h := tmo.processHook(func(ctx context.Context, _ redis.Cmder) error {
 		seen = ltSeeDeadline(ctx)
 		return nil
 	})

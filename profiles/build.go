@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/hookx"
 )
 
 // Hooks are the redisguard hooks a profile puts on a client. Keep them to
@@ -25,8 +26,8 @@ type Hooks struct {
 }
 
 // List returns the hooks in chain order, outermost first, skipping nil ones.
-func (h Hooks) List() []redis.Hook {
-	var l []redis.Hook
+func (h Hooks) List() []hooks.Guard {
+	var l []hooks.Guard
 	if h.Timeouts != nil {
 		l = append(l, h.Timeouts)
 	}
@@ -146,10 +147,11 @@ func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
 	// The shortest deadline of the short commands; a zero field means the
 	// hooks' default, a negative one no deadline.
 	deadline := d.SocketTimeout
+	read, write, def := hookx.DefaultTimeouts()
 	for _, f := range [][2]time.Duration{
-		{to.Read, hooks.DefaultTimeoutOptions.Read},
-		{to.Write, hooks.DefaultTimeoutOptions.Write},
-		{to.Default, hooks.DefaultTimeoutOptions.Default},
+		{to.Read, read},
+		{to.Write, write},
+		{to.Default, def},
 	} {
 		v := f[0]
 		if v == 0 {
@@ -175,8 +177,10 @@ func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
 	return max(wait.Truncate(time.Millisecond), time.Millisecond)
 }
 
-// Apply builds the hooks of c's preset and attaches them, with extra hooks
-// (which run outermost), to a client the caller already has. The client's
+// Apply builds the hooks of c's preset and attaches them, with extra ones
+// (hooks of another kind wrapped with hooks.Outer run outermost; a
+// hooks.ReplicaReads takes its place in the chain), to a client the caller
+// already has. The client's
 // own options are left as they are, and must fit the hooks: hooks.Attach
 // refuses a client with go-redis's own retries on or without
 // ContextTimeoutEnabled, saying what to set.
@@ -189,7 +193,7 @@ func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
 //
 // Close the returned Breaker after the client: it stops the Breaker's
 // probes of nodes whose circuit is open (see hooks.Breaker.Close).
-func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, error) {
+func Apply(rdb redis.UniversalClient, c Config, extra ...hooks.Guard) (Hooks, error) {
 	pool, known := clientPoolSize(rdb)
 	if known {
 		c.PoolSize = pool
@@ -329,12 +333,12 @@ func (c Client) MarshalJSON() ([]byte, error) { return c.cfg.MarshalJSON() }
 // come from ClientOptions, ClusterOptions or FailoverOptions (pool size,
 // timeouts, ContextTimeoutEnabled, MaxRetries -1, the keepalive dialer,
 // TLS); then the preset's hooks are attached in the order of the hook chain,
-// with extra hooks outermost. It does no I/O: a server that cannot be
+// with the extra ones as Apply attaches them. It does no I/O: a server that cannot be
 // reached shows on the first command (or with Ping).
 //
 // It logs "Redis connection pool initialized" at Info with the profile
 // name, max_connections and health_check_interval.
-func NewClient(c Config, extra ...redis.Hook) (*Client, error) {
+func NewClient(c Config, extra ...hooks.Guard) (*Client, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -241,7 +240,7 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 		if !errors.Is(last, hooks.ErrCircuitOpen) {
 			t.Fatalf("20 GETs to a dead server never opened the circuit; last error %v", last)
 		}
-		if st := c.Hooks.Breaker.State(s.Addr()); st != gobreaker.StateOpen {
+		if st := c.Hooks.Breaker.States()[s.Addr()]; st != hooks.BreakerOpen {
 			t.Fatalf("breaker state %v, want open", st)
 		}
 	})
@@ -262,7 +261,7 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 		// met an open circuit and gone on, and once the server has been
 		// down longer than the hooks' default write deadline (5s): the
 		// preset's deadline must cover its retries.
-		waitUntil(t, func() bool { return c.Hooks.Breaker.State(s.Addr()) == gobreaker.StateOpen })
+		waitUntil(t, func() bool { return c.Hooks.Breaker.States()[s.Addr()] == hooks.BreakerOpen })
 		time.Sleep(time.Until(start.Add(6 * time.Second)))
 		select {
 		case err := <-done:

@@ -469,7 +469,7 @@ func fieldErr(field, related, format string, args ...any) *ConfigError {
 // kind of target (URL/Addr, ClusterAddrs, SentinelAddrs); Sentinels without a
 // master name; a URL that disagrees with Addr, Username, Password, DB or TLS;
 // a non-zero DB on a cluster; a retry budget that
-// hooks.RetryBudget.Validate refuses (Field "Retry.Budget", the reason
+// hooks.NewRetry refuses (Field "Retry.Budget", the reason
 // naming the budget's field). Zero fields are checked with the preset's
 // defaults in their place.
 func (c Config) Validate() error {
@@ -539,7 +539,7 @@ func (c Config) validate() error {
 	}
 	if !d.Retry.NoBudget {
 		// The rules are the hook's; its error names the field.
-		if err := d.Retry.Budget.Validate(); err != nil {
+		if _, err := hooks.NewRetry(hooks.RetryOptions{Budget: &d.Retry.Budget}); err != nil {
 			return fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
 		}
 	}

@@ -359,7 +359,7 @@ func describe(r health.Report) string {
 	}
 	var br []string
 	for addr, state := range r.Hooks.Breakers {
-		br = append(br, addr+" "+state.String())
+		br = append(br, addr+" "+string(state))
 	}
 	sort.Strings(br)
 	if len(br) > 0 {

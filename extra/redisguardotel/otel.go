@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -125,7 +124,7 @@ func Instrument(rdb redis.UniversalClient, opt Options) (*Instrumentation, error
 		return nil, fmt.Errorf("redisguardotel: %w", err)
 	}
 	if h.Breaker != nil {
-		i.unsubs = append(i.unsubs, h.Breaker.Subscribe(func(node string, from, to gobreaker.State) {
+		i.unsubs = append(i.unsubs, h.Breaker.Subscribe(func(node string, from, to hooks.BreakerState) {
 			kv := append(nodeAttrs(node, attrs),
 				attribute.String("redisguard.breaker.from", stateName(from)),
 				attribute.String("redisguard.breaker.to", stateName(to)))
@@ -187,14 +186,14 @@ func retryEvent(ctx context.Context, ev hooks.RetryEvent) {
 	))
 }
 
-// outcomeName is an Outcome as an attribute value.
-func outcomeName(o hooks.Outcome) string {
+// outcomeName is a RetryEvent's Outcome as an attribute value.
+func outcomeName(o error) string {
 	switch o {
-	case hooks.OutcomeNotSent:
+	case hooks.ErrNotSent:
 		return "not_sent"
-	case hooks.OutcomeRejected:
+	case hooks.ErrRejected:
 		return "rejected"
-	case hooks.OutcomeMaybeApplied:
+	case hooks.ErrMaybeApplied:
 		return "maybe_applied"
 	default:
 		return "other"
@@ -202,20 +201,20 @@ func outcomeName(o hooks.Outcome) string {
 }
 
 // stateName is a breaker state as an attribute value.
-func stateName(s gobreaker.State) string {
+func stateName(s hooks.BreakerState) string {
 	switch s {
-	case gobreaker.StateClosed:
+	case hooks.BreakerClosed:
 		return "closed"
-	case gobreaker.StateHalfOpen:
+	case hooks.BreakerHalfOpen:
 		return "half_open"
-	case gobreaker.StateOpen:
+	case hooks.BreakerOpen:
 		return "open"
 	default:
 		return "unknown"
 	}
 }
 
-var breakerStates = []gobreaker.State{gobreaker.StateClosed, gobreaker.StateHalfOpen, gobreaker.StateOpen}
+var breakerStates = []hooks.BreakerState{hooks.BreakerClosed, hooks.BreakerHalfOpen, hooks.BreakerOpen}
 
 // instruments are the meter's instruments.
 type instruments struct {

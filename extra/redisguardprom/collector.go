@@ -7,9 +7,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/redisguard/redisguard/batch"
+	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/observe"
 	"github.com/redisguard/redisguard/profiles"
 )
@@ -129,7 +129,7 @@ func NewCollector(rdb redis.UniversalClient, opt Options) (*Collector, error) {
 		return nil, err
 	}
 	if h.Breaker != nil {
-		c.unsubs = append(c.unsubs, h.Breaker.Subscribe(func(node string, from, to gobreaker.State) {
+		c.unsubs = append(c.unsubs, h.Breaker.Subscribe(func(node string, from, to hooks.BreakerState) {
 			c.transitions.WithLabelValues(node, stateName(from), stateName(to)).Inc()
 		}))
 	}
@@ -231,17 +231,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // stateName is a breaker state as a label value.
-func stateName(s gobreaker.State) string {
+func stateName(s hooks.BreakerState) string {
 	switch s {
-	case gobreaker.StateClosed:
+	case hooks.BreakerClosed:
 		return "closed"
-	case gobreaker.StateHalfOpen:
+	case hooks.BreakerHalfOpen:
 		return "half_open"
-	case gobreaker.StateOpen:
+	case hooks.BreakerOpen:
 		return "open"
 	default:
 		return "unknown"
 	}
 }
 
-var breakerStates = []gobreaker.State{gobreaker.StateClosed, gobreaker.StateHalfOpen, gobreaker.StateOpen}
+var breakerStates = []hooks.BreakerState{hooks.BreakerClosed, hooks.BreakerHalfOpen, hooks.BreakerOpen}

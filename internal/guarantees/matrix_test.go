@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
-
 	"github.com/redisguard/redisguard/batch"
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
@@ -260,8 +258,8 @@ func checkDeadline(c *cell, s *servers, hname, path string) {
 func openNodes(h *handle) map[string]string {
 	out := map[string]string{}
 	for node, st := range h.hooks.Breaker.States() {
-		if st != gobreaker.StateClosed {
-			out[node] = st.String()
+		if st != hooks.BreakerClosed {
+			out[node] = string(st)
 		}
 	}
 	return out

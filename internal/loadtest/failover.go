@@ -382,7 +382,7 @@ func runFailover(e *env) ([]Row, error) {
 // foReplicaReads kills the master of key "failover" with a guarded client
 // (cfg) that reads from replicas while a master's circuit is open.
 func foReplicaReads(e *env, cl *redistest.Cluster, bare *redis.ClusterClient, cfg profiles.Config, phase string) ([]Row, error) {
-	rr := hooks.NewReplicaReads(hooks.ReplicaReadOptions{})
+	rr := hooks.NewReplicaReads(nil)
 	g, err := profiles.NewClient(cfg, rr)
 	if err != nil {
 		return nil, err

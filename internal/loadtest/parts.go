@@ -43,7 +43,7 @@ func runOverheadParts(e *env) ([]Row, error) {
 			_ = c()
 		}
 	}()
-	client := func(hs ...redis.Hook) (redis.UniversalClient, error) {
+	client := func(hs ...hooks.Guard) (redis.UniversalClient, error) {
 		c := redis.NewClient(opt)
 		closers = append(closers, c.Close)
 		return c, hooks.Attach(c, hs...)
@@ -59,7 +59,7 @@ func runOverheadParts(e *env) ([]Row, error) {
 	closers = append(closers, bare.Close)
 	vs := []variant{{name: "bare"}}
 	vs[0].c = bare
-	add := func(name string, hs ...redis.Hook) error {
+	add := func(name string, hs ...hooks.Guard) error {
 		c, err := client(hs...)
 		vs = append(vs, variant{name, c})
 		return err
@@ -74,14 +74,14 @@ func runOverheadParts(e *env) ([]Row, error) {
 	}
 	for _, a := range []struct {
 		name string
-		hs   []redis.Hook
+		hs   []hooks.Guard
 	}{
 		{"API options, no hooks", nil},
-		{"Timeouts alone", []redis.Hook{h.Timeouts}},
-		{"Retry and Breaker", []redis.Hook{h.Retry, h.Breaker}},
-		{fmt.Sprintf("Limiter alone (%d in flight)", h.Limiter.Stats().MaxInFlight), []redis.Hook{h.Limiter}},
-		{fmt.Sprintf("Limiter at pool size (%d)", cfg.PoolSize), []redis.Hook{l50}},
-		{"Limiter at 20", []redis.Hook{l20}},
+		{"Timeouts alone", []hooks.Guard{h.Timeouts}},
+		{"Retry and Breaker", []hooks.Guard{h.Retry, h.Breaker}},
+		{fmt.Sprintf("Limiter alone (%d in flight)", h.Limiter.Stats().MaxInFlight), []hooks.Guard{h.Limiter}},
+		{fmt.Sprintf("Limiter at pool size (%d)", cfg.PoolSize), []hooks.Guard{l50}},
+		{"Limiter at 20", []hooks.Guard{l20}},
 		{"all four (API preset)", h.List()},
 	} {
 		if err := add(a.name, a.hs...); err != nil {
