@@ -51,8 +51,6 @@ type resendGuard struct {
 
 var _ nodeHook = (*resendGuard)(nil)
 
-const orderResendGuard = 50 // innermost: it must see go-redis's own error
-
 func (g *resendGuard) hookOrder() int { return orderResendGuard }
 
 func (g *resendGuard) forNode(addr string) redis.Hook {
@@ -90,7 +88,7 @@ func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if o, _ := classify(err, false); o != OutcomeMaybeApplied {
 			return err
 		}
-		if isHandshake(cmd) || g.table.Classify(cmd).IsIdempotent() {
+		if c := callOf(ctx, g.table, cmd, nil); c.handshake || c.info.IsIdempotent() {
 			return err
 		}
 		return &MaybeAppliedError{Command: cmd.Name(), Node: g.node, cause: err}
@@ -106,9 +104,10 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			return next(ctx, cmds)
 		}
 		scope, _ := ctx.Value(resendScopeKey{}).(*resendScope)
+		call := callOf(ctx, g.table, nil, cmds)
 		send := cmds
 		for i, c := range cmds {
-			if !g.sentBefore(scope, c) {
+			if !sentBefore(scope, c, call.infos[i]) {
 				if len(send) < len(cmds) {
 					send = append(send, c)
 				}
@@ -131,7 +130,11 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			return nil
 		}
 		scope.recordMaybe(send, g.node)
-		marked := g.markSent(scope, send)
+		sent := call
+		if len(send) < len(cmds) {
+			sent = classifyBatch(g.table, send, &call)
+		}
+		marked := g.markSent(scope, sent)
 		if !marked && len(send) == len(cmds) {
 			return err
 		}
@@ -139,9 +142,9 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
-// sentBefore reports whether c is not idempotent and an earlier send of it
-// in this call may have applied it.
-func (g *resendGuard) sentBefore(scope *resendScope, c redis.Cmder) bool {
+// sentBefore reports whether c, of which the table says info, is not
+// idempotent and an earlier send of it in this call may have applied it.
+func sentBefore(scope *resendScope, c redis.Cmder, info CommandInfo) bool {
 	if err := c.Err(); err != nil {
 		if !isMaybeAppliedGuard(err) {
 			return false
@@ -149,13 +152,14 @@ func (g *resendGuard) sentBefore(scope *resendScope, c redis.Cmder) bool {
 	} else if !scope.has(c) {
 		return false
 	}
-	return !isHandshake(c) && !g.table.Classify(c).IsIdempotent()
+	return !isHandshake(c) && !info.IsIdempotent()
 }
 
-// markSent runs after a send of cmds that failed: every command that is not
-// idempotent and may have run is marked, so that a later send of the batch
-// leaves it out. It reports whether it marked any.
-func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
+// markSent runs after a send of the batch sent that failed: every command
+// that is not idempotent and may have run is marked, so that a later send of
+// the batch leaves it out. It reports whether it marked any.
+func (g *resendGuard) markSent(scope *resendScope, sent callInfo) bool {
+	cmds := sent.cmds
 	failed := false
 	for _, c := range cmds {
 		if err := c.Err(); err != nil && err != redis.Nil && !isMaybeAppliedGuard(err) {
@@ -169,14 +173,14 @@ func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
 		return false // answers, or nothing sent: go-redis re-sends nothing that ran
 	}
 	marked := false
-	for _, c := range cmds {
+	for i, c := range cmds {
 		err := c.Err()
 		if err != nil && err != redis.Nil {
 			if o, _ := classify(err, true); o != OutcomeMaybeApplied || isMaybeAppliedGuard(err) {
 				continue
 			}
 		}
-		if isHandshake(c) || g.table.Classify(c).IsIdempotent() {
+		if isHandshake(c) || sent.infos[i].IsIdempotent() {
 			continue
 		}
 		if err == nil || err == redis.Nil {

@@ -89,6 +89,17 @@ type RetryOptions struct {
 	// means no budget: every retry the table and the bounds above allow is
 	// made.
 	Budget *RetryBudget
+	// AttemptTimeout bounds each attempt, the first included, of a call
+	// that may be sent again after a timeout: an idempotent command, or a
+	// batch of them, that does not block. Each attempt gets the smaller of
+	// AttemptTimeout and what is left of the context's deadline (the class
+	// deadline Timeouts set, or the caller's), as gRPC's per-retry timeout
+	// and Envoy's per_try_timeout do, so that an attempt stuck on a
+	// connection leaves time for another. An attempt it cuts may have run,
+	// and is retried as any other read timeout. The attempts of other
+	// calls are not cut: one that may have run cannot be retried, and a
+	// blocking command's wait is its own. 0 means no per-attempt limit.
+	AttemptTimeout time.Duration
 }
 
 // RetryEvent describes one retry about to happen.
@@ -220,6 +231,7 @@ type Retry struct {
 	logger              *slog.Logger
 	clock               Clock
 	budget              *retryBudget
+	attemptTimeout      time.Duration // 0: none
 
 	retries, recovered, gaveUp, notRetried, budgetSpent atomic.Uint64
 
@@ -249,8 +261,11 @@ func NewRetry(opt RetryOptions) (*Retry, error) {
 		onRetry:             opt.OnRetry,
 		logger:              opt.Logger,
 		clock:               opt.Clock,
+		attemptTimeout:      opt.AttemptTimeout,
 	}
 	switch {
+	case r.attemptTimeout < 0:
+		return nil, fmt.Errorf("hooks: retry: AttemptTimeout %s is negative", r.attemptTimeout)
 	case r.maxAttempts < 0:
 		return nil, fmt.Errorf("hooks: retry: MaxAttempts %d is negative", r.maxAttempts)
 	case r.initialInterval < 0:
@@ -329,29 +344,65 @@ func (r *Retry) DialHook(next redis.DialHook) redis.DialHook { return next }
 // ProcessHook retries a single command.
 func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if r.budget != nil && !isHandshake(cmd) {
+		if r.budget != nil && !handshakeCall(ctx, cmd, nil) {
 			r.budget.call()
 		}
-		err := next(ctx, cmd)
+		var err error
+		cut := false
+		if r.bounded(ctx, cmd, nil) {
+			actx := newDeadlineCtx(ctx, r.attemptTimeout, false)
+			err = next(actx, cmd)
+			cut = attemptCut(ctx, actx, err)
+		} else {
+			err = next(ctx, cmd)
+		}
 		if err == nil {
 			return nil
 		}
-		return r.retry(ctx, &retryTarget{cmd: cmd, next: next}, err)
+		return r.retry(ctx, &retryTarget{cmd: cmd, next: next, cut: cut}, err)
 	}
 }
 
 // ProcessPipelineHook retries a pipeline or a MULTI/EXEC as a whole.
 func (r *Retry) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if r.budget != nil && !allHandshake(cmds) {
+		if r.budget != nil && !handshakeCall(ctx, nil, cmds) {
 			r.budget.call()
 		}
-		err := next(ctx, cmds)
+		var err error
+		cut := false
+		if r.bounded(ctx, nil, cmds) {
+			actx := newDeadlineCtx(ctx, r.attemptTimeout, false)
+			err = next(actx, cmds)
+			cut = attemptCut(ctx, actx, err)
+		} else {
+			err = next(ctx, cmds)
+		}
 		if err == nil {
 			return nil
 		}
-		return r.retry(ctx, &retryTarget{cmds: cmds, nextPipe: next, pipeline: true}, err)
+		return r.retry(ctx, &retryTarget{cmds: cmds, nextPipe: next, pipeline: true, cut: cut}, err)
 	}
+}
+
+// bounded reports whether the attempts of the call of cmd (or of cmds, cmd
+// nil) get AttemptTimeout: calls that may be sent again after a timeout
+// and do not block.
+func (r *Retry) bounded(ctx context.Context, cmd redis.Cmder, cmds []redis.Cmder) bool {
+	if r.attemptTimeout <= 0 {
+		return false
+	}
+	c := callOf(ctx, r.table, cmd, cmds)
+	return !c.handshake && c.all&Idempotent != 0 && c.any&Blocking == 0 && (cmd == nil || !cmd.NoRetry())
+}
+
+// attemptCut releases actx, the context of an attempt under ctx that
+// ended with err, and reports whether AttemptTimeout ended it: err is an
+// error and actx's own deadline has passed while ctx's has not.
+func attemptCut(ctx context.Context, actx *deadlineCtx, err error) bool {
+	cut := err != nil && actx.Err() != nil && ctx.Err() == nil
+	actx.release()
+	return cut
 }
 
 // retryTarget is what is being retried: one command or a batch.
@@ -362,6 +413,11 @@ type retryTarget struct {
 	nextPipe redis.ProcessPipelineHook
 	pipeline bool
 	name     string
+	// call is what the command table says of the call (set by retry).
+	call callInfo
+	// bounded: each attempt gets AttemptTimeout; cut: it ended the last
+	// attempt.
+	bounded, cut bool
 	// netErr is the network error of an attempt that may have applied the
 	// call: go-redis alone would have returned it, so the error Retry
 	// returns stays a net.Error even when a later attempt met a refusal
@@ -377,11 +433,25 @@ func (t *retryTarget) noteNet(err error, o Outcome) {
 	}
 }
 
-func (t *retryTarget) run(ctx context.Context) error {
-	if t.pipeline {
-		return t.nextPipe(ctx, t.cmds)
+// run makes one attempt, bounded by d (AttemptTimeout) when the call's
+// attempts are.
+func (t *retryTarget) run(ctx context.Context, d time.Duration) error {
+	actx := ctx
+	var dctx *deadlineCtx
+	if t.bounded {
+		dctx = newDeadlineCtx(ctx, d, false)
+		actx = dctx
 	}
-	return t.next(ctx, t.cmd)
+	var err error
+	if t.pipeline {
+		err = t.nextPipe(actx, t.cmds)
+	} else {
+		err = t.next(actx, t.cmd)
+	}
+	if dctx != nil {
+		t.cut = attemptCut(ctx, dctx, err)
+	}
+	return err
 }
 
 // reset clears what the last attempt left on the commands.
@@ -455,25 +525,30 @@ type decision struct {
 
 func (r *Retry) decide(t *retryTarget, err error) decision {
 	if !t.pipeline {
-		o, fault := r.classify(err, false)
-		return decision{outcome: o, nodeFault: fault, allowed: r.mayResend(t.cmd, o)}
+		o, fault := r.classify(err, false, t.cut)
+		return decision{outcome: o, nodeFault: fault, allowed: mayResend(t.cmd, t.call.info, o)}
 	}
-	return r.decidePipeline(t.cmds, err)
+	return r.decidePipeline(t, err)
 }
 
 // classify is the package's classify, with an open circuit counted as not
-// sent when WaitOutOpenCircuit is set.
-func (r *Retry) classify(err error, pipeline bool) (Outcome, bool) {
+// sent when WaitOutOpenCircuit is set, and the end of an attempt that
+// AttemptTimeout cut (cut) as a timeout that may have applied the call.
+func (r *Retry) classify(err error, pipeline, cut bool) (Outcome, bool) {
 	o, fault := classify(err, pipeline)
-	if o == OutcomeStopped && r.waitOpen && errors.Is(err, ErrCircuitOpen) {
+	switch {
+	case o != OutcomeStopped:
+	case r.waitOpen && errors.Is(err, ErrCircuitOpen):
 		return OutcomeNotSent, false
+	case cut && errors.Is(err, context.DeadlineExceeded):
+		return OutcomeMaybeApplied, true
 	}
 	return o, fault
 }
 
-// mayResend reports whether cmd may be sent again after an error of
-// outcome o.
-func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
+// mayResend reports whether cmd, of which the table says info, may be sent
+// again after an error of outcome o.
+func mayResend(cmd redis.Cmder, info CommandInfo, o Outcome) bool {
 	switch o {
 	case OutcomeNotSent:
 		return true
@@ -483,7 +558,7 @@ func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
 		return !cmd.NoRetry()
 	case OutcomeMaybeApplied, OutcomeOK, OutcomeAnswer:
 		// OK and answers: the command ran in this attempt.
-		return !cmd.NoRetry() && r.table.Classify(cmd).IsIdempotent()
+		return !cmd.NoRetry() && info.IsIdempotent()
 	default:
 		return false
 	}
@@ -492,9 +567,10 @@ func (r *Retry) mayResend(cmd redis.Cmder, o Outcome) bool {
 // decidePipeline looks at the batch's error and at every command's own
 // error: the batch is sent again only if each command may be, for the error
 // it got (a command that succeeded ran, so it must be idempotent).
-func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
+func (r *Retry) decidePipeline(t *retryTarget, err error) decision {
+	cmds := t.cmds
 	d := decision{allowed: true}
-	d.outcome, d.nodeFault = r.classify(err, true)
+	d.outcome, d.nodeFault = r.classify(err, true, t.cut)
 	if d.outcome == OutcomeStopped {
 		d.allowed = false
 		return d
@@ -502,8 +578,8 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 	if isTx(cmds) && txAborted(cmds, err) {
 		return decideAbortedTx(cmds)
 	}
-	for _, c := range cmds {
-		o, fault := r.classify(c.Err(), true)
+	for i, c := range cmds {
+		o, fault := r.classify(c.Err(), true, t.cut)
 		if isFailure(o) && (!isFailure(d.outcome) || o > d.outcome) {
 			d.outcome, d.nodeFault = o, fault
 		}
@@ -511,7 +587,7 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 			d.outcome, d.allowed = OutcomeStopped, false
 			return d
 		}
-		if !r.mayResend(c, o) {
+		if !mayResend(c, t.call.infos[i], o) {
 			d.allowed = false
 		}
 	}
@@ -571,9 +647,11 @@ func isFailure(o Outcome) bool {
 
 // retry runs after a failed first attempt.
 func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
-	if t.pipeline && allHandshake(t.cmds) || !t.pipeline && isHandshake(t.cmd) {
+	t.call = callOf(ctx, r.table, t.cmd, t.cmds)
+	if t.call.handshake {
 		return err // the command that needed the connection decides
 	}
+	t.bounded = r.bounded(ctx, t.cmd, t.cmds)
 	if cause, ok := stopForBudget(err); ok {
 		return r.spent(t, false, 1, cause)
 	}
@@ -633,7 +711,7 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		t.reset()
 		t.arm()
 		prev := err
-		err = t.run(ctx)
+		err = t.run(ctx, r.attemptTimeout)
 		if t.notResent(err) {
 			// The layer below returned without sending the command again
 			// (go-redis's full-duplex engine answers a second next with
