@@ -655,25 +655,9 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 	if cause, ok := stopForBudget(err); ok {
 		return r.spent(t, false, 1, cause)
 	}
-	d := r.decide(t, err)
-	if !isFailure(d.outcome) {
-		if t.pipeline && d.outcome == OutcomeStopped {
-			// The batch stops (the caller's context ended, the circuit
-			// is open), but a command of it may still carry a transport
-			// error of its own.
-			wrapCmds(t.cmds, false, 1)
-		}
-		return err
-	}
-	maybe := d.outcome == OutcomeMaybeApplied
-	t.noteNet(err, d.outcome)
-	if !d.allowed {
-		r.notRetried.Add(1)
-		return r.wrap(t, d, maybe, 1, err)
-	}
-	if ctx.Err() != nil || r.maxAttempts <= 1 {
-		r.gaveUp.Add(1)
-		return r.wrap(t, d, maybe, 1, err)
+	s := &retryRun{r: r, t: t, err: err, attempts: 1}
+	if res, done := s.start(ctx); done {
+		return res
 	}
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     r.initialInterval,
@@ -685,73 +669,131 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		Clock:               r.clock,
 	}
 	b.Reset()
-	for attempts := 1; ; attempts++ {
-		if attempts >= r.maxAttempts {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
+	for {
+		if res, done := s.wait(ctx, b); done {
+			return res
 		}
-		delay := b.NextBackOff()
-		if delay == backoff.Stop {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
-		}
-		if dl, ok := waitDeadline(ctx); ok && !r.clock.Now().Add(delay).Before(dl) {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
-		}
-		if r.budget != nil && budgeted(d.outcome, d.nodeFault) && !r.budget.take() {
-			r.budgetSpent.Add(1)
-			return r.wrapErr(t, d, maybe, attempts, err, true)
-		}
-		r.report(ctx, t, attempts, delay, err, d.outcome, maybe)
-		if r.clock.Sleep(ctx, delay) != nil {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
-		}
-		t.reset()
-		t.arm()
-		prev := err
-		err = t.run(ctx, r.attemptTimeout)
-		if t.notResent(err) {
-			// The layer below returned without sending the command again
-			// (go-redis's full-duplex engine answers a second next with
-			// the command's own state): no reply came, so the previous
-			// attempt's error stands.
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, prev)
-		}
-		r.retries.Add(1)
-		if err == nil {
-			r.recovered.Add(1)
-			return nil
-		}
-		if cause, ok := stopForBudget(err); ok {
-			return r.spent(t, maybe, attempts+1, cause)
-		}
-		d = r.decide(t, err)
-		t.noteNet(err, d.outcome)
-		switch d.outcome {
-		case OutcomeMaybeApplied:
-			maybe = true
-		case OutcomeAnswer:
-			// The server answered this attempt: that is the result.
-			r.recovered.Add(1)
-			return err
-		case OutcomeStopped:
-			r.gaveUp.Add(1)
-			if maybe {
-				return r.wrap(t, d, maybe, attempts+1, err)
-			}
-			if t.pipeline {
-				wrapCmds(t.cmds, false, attempts+1)
-			}
-			return err
-		}
-		if !d.allowed || ctx.Err() != nil {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts+1, err)
+		if res, done := s.resend(ctx); done {
+			return res
 		}
 	}
+}
+
+// retryRun is the state of one call's retries: the decision about the
+// last attempt, whether any attempt may have applied the call, the attempts
+// made and the last attempt's error.
+type retryRun struct {
+	r        *Retry
+	t        *retryTarget
+	d        decision
+	maybe    bool
+	attempts int
+	err      error
+}
+
+// giveUp ends the call with err after the attempts made.
+func (s *retryRun) giveUp(err error) error {
+	s.r.gaveUp.Add(1)
+	return s.r.wrap(s.t, s.d, s.maybe, s.attempts, err)
+}
+
+// start decides about the first attempt; done says the call ends with res.
+func (s *retryRun) start(ctx context.Context) (res error, done bool) {
+	r, t := s.r, s.t
+	s.d = r.decide(t, s.err)
+	if !isFailure(s.d.outcome) {
+		if t.pipeline && s.d.outcome == OutcomeStopped {
+			// The batch stops (the caller's context ended, the circuit
+			// is open), but a command of it may still carry a transport
+			// error of its own.
+			wrapCmds(t.cmds, false, 1)
+		}
+		return s.err, true
+	}
+	s.maybe = s.d.outcome == OutcomeMaybeApplied
+	t.noteNet(s.err, s.d.outcome)
+	if !s.d.allowed {
+		r.notRetried.Add(1)
+		return r.wrap(t, s.d, s.maybe, 1, s.err), true
+	}
+	if ctx.Err() != nil || r.maxAttempts <= 1 {
+		return s.giveUp(s.err), true
+	}
+	return nil, false
+}
+
+// wait backs off before the next attempt, unless the attempts, the time,
+// the deadline or the budget are spent; done says the call ends with res.
+func (s *retryRun) wait(ctx context.Context, b *backoff.ExponentialBackOff) (res error, done bool) {
+	r, t, d := s.r, s.t, s.d
+	if s.attempts >= r.maxAttempts {
+		return s.giveUp(s.err), true
+	}
+	delay := b.NextBackOff()
+	if delay == backoff.Stop {
+		return s.giveUp(s.err), true
+	}
+	if dl, ok := waitDeadline(ctx); ok && !r.clock.Now().Add(delay).Before(dl) {
+		return s.giveUp(s.err), true
+	}
+	if r.budget != nil && budgeted(d.outcome, d.nodeFault) && !r.budget.take() {
+		r.budgetSpent.Add(1)
+		return r.wrapErr(t, d, s.maybe, s.attempts, s.err, true), true
+	}
+	r.report(ctx, t, s.attempts, delay, s.err, d.outcome, s.maybe)
+	if r.clock.Sleep(ctx, delay) != nil {
+		return s.giveUp(s.err), true
+	}
+	return nil, false
+}
+
+// resend makes the next attempt and decides about it; done says the call
+// ends with res.
+func (s *retryRun) resend(ctx context.Context) (res error, done bool) {
+	r, t := s.r, s.t
+	t.reset()
+	t.arm()
+	err := t.run(ctx, r.attemptTimeout)
+	if t.notResent(err) {
+		// The layer below returned without sending the command again
+		// (go-redis's full-duplex engine answers a second next with the
+		// command's own state): no reply came, so the previous attempt's
+		// error stands.
+		return s.giveUp(s.err), true
+	}
+	r.retries.Add(1)
+	s.attempts++
+	s.err = err
+	if err == nil {
+		r.recovered.Add(1)
+		return nil, true
+	}
+	if cause, ok := stopForBudget(err); ok {
+		return r.spent(t, s.maybe, s.attempts, cause), true
+	}
+	s.d = r.decide(t, err)
+	t.noteNet(err, s.d.outcome)
+	switch s.d.outcome {
+	case OutcomeMaybeApplied:
+		s.maybe = true
+	case OutcomeAnswer:
+		// The server answered this attempt: that is the result.
+		r.recovered.Add(1)
+		return err, true
+	case OutcomeStopped:
+		if s.maybe {
+			return s.giveUp(err), true
+		}
+		r.gaveUp.Add(1)
+		if t.pipeline {
+			wrapCmds(t.cmds, false, s.attempts)
+		}
+		return err, true
+	}
+	if !s.d.allowed || ctx.Err() != nil {
+		return s.giveUp(err), true
+	}
+	return nil, false
 }
 
 // wrap returns the error a failed call ends with. For a batch it also
