@@ -347,15 +347,7 @@ func (r *Retry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if r.budget != nil && !handshakeCall(ctx, cmd, nil) {
 			r.budget.call()
 		}
-		var err error
-		cut := false
-		if r.bounded(ctx, cmd, nil) {
-			actx := newDeadlineCtx(ctx, r.attemptTimeout, false)
-			err = next(actx, cmd)
-			cut = attemptCut(ctx, actx, err)
-		} else {
-			err = next(ctx, cmd)
-		}
+		cut, err := attempt(ctx, r.attemptTimeout, r.bounded(ctx, cmd, nil), next, cmd)
 		if err == nil {
 			return nil
 		}
@@ -369,15 +361,7 @@ func (r *Retry) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 		if r.budget != nil && !handshakeCall(ctx, nil, cmds) {
 			r.budget.call()
 		}
-		var err error
-		cut := false
-		if r.bounded(ctx, nil, cmds) {
-			actx := newDeadlineCtx(ctx, r.attemptTimeout, false)
-			err = next(actx, cmds)
-			cut = attemptCut(ctx, actx, err)
-		} else {
-			err = next(ctx, cmds)
-		}
+		cut, err := attempt(ctx, r.attemptTimeout, r.bounded(ctx, nil, cmds), next, cmds)
 		if err == nil {
 			return nil
 		}
@@ -396,13 +380,18 @@ func (r *Retry) bounded(ctx context.Context, cmd redis.Cmder, cmds []redis.Cmder
 	return !c.handshake && c.all&Idempotent != 0 && c.any&Blocking == 0 && (cmd == nil || !cmd.NoRetry())
 }
 
-// attemptCut releases actx, the context of an attempt under ctx that
-// ended with err, and reports whether AttemptTimeout ended it: err is an
-// error and actx's own deadline has passed while ctx's has not.
-func attemptCut(ctx context.Context, actx *deadlineCtx, err error) bool {
-	cut := err != nil && actx.Err() != nil && ctx.Err() == nil
+// attempt makes one attempt of a call, next(ctx, arg), bounded by d
+// (AttemptTimeout) when bounded is set, and reports whether d ended it: the
+// attempt failed and its own deadline has passed while ctx's has not.
+func attempt[T any](ctx context.Context, d time.Duration, bounded bool, next func(context.Context, T) error, arg T) (cut bool, err error) {
+	if !bounded {
+		return false, next(ctx, arg)
+	}
+	actx := newDeadlineCtx(ctx, d, false)
+	err = next(actx, arg)
+	cut = err != nil && actx.Err() != nil && ctx.Err() == nil
 	actx.release()
-	return cut
+	return cut, err
 }
 
 // retryTarget is what is being retried: one command or a batch.
@@ -436,20 +425,11 @@ func (t *retryTarget) noteNet(err error, o Outcome) {
 // run makes one attempt, bounded by d (AttemptTimeout) when the call's
 // attempts are.
 func (t *retryTarget) run(ctx context.Context, d time.Duration) error {
-	actx := ctx
-	var dctx *deadlineCtx
-	if t.bounded {
-		dctx = newDeadlineCtx(ctx, d, false)
-		actx = dctx
-	}
 	var err error
 	if t.pipeline {
-		err = t.nextPipe(actx, t.cmds)
+		t.cut, err = attempt(ctx, d, t.bounded, t.nextPipe, t.cmds)
 	} else {
-		err = t.next(actx, t.cmd)
-	}
-	if dctx != nil {
-		t.cut = attemptCut(ctx, dctx, err)
+		t.cut, err = attempt(ctx, d, t.bounded, t.next, t.cmd)
 	}
 	return err
 }
