@@ -27,36 +27,8 @@ func runDeadlineCtx(e *env) ([]Row, error) {
 	const rounds = 6
 	d := e.dur(1500 * time.Millisecond)
 
-	type load struct {
-		name    string
-		workers int
-		pool    int
-		auto    bool
-		op      func(c redis.Cmdable) func(ctx context.Context, gi, i int) error
-	}
-	loads := []load{
-		{"overhead", 64, 0, false, func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
-			return func(ctx context.Context, gi, i int) error {
-				k := "k" + strconv.Itoa(gi)
-				if i%2 == 0 {
-					return c.Set(ctx, k, i, 0).Err()
-				}
-				return c.Get(ctx, k).Err()
-			}
-		}},
-		{"overload", 2000, 10, false, func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
-			return func(ctx context.Context, gi, i int) error {
-				return c.Set(ctx, "o"+strconv.Itoa(gi%100), i, 0).Err()
-			}
-		}},
-		{"autopipeline", 64, 0, true, func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
-			return func(ctx context.Context, gi, i int) error {
-				return c.Set(ctx, "ap"+strconv.Itoa(gi), i, 0).Err()
-			}
-		}},
-	}
 	var rows []Row
-	for _, l := range loads {
+	for _, l := range deadlineLoads() {
 		cfg := profiles.API()
 		cfg.Addr = srv.Addr()
 		if l.pool > 0 {
@@ -64,11 +36,11 @@ func runDeadlineCtx(e *env) ([]Row, error) {
 		}
 		var cs [2]redis.Cmdable
 		for i, std := range []bool{false, true} {
-			c, err := deadlineClient(cfg, std)
+			c, closeAll, err := deadlineClient(cfg, std)
 			if err != nil {
 				return nil, err
 			}
-			defer closeClient(c)
+			defer closeAll()
 			cs[i] = c
 			if l.auto {
 				ap, err := c.AutoPipeline()
@@ -100,25 +72,65 @@ func runDeadlineCtx(e *env) ([]Row, error) {
 }
 
 // deadlineClient is a client with cfg's preset hooks, its Timeouts on
-// context.WithTimeout when std is set.
-func deadlineClient(cfg profiles.Config, std bool) (*redis.Client, error) {
+// context.WithTimeout when std is set, and a function that closes the
+// client and its Breaker.
+func deadlineClient(cfg profiles.Config, std bool) (*redis.Client, func(), error) {
 	opt, err := cfg.ClientOptions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h, err := profiles.NewHooks(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	closeAll := func() { _ = h.Breaker.Close() }
 	if std {
-		if h.Timeouts, err = hooks.NewTimeouts(hooks.TimeoutOptions{BlockingCap: cfg.BlockingTimeout, StdContext: true}); err != nil {
-			return nil, err
+		d := cfg.WithDefaults().Retry.Deadline
+		to := hooks.TimeoutOptions{BlockingCap: cfg.BlockingTimeout, Read: d, Write: d, Default: d, StdContext: true}
+		if h.Timeouts, err = hooks.NewTimeouts(to); err != nil {
+			closeAll()
+			return nil, nil, err
 		}
 	}
 	c := redis.NewClient(opt)
 	if err := hooks.Attach(c, h.List()...); err != nil {
 		_ = c.Close()
-		return nil, err
+		closeAll()
+		return nil, nil, err
 	}
-	return c, nil
+	return c, func() { closeClient(c); closeAll() }, nil
+}
+
+// deadlineLoad is one load of runDeadlineCtx: the overhead, overload or
+// autopipeline scenario's.
+type deadlineLoad struct {
+	name    string
+	workers int
+	pool    int
+	auto    bool
+	op      func(c redis.Cmdable) func(ctx context.Context, gi, i int) error
+}
+
+func deadlineLoads() []deadlineLoad {
+	return []deadlineLoad{
+		{"overhead", 64, 0, false, func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
+			return func(ctx context.Context, gi, i int) error {
+				k := "k" + strconv.Itoa(gi)
+				if i%2 == 0 {
+					return c.Set(ctx, k, i, 0).Err()
+				}
+				return c.Get(ctx, k).Err()
+			}
+		}},
+		{"overload", 2000, 10, false, func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
+			return func(ctx context.Context, gi, i int) error {
+				return c.Set(ctx, "o"+strconv.Itoa(gi%100), i, 0).Err()
+			}
+		}},
+		{"autopipeline", 64, 0, true, func(c redis.Cmdable) func(ctx context.Context, gi, i int) error {
+			return func(ctx context.Context, gi, i int) error {
+				return c.Set(ctx, "ap"+strconv.Itoa(gi), i, 0).Err()
+			}
+		}},
+	}
 }
