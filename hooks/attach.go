@@ -98,7 +98,7 @@ func Attach(rdb redis.UniversalClient, hs ...Guard) error {
 	if err := checkFit(rdb, hs); err != nil {
 		return err
 	}
-	sorted := sortHooks(hs)
+	sorted := sortHooks(withClassify(hs))
 	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
 		for i, h := range hs {
 			if _, ok := h.(*ReplicaReads); ok {
@@ -194,7 +194,8 @@ func isNilClient(rdb redis.UniversalClient) bool {
 	return false
 }
 
-// hookRank is a hook's place in the chain; non-redisguard hooks come first.
+// hookRank is a hook's place in the chain (see orderClassify);
+// non-redisguard hooks come first.
 func hookRank(h Guard) int {
 	if oh, ok := h.(orderedHook); ok {
 		return oh.hookOrder()
@@ -208,6 +209,17 @@ func sortHooks(hs []Guard) []Guard {
 	sorted := slices.Clone(hs)
 	slices.SortStableFunc(sorted, func(a, b Guard) int { return hookRank(a) - hookRank(b) })
 	return sorted
+}
+
+// withClassify returns hs and, if hs has a redisguard hook, the classify
+// hook that tops the chain, with the chain's table.
+func withClassify(hs []Guard) []Guard {
+	for _, h := range hs {
+		if _, ok := h.(orderedHook); ok {
+			return append(slices.Clone(hs), classifyHook{table: chainTable(hs)})
+		}
+	}
+	return hs
 }
 
 // splitHooks separates the hooks that wrap the whole call from the
@@ -226,6 +238,8 @@ func splitHooks(hs []Guard) (top []Guard, node []nodeHook) {
 // nodeAttacher adds the per-node hooks to node clients, each exactly once.
 type nodeAttacher struct {
 	hooks []nodeHook
+	// classify tops each node client's chain.
+	classify classifyHook
 	// onAttach, if set, is told the address of every node client hooked.
 	onAttach func(addr string)
 
@@ -241,8 +255,8 @@ type nodeAttacher struct {
 	created map[string]bool
 }
 
-func newNodeAttacher(hooks []nodeHook) *nodeAttacher {
-	return &nodeAttacher{hooks: hooks, done: make(map[*redis.Client]bool), created: make(map[string]bool)}
+func newNodeAttacher(hooks []nodeHook, classify classifyHook) *nodeAttacher {
+	return &nodeAttacher{hooks: hooks, classify: classify, done: make(map[*redis.Client]bool), created: make(map[string]bool)}
 }
 
 // onNewNode is registered with OnNewNode. It builds new hook values for
@@ -270,6 +284,7 @@ func (a *nodeAttacher) attach(c *redis.Client) {
 	if a.onAttach != nil {
 		a.onAttach(c.Options().Addr)
 	}
+	c.AddHook(a.classify.redisHook())
 	for _, h := range a.hooks {
 		c.AddHook(nodeHookFor(h, c))
 	}
@@ -290,7 +305,7 @@ func attachCluster(c *redis.ClusterClient, hooks []Guard) error {
 	// something to attach per node.
 	top, node := splitHooks(hooks)
 	node = append(node, resendGuardFor(hooks))
-	a := newNodeAttacher(node)
+	a := newNodeAttacher(node, classifyOf(hooks))
 	var rd *rediscovery
 	if b := breakerOf(node); b != nil {
 		rd = newRediscovery(c)
@@ -324,6 +339,17 @@ func attachCluster(c *redis.ClusterClient, hooks []Guard) error {
 		breakerOf(node).Subscribe(rd.stateChanged)
 	}
 	return walkErr
+}
+
+// classifyOf returns the classify hook among hs (see withClassify), or
+// one with the default table.
+func classifyOf(hs []Guard) classifyHook {
+	for _, h := range hs {
+		if c, ok := h.(classifyHook); ok {
+			return c
+		}
+	}
+	return classifyHook{}
 }
 
 // breakerOf returns the Breaker among hs, or nil.
@@ -371,7 +397,7 @@ func attachRing(r *redis.Ring, hooks []Guard) error {
 		return fmt.Errorf("hooks: Attach: the ring lists %d live shards of the %d configured; "+
 			"a shard marked down cannot be reached: attach before the first command or while every shard is up", live, want)
 	}
-	a := newNodeAttacher(node)
+	a := newNodeAttacher(node, classifyOf(hooks))
 	r.OnNewNode(a.onNewNode)
 	_ = r.ForEachShard(context.Background(), func(_ context.Context, nc *redis.Client) error {
 		a.attach(nc)

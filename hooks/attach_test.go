@@ -294,7 +294,7 @@ func TestAttachRing(t *testing.T) {
 // of existing nodes and OnNewNode. Each client gets the node hooks once.
 func TestAttachNodeOnce(t *testing.T) {
 	counter := newLtNodeCounter()
-	a := newNodeAttacher([]nodeHook{counter})
+	a := newNodeAttacher([]nodeHook{counter}, classifyHook{})
 	c1 := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	c2 := redis.NewClient(&redis.Options{Addr: "127.0.0.1:2"})
 	c3 := redis.NewClient(&redis.Options{Addr: "127.0.0.1:3"})

@@ -642,7 +642,7 @@ func (h *breakerHook) dialFailed() {
 
 func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if isHandshake(cmd) {
+		if handshakeCall(ctx, cmd, nil) {
 			return next(ctx, cmd)
 		}
 		return h.execute(ctx, false, func(ctx context.Context) error { return next(ctx, cmd) })
@@ -651,7 +651,7 @@ func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *breakerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if allHandshake(cmds) {
+		if handshakeCall(ctx, nil, cmds) {
 			return next(ctx, cmds)
 		}
 		err := h.execute(ctx, true, func(ctx context.Context) error { return next(ctx, cmds) })

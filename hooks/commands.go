@@ -216,6 +216,9 @@ func (t *CommandTable) classify(cmd redis.Cmder) (cmdInfo, bool) {
 	if cmd == nil {
 		return cmdInfo{}, false
 	}
+	if f := classifyObserver.Load(); f != nil {
+		(*f)(cmd)
+	}
 	args := cmd.Args()
 	if len(args) == 0 {
 		return cmdInfo{}, false

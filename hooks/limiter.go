@@ -523,16 +523,13 @@ func (c *limCore) setBudgets(b *limBudgets) {
 
 func (c *limCore) processHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if isHandshake(cmd) {
+		call := callOf(ctx, c.table, cmd, nil)
+		if call.handshake {
 			// go-redis runs a new connection's handshake through the
 			// hooks, nested in the command that holds the permit.
 			return next(ctx, cmd)
 		}
-		flags, ok := cmdFlags(ctx, cmd, c.table)
-		if !ok {
-			flags = c.table.info(cmd).Flags
-		}
-		blocking := flags&flagBlocking != 0
+		blocking := call.any&flagBlocking != 0
 		if err := c.acquire(ctx, blocking); err != nil {
 			return err
 		}
@@ -544,18 +541,11 @@ func (c *limCore) processHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (c *limCore) pipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if allHandshake(cmds) {
+		call := callOf(ctx, c.table, nil, cmds)
+		if call.handshake {
 			return next(ctx, cmds)
 		}
-		flags, ok := pipelineFlags(ctx, cmds, c.table)
-		if !ok {
-			for _, cmd := range cmds {
-				if flags = c.table.info(cmd).Flags; flags&flagBlocking != 0 {
-					break
-				}
-			}
-		}
-		blocking := flags&flagBlocking != 0
+		blocking := call.any&flagBlocking != 0
 		if err := c.acquire(ctx, blocking); err != nil {
 			// go-redis sets no per-command error when a hook fails a
 			// pipeline without calling next: say why on each command.

@@ -8,16 +8,26 @@ import (
 	"github.com/redisguard/redisguard/internal/hookx"
 )
 
-// Position of each redisguard hook in the chain, outermost first. Attach
-// sorts by it whatever order the hooks are passed in.
+// The hook chain, outermost first: a redisguard hook's place in it is its
+// position in this list, and Attach adds the hooks in this order whatever
+// order they are passed in (hooks that are not redisguard hooks go first,
+// in the order given). The package documentation ("Hook order") says what
+// each does and why it sits where it does.
 const (
-	orderTimeouts = 10
-	orderRetry    = 20
+	// orderClassify is Attach's own hook: it classifies each call once for
+	// the hooks below (see callInfo). It tops every chain Attach builds,
+	// each node client's included.
+	orderClassify = iota + 1
+	orderTimeouts
+	orderRetry
 	// ReplicaReads wraps the call inside Retry, so that Retry sees what a
 	// replica answered.
-	orderReplicaReads = 25
-	orderBreaker      = 30
-	orderLimiter      = 40
+	orderReplicaReads
+	orderBreaker
+	orderLimiter
+	// orderResendGuard is innermost on the node clients of a ClusterClient
+	// or Ring: it must see go-redis's own error.
+	orderResendGuard
 )
 
 // Guard is one of this package's hooks: a *Timeouts, *Retry, *Breaker,

@@ -19,7 +19,7 @@ import (
 // command that is not idempotent fails in a way that may have applied it,
 // the error is replaced by a *maybeAppliedError, which go-redis does not
 // recognise as retryable (it does not unwrap to the network error). The
-// Retry hook, outside, classifies it as OutcomeMaybeApplied and does not
+// Retry hook, outside, classifies it as outcomeMaybeApplied and does not
 // re-send either. Idempotent commands keep their error, and go-redis may
 // re-send them (moving to another node after a second failure), which is
 // safe.
@@ -50,8 +50,6 @@ type resendGuard struct {
 }
 
 var _ nodeHook = (*resendGuard)(nil)
-
-const orderResendGuard = 50 // innermost: it must see go-redis's own error
 
 func (g *resendGuard) hookOrder() int { return orderResendGuard }
 
@@ -92,7 +90,7 @@ func (g *resendGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if o, _ := classify(err, false); o != outcomeMaybeApplied {
 			return err
 		}
-		if isHandshake(cmd) || g.table.info(cmd).IsIdempotent() {
+		if c := callOf(ctx, g.table, cmd, nil); c.handshake || c.info.IsIdempotent() {
 			return err
 		}
 		return &maybeAppliedError{Command: cmd.Name(), Node: g.node, cause: err}
@@ -108,9 +106,10 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			return next(ctx, cmds)
 		}
 		scope, _ := ctx.Value(resendScopeKey{}).(*resendScope)
+		call := callOf(ctx, g.table, nil, cmds)
 		send := cmds
 		for i, c := range cmds {
-			if !g.sentBefore(scope, c) {
+			if !sentBefore(scope, c, call.infos[i]) {
 				if len(send) < len(cmds) {
 					send = append(send, c)
 				}
@@ -133,7 +132,11 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 			return nil
 		}
 		scope.recordMaybe(send, g.node)
-		marked := g.markSent(scope, send)
+		sent := call
+		if len(send) < len(cmds) {
+			sent = classifyBatch(g.table, send, &call)
+		}
+		marked := g.markSent(scope, sent)
 		if !marked && len(send) == len(cmds) {
 			return err
 		}
@@ -141,9 +144,9 @@ func (g *resendGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
-// sentBefore reports whether c is not idempotent and an earlier send of it
-// in this call may have applied it.
-func (g *resendGuard) sentBefore(scope *resendScope, c redis.Cmder) bool {
+// sentBefore reports whether c, of which the table says info, is not
+// idempotent and an earlier send of it in this call may have applied it.
+func sentBefore(scope *resendScope, c redis.Cmder, info cmdInfo) bool {
 	if err := c.Err(); err != nil {
 		if !isMaybeAppliedGuard(err) {
 			return false
@@ -151,13 +154,14 @@ func (g *resendGuard) sentBefore(scope *resendScope, c redis.Cmder) bool {
 	} else if !scope.has(c) {
 		return false
 	}
-	return !isHandshake(c) && !g.table.info(c).IsIdempotent()
+	return !isHandshake(c) && !info.IsIdempotent()
 }
 
-// markSent runs after a send of cmds that failed: every command that is not
-// idempotent and may have run is marked, so that a later send of the batch
-// leaves it out. It reports whether it marked any.
-func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
+// markSent runs after a send of the batch sent that failed: every command
+// that is not idempotent and may have run is marked, so that a later send of
+// the batch leaves it out. It reports whether it marked any.
+func (g *resendGuard) markSent(scope *resendScope, sent callInfo) bool {
+	cmds := sent.cmds
 	failed := false
 	for _, c := range cmds {
 		if err := c.Err(); err != nil && err != redis.Nil && !isMaybeAppliedGuard(err) {
@@ -171,14 +175,14 @@ func (g *resendGuard) markSent(scope *resendScope, cmds []redis.Cmder) bool {
 		return false // answers, or nothing sent: go-redis re-sends nothing that ran
 	}
 	marked := false
-	for _, c := range cmds {
+	for i, c := range cmds {
 		err := c.Err()
 		if err != nil && err != redis.Nil {
 			if o, _ := classify(err, true); o != outcomeMaybeApplied || isMaybeAppliedGuard(err) {
 				continue
 			}
 		}
-		if isHandshake(c) || g.table.info(c).IsIdempotent() {
+		if isHandshake(c) || sent.infos[i].IsIdempotent() {
 			continue
 		}
 		if err == nil || err == redis.Nil {

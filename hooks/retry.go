@@ -89,6 +89,17 @@ type RetryOptions struct {
 	// means no budget: every retry the table and the bounds above allow is
 	// made.
 	Budget *RetryBudget
+	// AttemptTimeout bounds each attempt, the first included, of a call
+	// that may be sent again after a timeout: an idempotent command, or a
+	// batch of them, that does not block. Each attempt gets the smaller of
+	// AttemptTimeout and what is left of the context's deadline (the class
+	// deadline Timeouts set, or the caller's), as gRPC's per-retry timeout
+	// and Envoy's per_try_timeout do, so that an attempt stuck on a
+	// connection leaves time for another. An attempt it cuts may have run,
+	// and is retried as any other read timeout. The attempts of other
+	// calls are not cut: one that may have run cannot be retried, and a
+	// blocking command's wait is its own. 0 means no per-attempt limit.
+	AttemptTimeout time.Duration
 }
 
 // RetryEvent describes one retry about to happen.
@@ -220,6 +231,7 @@ type Retry struct {
 	logger              *slog.Logger
 	clock               retryClock
 	budget              *retryBudget
+	attemptTimeout      time.Duration // 0: none
 
 	retries, recovered, gaveUp, notRetried, budgetSpent atomic.Uint64
 
@@ -249,8 +261,11 @@ func NewRetry(opt RetryOptions) (*Retry, error) {
 		onRetry:             opt.OnRetry,
 		logger:              opt.Logger,
 		clock:               opt.clock,
+		attemptTimeout:      opt.AttemptTimeout,
 	}
 	switch {
+	case r.attemptTimeout < 0:
+		return nil, fmt.Errorf("hooks: retry: AttemptTimeout %s is negative", r.attemptTimeout)
 	case r.maxAttempts < 0:
 		return nil, fmt.Errorf("hooks: retry: MaxAttempts %d is negative", r.maxAttempts)
 	case r.initialInterval < 0:
@@ -331,29 +346,54 @@ func (r *Retry) dialHook(next redis.DialHook) redis.DialHook { return next }
 // processHook retries a single command.
 func (r *Retry) processHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if r.budget != nil && !isHandshake(cmd) {
+		if r.budget != nil && !handshakeCall(ctx, cmd, nil) {
 			r.budget.call()
 		}
-		err := next(ctx, cmd)
+		cut, err := attempt(ctx, r.attemptTimeout, r.bounded(ctx, cmd, nil), next, cmd)
 		if err == nil {
 			return nil
 		}
-		return r.retry(ctx, &retryTarget{cmd: cmd, next: next}, err)
+		return r.retry(ctx, &retryTarget{cmd: cmd, next: next, cut: cut}, err)
 	}
 }
 
 // processPipelineHook retries a pipeline or a MULTI/EXEC as a whole.
 func (r *Retry) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if r.budget != nil && !allHandshake(cmds) {
+		if r.budget != nil && !handshakeCall(ctx, nil, cmds) {
 			r.budget.call()
 		}
-		err := next(ctx, cmds)
+		cut, err := attempt(ctx, r.attemptTimeout, r.bounded(ctx, nil, cmds), next, cmds)
 		if err == nil {
 			return nil
 		}
-		return r.retry(ctx, &retryTarget{cmds: cmds, nextPipe: next, pipeline: true}, err)
+		return r.retry(ctx, &retryTarget{cmds: cmds, nextPipe: next, pipeline: true, cut: cut}, err)
 	}
+}
+
+// bounded reports whether the attempts of the call of cmd (or of cmds, cmd
+// nil) get AttemptTimeout: calls that may be sent again after a timeout
+// and do not block.
+func (r *Retry) bounded(ctx context.Context, cmd redis.Cmder, cmds []redis.Cmder) bool {
+	if r.attemptTimeout <= 0 {
+		return false
+	}
+	c := callOf(ctx, r.table, cmd, cmds)
+	return !c.handshake && c.all&flagIdempotent != 0 && c.any&flagBlocking == 0 && (cmd == nil || !cmd.NoRetry())
+}
+
+// attempt makes one attempt of a call, next(ctx, arg), bounded by d
+// (AttemptTimeout) when bounded is set, and reports whether d ended it: the
+// attempt failed and its own deadline has passed while ctx's has not.
+func attempt[T any](ctx context.Context, d time.Duration, bounded bool, next func(context.Context, T) error, arg T) (cut bool, err error) {
+	if !bounded {
+		return false, next(ctx, arg)
+	}
+	actx := newDeadlineCtx(ctx, d, false)
+	err = next(actx, arg)
+	cut = err != nil && actx.Err() != nil && ctx.Err() == nil
+	actx.release()
+	return cut, err
 }
 
 // retryTarget is what is being retried: one command or a batch.
@@ -364,6 +404,11 @@ type retryTarget struct {
 	nextPipe redis.ProcessPipelineHook
 	pipeline bool
 	name     string
+	// call is what the command table says of the call (set by retry).
+	call callInfo
+	// bounded: each attempt gets AttemptTimeout; cut: it ended the last
+	// attempt.
+	bounded, cut bool
 	// netErr is the network error of an attempt that may have applied the
 	// call: go-redis alone would have returned it, so the error Retry
 	// returns stays a net.Error even when a later attempt met a refusal
@@ -379,11 +424,16 @@ func (t *retryTarget) noteNet(err error, o outcome) {
 	}
 }
 
-func (t *retryTarget) run(ctx context.Context) error {
+// run makes one attempt, bounded by d (AttemptTimeout) when the call's
+// attempts are.
+func (t *retryTarget) run(ctx context.Context, d time.Duration) error {
+	var err error
 	if t.pipeline {
-		return t.nextPipe(ctx, t.cmds)
+		t.cut, err = attempt(ctx, d, t.bounded, t.nextPipe, t.cmds)
+	} else {
+		t.cut, err = attempt(ctx, d, t.bounded, t.next, t.cmd)
 	}
-	return t.next(ctx, t.cmd)
+	return err
 }
 
 // reset clears what the last attempt left on the commands.
@@ -457,25 +507,30 @@ type decision struct {
 
 func (r *Retry) decide(t *retryTarget, err error) decision {
 	if !t.pipeline {
-		o, fault := r.classify(err, false)
-		return decision{outcome: o, nodeFault: fault, allowed: r.mayResend(t.cmd, o)}
+		o, fault := r.classify(err, false, t.cut)
+		return decision{outcome: o, nodeFault: fault, allowed: mayResend(t.cmd, t.call.info, o)}
 	}
-	return r.decidePipeline(t.cmds, err)
+	return r.decidePipeline(t, err)
 }
 
 // classify is the package's classify, with an open circuit counted as not
-// sent when WaitOutOpenCircuit is set.
-func (r *Retry) classify(err error, pipeline bool) (outcome, bool) {
+// sent when WaitOutOpenCircuit is set, and the end of an attempt that
+// AttemptTimeout cut (cut) as a timeout that may have applied the call.
+func (r *Retry) classify(err error, pipeline, cut bool) (outcome, bool) {
 	o, fault := classify(err, pipeline)
-	if o == outcomeStopped && r.waitOpen && errors.Is(err, ErrCircuitOpen) {
+	switch {
+	case o != outcomeStopped:
+	case r.waitOpen && errors.Is(err, ErrCircuitOpen):
 		return outcomeNotSent, false
+	case cut && errors.Is(err, context.DeadlineExceeded):
+		return outcomeMaybeApplied, true
 	}
 	return o, fault
 }
 
-// mayResend reports whether cmd may be sent again after an error of
-// outcome o.
-func (r *Retry) mayResend(cmd redis.Cmder, o outcome) bool {
+// mayResend reports whether cmd, of which the table says info, may be sent
+// again after an error of outcome o.
+func mayResend(cmd redis.Cmder, info cmdInfo, o outcome) bool {
 	switch o {
 	case outcomeNotSent:
 		return true
@@ -485,7 +540,7 @@ func (r *Retry) mayResend(cmd redis.Cmder, o outcome) bool {
 		return !cmd.NoRetry()
 	case outcomeMaybeApplied, outcomeOK, outcomeAnswer:
 		// OK and answers: the command ran in this attempt.
-		return !cmd.NoRetry() && r.table.info(cmd).IsIdempotent()
+		return !cmd.NoRetry() && info.IsIdempotent()
 	default:
 		return false
 	}
@@ -494,9 +549,10 @@ func (r *Retry) mayResend(cmd redis.Cmder, o outcome) bool {
 // decidePipeline looks at the batch's error and at every command's own
 // error: the batch is sent again only if each command may be, for the error
 // it got (a command that succeeded ran, so it must be idempotent).
-func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
+func (r *Retry) decidePipeline(t *retryTarget, err error) decision {
+	cmds := t.cmds
 	d := decision{allowed: true}
-	d.outcome, d.nodeFault = r.classify(err, true)
+	d.outcome, d.nodeFault = r.classify(err, true, t.cut)
 	if d.outcome == outcomeStopped {
 		d.allowed = false
 		return d
@@ -504,8 +560,8 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 	if isTx(cmds) && txAborted(cmds, err) {
 		return decideAbortedTx(cmds)
 	}
-	for _, c := range cmds {
-		o, fault := r.classify(c.Err(), true)
+	for i, c := range cmds {
+		o, fault := r.classify(c.Err(), true, t.cut)
 		if isFailure(o) && (!isFailure(d.outcome) || o > d.outcome) {
 			d.outcome, d.nodeFault = o, fault
 		}
@@ -513,7 +569,7 @@ func (r *Retry) decidePipeline(cmds []redis.Cmder, err error) decision {
 			d.outcome, d.allowed = outcomeStopped, false
 			return d
 		}
-		if !r.mayResend(c, o) {
+		if !mayResend(c, t.call.infos[i], o) {
 			d.allowed = false
 		}
 	}
@@ -573,31 +629,17 @@ func isFailure(o outcome) bool {
 
 // retry runs after a failed first attempt.
 func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
-	if t.pipeline && allHandshake(t.cmds) || !t.pipeline && isHandshake(t.cmd) {
+	t.call = callOf(ctx, r.table, t.cmd, t.cmds)
+	if t.call.handshake {
 		return err // the command that needed the connection decides
 	}
+	t.bounded = r.bounded(ctx, t.cmd, t.cmds)
 	if cause, ok := stopForBudget(err); ok {
 		return r.spent(t, false, 1, cause)
 	}
-	d := r.decide(t, err)
-	if !isFailure(d.outcome) {
-		if t.pipeline && d.outcome == outcomeStopped {
-			// The batch stops (the caller's context ended, the circuit
-			// is open), but a command of it may still carry a transport
-			// error of its own.
-			wrapCmds(t.cmds, false, 1)
-		}
-		return err
-	}
-	maybe := d.outcome == outcomeMaybeApplied
-	t.noteNet(err, d.outcome)
-	if !d.allowed {
-		r.notRetried.Add(1)
-		return r.wrap(t, d, maybe, 1, err)
-	}
-	if ctx.Err() != nil || r.maxAttempts <= 1 {
-		r.gaveUp.Add(1)
-		return r.wrap(t, d, maybe, 1, err)
+	s := &retryRun{r: r, t: t, err: err, attempts: 1}
+	if res, done := s.start(ctx); done {
+		return res
 	}
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     r.initialInterval,
@@ -609,73 +651,131 @@ func (r *Retry) retry(ctx context.Context, t *retryTarget, err error) error {
 		Clock:               r.clock,
 	}
 	b.Reset()
-	for attempts := 1; ; attempts++ {
-		if attempts >= r.maxAttempts {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
+	for {
+		if res, done := s.wait(ctx, b); done {
+			return res
 		}
-		delay := b.NextBackOff()
-		if delay == backoff.Stop {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
-		}
-		if dl, ok := waitDeadline(ctx); ok && !r.clock.Now().Add(delay).Before(dl) {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
-		}
-		if r.budget != nil && budgeted(d.outcome, d.nodeFault) && !r.budget.take() {
-			r.budgetSpent.Add(1)
-			return r.wrapErr(t, d, maybe, attempts, err, true)
-		}
-		r.report(ctx, t, attempts, delay, err, d.outcome, maybe)
-		if r.clock.Sleep(ctx, delay) != nil {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, err)
-		}
-		t.reset()
-		t.arm()
-		prev := err
-		err = t.run(ctx)
-		if t.notResent(err) {
-			// The layer below returned without sending the command again
-			// (go-redis's full-duplex engine answers a second next with
-			// the command's own state): no reply came, so the previous
-			// attempt's error stands.
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts, prev)
-		}
-		r.retries.Add(1)
-		if err == nil {
-			r.recovered.Add(1)
-			return nil
-		}
-		if cause, ok := stopForBudget(err); ok {
-			return r.spent(t, maybe, attempts+1, cause)
-		}
-		d = r.decide(t, err)
-		t.noteNet(err, d.outcome)
-		switch d.outcome {
-		case outcomeMaybeApplied:
-			maybe = true
-		case outcomeAnswer:
-			// The server answered this attempt: that is the result.
-			r.recovered.Add(1)
-			return err
-		case outcomeStopped:
-			r.gaveUp.Add(1)
-			if maybe {
-				return r.wrap(t, d, maybe, attempts+1, err)
-			}
-			if t.pipeline {
-				wrapCmds(t.cmds, false, attempts+1)
-			}
-			return err
-		}
-		if !d.allowed || ctx.Err() != nil {
-			r.gaveUp.Add(1)
-			return r.wrap(t, d, maybe, attempts+1, err)
+		if res, done := s.resend(ctx); done {
+			return res
 		}
 	}
+}
+
+// retryRun is the state of one call's retries: the decision about the
+// last attempt, whether any attempt may have applied the call, the attempts
+// made and the last attempt's error.
+type retryRun struct {
+	r        *Retry
+	t        *retryTarget
+	d        decision
+	maybe    bool
+	attempts int
+	err      error
+}
+
+// giveUp ends the call with err after the attempts made.
+func (s *retryRun) giveUp(err error) error {
+	s.r.gaveUp.Add(1)
+	return s.r.wrap(s.t, s.d, s.maybe, s.attempts, err)
+}
+
+// start decides about the first attempt; done says the call ends with res.
+func (s *retryRun) start(ctx context.Context) (res error, done bool) {
+	r, t := s.r, s.t
+	s.d = r.decide(t, s.err)
+	if !isFailure(s.d.outcome) {
+		if t.pipeline && s.d.outcome == outcomeStopped {
+			// The batch stops (the caller's context ended, the circuit
+			// is open), but a command of it may still carry a transport
+			// error of its own.
+			wrapCmds(t.cmds, false, 1)
+		}
+		return s.err, true
+	}
+	s.maybe = s.d.outcome == outcomeMaybeApplied
+	t.noteNet(s.err, s.d.outcome)
+	if !s.d.allowed {
+		r.notRetried.Add(1)
+		return r.wrap(t, s.d, s.maybe, 1, s.err), true
+	}
+	if ctx.Err() != nil || r.maxAttempts <= 1 {
+		return s.giveUp(s.err), true
+	}
+	return nil, false
+}
+
+// wait backs off before the next attempt, unless the attempts, the time,
+// the deadline or the budget are spent; done says the call ends with res.
+func (s *retryRun) wait(ctx context.Context, b *backoff.ExponentialBackOff) (res error, done bool) {
+	r, t, d := s.r, s.t, s.d
+	if s.attempts >= r.maxAttempts {
+		return s.giveUp(s.err), true
+	}
+	delay := b.NextBackOff()
+	if delay == backoff.Stop {
+		return s.giveUp(s.err), true
+	}
+	if dl, ok := waitDeadline(ctx); ok && !r.clock.Now().Add(delay).Before(dl) {
+		return s.giveUp(s.err), true
+	}
+	if r.budget != nil && budgeted(d.outcome, d.nodeFault) && !r.budget.take() {
+		r.budgetSpent.Add(1)
+		return r.wrapErr(t, d, s.maybe, s.attempts, s.err, true), true
+	}
+	r.report(ctx, t, s.attempts, delay, s.err, d.outcome, s.maybe)
+	if r.clock.Sleep(ctx, delay) != nil {
+		return s.giveUp(s.err), true
+	}
+	return nil, false
+}
+
+// resend makes the next attempt and decides about it; done says the call
+// ends with res.
+func (s *retryRun) resend(ctx context.Context) (res error, done bool) {
+	r, t := s.r, s.t
+	t.reset()
+	t.arm()
+	err := t.run(ctx, r.attemptTimeout)
+	if t.notResent(err) {
+		// The layer below returned without sending the command again
+		// (go-redis's full-duplex engine answers a second next with the
+		// command's own state): no reply came, so the previous attempt's
+		// error stands.
+		return s.giveUp(s.err), true
+	}
+	r.retries.Add(1)
+	s.attempts++
+	s.err = err
+	if err == nil {
+		r.recovered.Add(1)
+		return nil, true
+	}
+	if cause, ok := stopForBudget(err); ok {
+		return r.spent(t, s.maybe, s.attempts, cause), true
+	}
+	s.d = r.decide(t, err)
+	t.noteNet(err, s.d.outcome)
+	switch s.d.outcome {
+	case outcomeMaybeApplied:
+		s.maybe = true
+	case outcomeAnswer:
+		// The server answered this attempt: that is the result.
+		r.recovered.Add(1)
+		return err, true
+	case outcomeStopped:
+		if s.maybe {
+			return s.giveUp(err), true
+		}
+		r.gaveUp.Add(1)
+		if t.pipeline {
+			wrapCmds(t.cmds, false, s.attempts)
+		}
+		return err, true
+	}
+	if !s.d.allowed || ctx.Err() != nil {
+		return s.giveUp(err), true
+	}
+	return nil, false
 }
 
 // wrap returns the error a failed call ends with. For a batch it also

@@ -271,19 +271,16 @@ func (t *Timeouts) forInfo(info cmdInfo) time.Duration {
 	}
 }
 
-// pipelineTimeout returns the longest deadline any command of cmds would
-// get (MULTI and EXEC aside), or -1 if one of them gets none, and the
-// union of the commands' flags. The blocking commands' waits add up, as
-// the server runs them one after the other: the deadline is at least
-// their sum plus the margin. It caps the blocking commands' waits (see
-// capBlock).
-func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, flagSet) {
+// pipelineTimeout returns the longest deadline any command of the batch
+// c would get (MULTI and EXEC aside), or -1 if one of them gets none. The
+// blocking commands' waits add up, as the server runs them one after the
+// other: the deadline is at least their sum plus the margin. It caps the
+// blocking commands' waits (see capBlock).
+func (t *Timeouts) pipelineTimeout(c callInfo) time.Duration {
 	longest, none, some := time.Duration(0), false, false
 	waits, blocking := time.Duration(0), false
-	var flags flagSet
-	for _, cmd := range cmds {
-		info := t.table.info(cmd)
-		flags |= info.Flags
+	for i, cmd := range c.cmds {
+		info := c.infos[i]
 		if info.Name == "multi" || info.Name == "exec" {
 			continue
 		}
@@ -300,13 +297,13 @@ func (t *Timeouts) pipelineTimeout(cmds []redis.Cmder) (time.Duration, flagSet) 
 	}
 	switch {
 	case none:
-		return -1, flags
+		return -1
 	case !some:
-		return t.def, flags
+		return t.def
 	case blocking:
 		longest = max(longest, addSat(waits, t.margin))
 	}
-	return longest, flags
+	return longest
 }
 
 // dialHook returns next unchanged.
@@ -316,7 +313,7 @@ func (t *Timeouts) dialHook(next redis.DialHook) redis.DialHook { return next }
 // deadline wins.
 func (t *Timeouts) processHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		info := t.table.info(cmd)
+		info := callOf(ctx, t.table, cmd, nil).info
 		t.capBlock(cmd, info)
 		d := t.forInfo(info)
 		if d < 0 {
@@ -328,8 +325,7 @@ func (t *Timeouts) processHook(next redis.ProcessHook) redis.ProcessHook {
 			cancel()
 			return err
 		}
-		dctx := newDeadlineCtx(ctx, d, t.table, info.Flags)
-		dctx.cmd = cmd
+		dctx := newDeadlineCtx(ctx, d, info.Flags&flagBlocking != 0)
 		err := next(dctx, cmd)
 		dctx.release()
 		return err
@@ -340,7 +336,8 @@ func (t *Timeouts) processHook(next redis.ProcessHook) redis.ProcessHook {
 // the pipeline would get; a caller's earlier deadline wins.
 func (t *Timeouts) processPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		d, flags := t.pipelineTimeout(cmds)
+		c := callOf(ctx, t.table, nil, cmds)
+		d := t.pipelineTimeout(c)
 		if d < 0 {
 			return next(ctx, cmds)
 		}
@@ -350,8 +347,7 @@ func (t *Timeouts) processPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 			cancel()
 			return err
 		}
-		dctx := newDeadlineCtx(ctx, d, t.table, flags)
-		dctx.cmds = cmds
+		dctx := newDeadlineCtx(ctx, d, c.any&flagBlocking != 0)
 		err := next(dctx, cmds)
 		dctx.release()
 		return err
@@ -374,21 +370,14 @@ func (t *Timeouts) processPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 //     else the parent's Done channel; a channel obtained earlier does not
 //     close at the deadline.
 //   - Value asks the parent.
-//
-// It also carries the command table's flags for the command (or the union
-// over a pipeline), so that a Limiter below using the same table need not
-// classify the command again.
 type deadlineCtx struct {
 	parent   context.Context
 	timeout  time.Duration
 	parentDl time.Time // zero when the parent has no deadline
 	fixed    atomic.Int64
-
-	// What Timeouts learnt of the command; cmd or cmds identifies it.
-	table *CommandTable
-	flags flagSet
-	cmd   redis.Cmder
-	cmds  []redis.Cmder
+	// blocking: the command (or one of the batch) is a blocking one (see
+	// waitDeadline).
+	blocking bool
 }
 
 var deadlineCtxPool = sync.Pool{New: func() any { return new(deadlineCtx) }}
@@ -400,9 +389,9 @@ var closedDone = func() chan struct{} {
 	return c
 }()
 
-func newDeadlineCtx(parent context.Context, timeout time.Duration, table *CommandTable, flags flagSet) *deadlineCtx {
+func newDeadlineCtx(parent context.Context, timeout time.Duration, blocking bool) *deadlineCtx {
 	c := deadlineCtxPool.Get().(*deadlineCtx)
-	c.parent, c.timeout, c.table, c.flags = parent, timeout, table, flags
+	c.parent, c.timeout, c.blocking = parent, timeout, blocking
 	if dl, ok := parent.Deadline(); ok {
 		c.parentDl = dl
 	}
@@ -463,13 +452,15 @@ func (c *deadlineCtx) Err() error {
 	return nil
 }
 
-// Value returns the parent's value for key, and the parent itself for
-// callerCtxKey.
+// Value returns the parent's value for key. For callerCtxKey it returns
+// the parent's value, or the parent itself when it has none: the caller's
+// context is the one the outermost deadline context was derived from.
 func (c *deadlineCtx) Value(key any) any {
-	if _, ok := key.(callerCtxKey); ok {
+	v := c.parent.Value(key)
+	if _, ok := key.(callerCtxKey); ok && v == nil {
 		return c.parent
 	}
-	return c.parent.Value(key)
+	return v
 }
 
 // callerCtxKey is the key under which a context Timeouts made holds the
@@ -504,7 +495,7 @@ func (c *deadlineCtx) String() string {
 // races the deadline.
 func waitDeadline(ctx context.Context) (time.Time, bool) {
 	c, ok := ctx.(*deadlineCtx)
-	if !ok || c.flags&flagBlocking == 0 || c.fixed.Load() != 0 {
+	if !ok || !c.blocking || c.fixed.Load() != 0 {
 		return ctx.Deadline()
 	}
 	own := time.Now().Add(c.timeout)
@@ -512,23 +503,4 @@ func waitDeadline(ctx context.Context) (time.Time, bool) {
 		return c.parentDl, true
 	}
 	return own, true
-}
-
-// cmdFlags returns the flags Timeouts found for cmd if ctx carries them
-// for this very command and table.
-func cmdFlags(ctx context.Context, cmd redis.Cmder, table *CommandTable) (flagSet, bool) {
-	if c, ok := ctx.(*deadlineCtx); ok && c.cmd == cmd && c.table == table {
-		return c.flags, true
-	}
-	return 0, false
-}
-
-// pipelineFlags returns the union of the flags Timeouts found for cmds if
-// ctx carries them for this very pipeline and table.
-func pipelineFlags(ctx context.Context, cmds []redis.Cmder, table *CommandTable) (flagSet, bool) {
-	if c, ok := ctx.(*deadlineCtx); ok && len(cmds) > 0 && len(c.cmds) == len(cmds) &&
-		&c.cmds[0] == &cmds[0] && c.table == table {
-		return c.flags, true
-	}
-	return 0, false
 }

@@ -180,7 +180,7 @@ func TestTimeoutsPipeline(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got, _ := tmo.pipelineTimeout(c.cmds); got != c.want {
+			if got := tmo.pipelineTimeout(classifyBatch(tmo.table, c.cmds, nil)); got != c.want {
 				t.Fatalf("pipelineTimeout = %v, want %v", got, c.want)
 			}
 			var seen ltSeen
@@ -226,7 +226,7 @@ type ltKey struct{}
 
 func TestDeadlineCtxSemantics(t *testing.T) {
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ltKey{}, "v"))
-	dc := newDeadlineCtx(parent, time.Hour, nil, 0)
+	dc := newDeadlineCtx(parent, time.Hour, false)
 	if dc.Err() != nil || dc.Done() != parent.Done() || dc.Value(ltKey{}) != "v" {
 		t.Fatalf("fresh: err %v, value %v", dc.Err(), dc.Value(ltKey{}))
 	}
@@ -252,7 +252,7 @@ func TestDeadlineCtxSemantics(t *testing.T) {
 	dc.release()
 
 	// An expired one reports DeadlineExceeded and a closed Done channel.
-	ex := newDeadlineCtx(context.Background(), time.Nanosecond, nil, 0)
+	ex := newDeadlineCtx(context.Background(), time.Nanosecond, false)
 	defer ex.release()
 	if ex.Err() != nil {
 		t.Fatal("expired before its deadline was fixed")
@@ -278,14 +278,14 @@ func TestDeadlineCtxSemantics(t *testing.T) {
 	pctx, pcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer pcancel()
 	pdl, _ := pctx.Deadline()
-	pc := newDeadlineCtx(pctx, time.Hour, nil, 0)
+	pc := newDeadlineCtx(pctx, time.Hour, false)
 	defer pc.release()
 	if dl, _ := pc.Deadline(); !dl.Equal(pdl) {
 		t.Fatalf("Deadline %v, want the parent's %v", dl, pdl)
 	}
 
 	// Concurrent first calls agree (cluster fan-outs share the context).
-	cc := newDeadlineCtx(context.Background(), time.Hour, nil, 0)
+	cc := newDeadlineCtx(context.Background(), time.Hour, false)
 	defer cc.release()
 	var wg sync.WaitGroup
 	got := make([]time.Time, 8)

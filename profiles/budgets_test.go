@@ -266,7 +266,7 @@ func TestApplyOnSmallPoolKeepsShortCommandsFlowing(t *testing.T) {
 func TestPresetsShedLoadWithErrLimited(t *testing.T) {
 	quietRetries(t)
 	worker := profiles.Worker()
-	worker.Retry = profiles.Retry{MaxAttempts: 3, MaxElapsed: 6 * time.Second}
+	worker.Retry = profiles.Retry{MaxAttempts: 3, MaxElapsed: 6 * time.Second, Deadline: 6 * time.Second}
 	for _, preset := range []profiles.Config{profiles.API(), worker} {
 		t.Run(preset.Name, func(t *testing.T) { shedsLoad(t, preset) })
 	}

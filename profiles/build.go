@@ -65,21 +65,24 @@ const WorkerBreakerOpenTimeout = time.Second
 // breaker's probes find the node answering. Worker rides it out: Retry backs
 // off and tries again within its MaxElapsed while the breaker probes the
 // node (and lets a command through after WorkerBreakerOpenTimeout), so a
-// restart or a failover costs a worker a pause, not a failed job. Because
-// Timeouts wraps Retry, a command's deadline bounds all its attempts; the
-// Worker preset therefore gives reads, writes and other short commands a
-// deadline of Retry.MaxElapsed (30s by default, below its 60s socket
-// timeout) where the API preset keeps the hooks' defaults (reads 3s, writes
-// 5s).
+// restart or a failover costs a worker a pause, not a failed job.
 //
-// A command the Limiter cannot admit waits for a permit at most 693ms (API)
+// Timeouts wraps Retry, so a command's deadline bounds all its attempts:
+// Retry.Deadline is that deadline for short commands (API: the hooks' reads
+// 3s, writes 5s; Worker 30s, below its 60s socket timeout), and each
+// attempt of an idempotent command gets at most Retry.AttemptTimeout of it
+// (API 1s, Worker 3s), so that a read stuck on one connection is tried again
+// on another inside the deadline.
+//
+// A command the Limiter cannot admit waits for a permit at most 500ms (API)
 // or 1.213s (Worker), with the presets' settings, and then fails with an
 // error wrapping hooks.ErrLimited. It was never sent, so Retry tries it
 // again: up to Retry.MaxAttempts waits, with backoffs between them, all
 // inside the command's deadline. The wait is the shortest deadline (reads:
-// API 3s, Worker Retry.MaxElapsed 30s) less the longest the backoffs can
-// take, split in MaxAttempts+1 parts: every attempt's wait ends by this
-// bound rather than by the deadline, with one wait to spare. So a
+// API 3s, Worker Retry.Deadline 30s) less the longest the backoffs can
+// take, split in MaxAttempts+1 parts, and at most half of
+// Retry.AttemptTimeout: every attempt's wait ends by this bound rather than
+// by the deadline or the attempt's limit, with one wait to spare. So a
 // saturated limiter ends a command with ErrLimited, each refusal counted in
 // hooks.LimiterStats.Rejected (which health reports as degraded), not with
 // DeadlineExceeded, which says nothing about why. The Worker waits longer
@@ -94,9 +97,9 @@ func NewHooks(c Config) (Hooks, error) {
 	var h Hooks
 	var err error
 	worker := d.Name == NameWorker
-	to := hooks.TimeoutOptions{BlockingCap: d.BlockingTimeout}
-	if worker {
-		to.Read, to.Write, to.Default = d.Retry.MaxElapsed, d.Retry.MaxElapsed, d.Retry.MaxElapsed
+	to := hooks.TimeoutOptions{
+		BlockingCap: d.BlockingTimeout,
+		Read:        d.Retry.Deadline, Write: d.Retry.Deadline, Default: d.Retry.Deadline,
 	}
 	if h.Timeouts, err = hooks.NewTimeouts(to); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
@@ -109,6 +112,7 @@ func NewHooks(c Config) (Hooks, error) {
 		Multiplier:          retryMultiplier,
 		RandomizationFactor: retryJitter,
 		WaitOutOpenCircuit:  worker,
+		AttemptTimeout:      d.Retry.AttemptTimeout,
 	}
 	if !d.Retry.NoBudget {
 		b := d.Retry.Budget
@@ -173,6 +177,11 @@ func limiterWait(d Config, to hooks.TimeoutOptions) time.Duration {
 	// wait a share of it (Retry then gives up before the deadline rather than
 	// sleep past it).
 	wait = max(wait, deadline/time.Duration(4*(attempts+1)))
+	// An attempt cut by AttemptTimeout ends the wait with DeadlineExceeded:
+	// end it by half of that limit, leaving the other half to the command.
+	if d.Retry.AttemptTimeout > 0 {
+		wait = min(wait, d.Retry.AttemptTimeout/2)
+	}
 	// Zero would mean no bound at all.
 	return max(wait.Truncate(time.Millisecond), time.Millisecond)
 }

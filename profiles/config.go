@@ -116,6 +116,16 @@ type Retry struct {
 	// and waits; the caller's context deadline, when shorter, wins.
 	// Default: API 5s, Worker 30s.
 	MaxElapsed time.Duration
+	// Deadline is the deadline of one short command (a read, a write, any
+	// other that does not block), all its attempts included (the Timeouts
+	// hook's Read, Write and Default). Default: API none set, so the
+	// hooks' own (reads 3s, writes and others 5s); Worker 30s.
+	Deadline time.Duration
+	// AttemptTimeout bounds each attempt of an idempotent command inside
+	// its deadline, so that an attempt stuck on a connection leaves time
+	// for another (hooks.RetryOptions.AttemptTimeout). Default: API 1s,
+	// Worker 3s.
+	AttemptTimeout time.Duration
 	// Budget bounds the re-sends of all the client's calls together to a
 	// share of those calls (hooks.RetryBudget); its zero fields take the
 	// preset's values, hooks.RetryBudget's defaults for both presets.
@@ -137,8 +147,8 @@ type Retry struct {
 // worker still rides out a restart: its refused connections and the open
 // circuit it waits out take nothing from the budget.
 var (
-	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, Budget: hooks.RetryBudget{}}
-	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Budget: hooks.RetryBudget{}}
+	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, AttemptTimeout: time.Second, Budget: hooks.RetryBudget{}}
+	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Deadline: 30 * time.Second, AttemptTimeout: 3 * time.Second, Budget: hooks.RetryBudget{}}
 )
 
 // Config is everything needed to build a guarded go-redis client: where the
@@ -336,6 +346,8 @@ func (c Config) WithDefaults() Config {
 	setDur(&c.Retry.InitialInterval, p.Retry.InitialInterval)
 	setDur(&c.Retry.MaxInterval, p.Retry.MaxInterval)
 	setDur(&c.Retry.MaxElapsed, p.Retry.MaxElapsed)
+	setDur(&c.Retry.Deadline, p.Retry.Deadline)
+	setDur(&c.Retry.AttemptTimeout, p.Retry.AttemptTimeout)
 	setFloat(&c.Retry.Budget.Ratio, p.Retry.Budget.Ratio)
 	setFloat(&c.Retry.Budget.MinPerSecond, p.Retry.Budget.MinPerSecond)
 	setInt(&c.Retry.Budget.Burst, p.Retry.Budget.Burst)
@@ -511,6 +523,7 @@ func (c Config) validate() error {
 		{"HealthCheckInterval", c.HealthCheckInterval}, {"KeepAliveIdle", c.KeepAliveIdle},
 		{"KeepAliveInterval", c.KeepAliveInterval}, {"Retry.InitialInterval", c.Retry.InitialInterval},
 		{"Retry.MaxInterval", c.Retry.MaxInterval}, {"Retry.MaxElapsed", c.Retry.MaxElapsed},
+		{"Retry.Deadline", c.Retry.Deadline}, {"Retry.AttemptTimeout", c.Retry.AttemptTimeout},
 	} {
 		if f.v < 0 {
 			return fieldErr(f.name, "", "%s is negative", f.v)

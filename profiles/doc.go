@@ -12,7 +12,7 @@
 //	pool size                      50      200     REDIS_MAX_CONNECTIONS / WORKER_REDIS_MAX_CONNECTIONS (alias REDIS_WORKER_MAX_CONNECTIONS)
 //	max concurrent ops (limiter)   40      100     REDIS_MAX_CONCURRENT_OPS / REDIS_WORKER_MAX_CONCURRENT_OPS
 //	blocking budget in the limiter 10      25      REDIS_MAX_BLOCKING_OPS / REDIS_WORKER_MAX_BLOCKING_OPS
-//	limiter wait for a permit      693ms   1.213s  (derived from the deadlines and retries; see NewHooks)
+//	limiter wait for a permit      500ms   1.213s  (derived from the deadlines and retries; see NewHooks)
 //	socket (read/write) timeout    30s     60s     REDIS_SOCKET_TIMEOUT / WORKER_REDIS_SOCKET_TIMEOUT
 //	blocking-op timeout cap        120s    300s    REDIS_BLOCKING_TIMEOUT / WORKER_REDIS_BLOCKING_TIMEOUT
 //	health check interval          30s     60s     REDIS_HEALTH_CHECK_INTERVAL / WORKER_REDIS_HEALTH_CHECK_INTERVAL
@@ -21,6 +21,8 @@
 //	retry first backoff            50ms    100ms   REDIS_RETRY_INITIAL_INTERVAL / WORKER_REDIS_RETRY_INITIAL_INTERVAL
 //	retry longest backoff          1s      2s      REDIS_RETRY_MAX_INTERVAL / WORKER_REDIS_RETRY_MAX_INTERVAL
 //	retry time budget              5s      30s     REDIS_RETRY_MAX_ELAPSED / WORKER_REDIS_RETRY_MAX_ELAPSED
+//	short command deadline         3s/5s   30s     in code only: Retry.Deadline (API: the hooks' reads 3s, writes 5s)
+//	per-attempt limit (idempotent) 1s      3s      in code only: Retry.AttemptTimeout
 //	retry budget (all calls)       hooks.RetryBudget's defaults  in code only: Retry.Budget, Retry.NoBudget
 //
 // The blocking-budget and retry variables are this package's additions,

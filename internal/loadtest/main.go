@@ -34,6 +34,7 @@ var scenarios = []scenario{
 	{"restart", runRestart},
 	{"failover", runFailover},
 	{"flapping", runFlapping},
+	{"deadlinectx", runDeadlineCtx},
 }
 
 // env is what every scenario gets: a scale for its durations and a way to
