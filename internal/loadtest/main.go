@@ -28,6 +28,7 @@ var scenarios = []scenario{
 	{"overhead-parts", runOverheadParts},
 	{"starvation", runStarvation},
 	{"overload", runOverload},
+	{"slow-server", runSlowServer},
 	{"batch", runBatch},
 	{"autopipeline", runAutopipeline},
 	{"failfast", runFailfast},
