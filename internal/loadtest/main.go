@@ -29,6 +29,7 @@ var scenarios = []scenario{
 	{"starvation", runStarvation},
 	{"overload", runOverload},
 	{"slow-server", runSlowServer},
+	{"limiter-std", runLimiterStd},
 	{"batch", runBatch},
 	{"autopipeline", runAutopipeline},
 	{"failfast", runFailfast},
