@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -136,48 +135,21 @@ func limiterStdLoad(e *env, addr, name string, pool, workers, limit, rounds int,
 		}
 		return c, hooks.Attach(c, hs...)
 	}
-	type variant struct {
-		name string
-		c    redis.UniversalClient
-	}
-	var vs []variant
-	for _, v := range []struct {
-		name       string
-		chain, std bool
-	}{
-		{"Limiter alone", false, false}, {"channel alone", false, true},
-		{"API chain, Limiter", true, false}, {"API chain, channel", true, true},
-	} {
+	var vs []redis.UniversalClient
+	for _, v := range []struct{ chain, std bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
 		c, err := mk(v.chain, v.std)
 		if err != nil {
 			return nil, err
 		}
-		vs = append(vs, variant{v.name, c})
+		vs = append(vs, c)
 	}
 	op := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
-		return func(ctx context.Context, gi, i int) error {
-			k := "l" + strconv.Itoa(gi%100)
-			if setGet && i%2 == 1 {
-				if err := c.Get(ctx, k).Err(); !errors.Is(err, redis.Nil) {
-					return err
-				}
-				return nil
-			}
-			return c.Set(ctx, k, i, 0).Err()
+		if setGet {
+			return setGetOp(c, "l")
 		}
+		return func(ctx context.Context, gi, i int) error { return c.Set(ctx, "l"+strconv.Itoa(gi%100), i, 0).Err() }
 	}
-	ss := make([]*sample, len(vs))
-	for r := 0; r < rounds; r++ {
-		for j := range vs {
-			k := (j + r) % len(vs)
-			s := runFor(context.Background(), workers, d, op(vs[k].c))
-			if ss[k] == nil {
-				ss[k] = s
-			} else {
-				ss[k] = mergeSamples([]*sample{ss[k], s})
-			}
-		}
-	}
+	ss := rotatingRounds(vs, rounds, workers, d, op)
 	secs := float64(rounds) * d.Seconds()
 	note := fmt.Sprintf("%s load: pool %d, limit %d, %d goroutines, %d rotating rounds of %s per variant; bare = channel semaphore, guarded = the Limiter; errors: %s / %s / %s / %s",
 		name, pool, limit, workers, rounds, d, ss[0].errString(), ss[1].errString(), ss[2].errString(), ss[3].errString())
@@ -187,4 +159,24 @@ func limiterStdLoad(e *env, addr, name string, pool, workers, limit, rounds int,
 		row("limiter-std", name+": API chain, throughput", "ops/s", float64(ss[3].ops)/secs, float64(ss[2].ops)/secs, ""),
 		row("limiter-std", name+": API chain, p99", "ms", ms(ss[3].pct(0.99)), ms(ss[2].pct(0.99)), ""),
 	}, nil
+}
+
+// rotatingRounds runs op on each client for d per round, rotating the
+// order every round, and returns each client's samples merged.
+func rotatingRounds(cs []redis.UniversalClient, rounds, workers int, d time.Duration,
+	op func(redis.UniversalClient) func(ctx context.Context, gi, i int) error,
+) []*sample {
+	ss := make([]*sample, len(cs))
+	for r := 0; r < rounds; r++ {
+		for j := range cs {
+			k := (j + r) % len(cs)
+			s := runFor(context.Background(), workers, d, op(cs[k]))
+			if ss[k] == nil {
+				ss[k] = s
+			} else {
+				ss[k] = mergeSamples([]*sample{ss[k], s})
+			}
+		}
+	}
+	return ss
 }

@@ -27,18 +27,6 @@ func runSlowServer(e *env) ([]Row, error) {
 	const workers, floor = 500, 4
 	const latency = 20 * time.Millisecond
 	d := e.dur(6 * time.Second)
-	op := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
-		return func(ctx context.Context, gi, i int) error {
-			k := "s" + strconv.Itoa(gi)
-			if i%2 == 0 {
-				return c.Set(ctx, k, i, 0).Err()
-			}
-			if err := c.Get(ctx, k).Err(); err != redis.Nil {
-				return err
-			}
-			return nil
-		}
-	}
 	// run measures one client built on a fresh proxy, the latency toxic
 	// added at d/3.
 	run := func(mk func(addr string) (redis.UniversalClient, error)) (*sample, redis.UniversalClient, error) {
@@ -53,7 +41,7 @@ func runSlowServer(e *env) ([]Row, error) {
 		}
 		t := time.AfterFunc(d/3, func() { px.Latency("downstream", latency, 0) })
 		defer t.Stop()
-		return runFor(context.Background(), workers, d, op(c)), c, nil
+		return runFor(context.Background(), workers, d, setGetOp(c, "s")), c, nil
 	}
 
 	api := profiles.API()
@@ -98,4 +86,19 @@ func runSlowServer(e *env) ([]Row, error) {
 		row("slow-server", "adaptive vs fixed: p99 admitted", "ms", ms(fs.pct(0.99)), ms(as.pct(0.99)), "bare = fixed limit, guarded = adaptive; target <= 0.50"),
 		row("slow-server", "adaptive vs fixed: rejections", "count", limited(fs), limited(as), "ErrLimited returned to callers"),
 	}, nil
+}
+
+// setGetOp is a load of SETs and GETs, each goroutine on a key of its own
+// (prefix and its index); a GET of a missing key is a success.
+func setGetOp(c redis.UniversalClient, prefix string) func(ctx context.Context, gi, i int) error {
+	return func(ctx context.Context, gi, i int) error {
+		k := prefix + strconv.Itoa(gi)
+		if i%2 == 0 {
+			return c.Set(ctx, k, i, 0).Err()
+		}
+		if err := c.Get(ctx, k).Err(); err != redis.Nil {
+			return err
+		}
+		return nil
+	}
 }
