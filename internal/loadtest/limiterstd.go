@@ -110,30 +110,28 @@ func limiterStdLoad(e *env, addr, name string, pool, workers, limit, rounds int,
 			closeClient(c)
 		}
 	}()
-	mk := func(chain bool, std bool) (redis.UniversalClient, error) {
+	mk := func(chain, std bool) (redis.UniversalClient, error) {
 		h, err := profiles.NewHooks(cfg)
 		if err != nil {
 			return nil, err
 		}
-		var lim redis.Hook = h.Limiter
-		if std {
-			lim = &chanLimiter{sem: make(chan struct{}, limit), maxWait: h.Limiter.Stats().MaxWait}
-		}
-		hs := []redis.Hook{lim}
-		if chain {
-			hs = []redis.Hook{h.Timeouts, h.Retry, h.Breaker, lim}
-		}
 		c := redis.NewClient(opt)
 		clients = append(clients, c)
+		var hs []redis.Hook
 		if chain {
-			// Attach knows the hooks' order; the channel limiter is not one
-			// of its hooks, so the chain is added as it stands.
-			for _, hk := range hs {
-				c.AddHook(hk)
-			}
-			return c, nil
+			hs = []redis.Hook{h.Timeouts, h.Retry, h.Breaker}
 		}
-		return c, hooks.Attach(c, hs...)
+		if !std {
+			return c, hooks.Attach(c, append(hs, h.Limiter)...)
+		}
+		if chain {
+			if err := hooks.Attach(c, hs...); err != nil {
+				return nil, err
+			}
+		}
+		// Added after Attach's hooks, so innermost: the Limiter's place.
+		c.AddHook(&chanLimiter{sem: make(chan struct{}, limit), maxWait: h.Limiter.Stats().MaxWait})
+		return c, nil
 	}
 	var vs []redis.UniversalClient
 	for _, v := range []struct{ chain, std bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
