@@ -15,10 +15,12 @@ import (
 // succeeds changes nothing gobreaker decides by but its success count, so
 // the call runs without gobreaker and its success is counted here, in
 // rolling buckets of the same period as gobreaker's, and added to
-// gobreaker's counts where ReadyToTrip reads them. A call that fails, or
-// that the Breaker does not count, is handed to gobreaker as before; from
-// then on every call goes through gobreaker until a success there has
-// ended the streak (gobreaker's ConsecutiveFailures back to 0).
+// gobreaker's counts where ReadyToTrip reads them. A call the Breaker does
+// not count (a refusal of the Limiter, the caller's cancellation) needs no
+// gobreaker either: a closed circuit decides nothing by them. A call that
+// fails is handed to gobreaker as before; from then on every call goes
+// through gobreaker until a success there has ended the streak
+// (gobreaker's ConsecutiveFailures back to 0).
 
 // fastBuckets is the number of buckets, as gobreaker's (BucketPeriod is
 // Window/10).
@@ -33,7 +35,9 @@ type breakerFast struct {
 	streak atomic.Uint64
 	period int64 // bucket period in nanoseconds
 	epoch  time.Time
-	bkt    [fastBuckets]struct {
+	// excluded counts the calls not counted, for counts (tests) only.
+	excluded atomic.Uint32
+	bkt      [fastBuckets]struct {
 		idx atomic.Int64 // which period the count is of
 		n   atomic.Uint64
 	}
@@ -84,6 +88,7 @@ func (f *breakerFast) successes() uint32 {
 // reset forgets the fast path's successes: gobreaker forgets its counts on
 // every change of state.
 func (f *breakerFast) reset() {
+	f.excluded.Store(0)
 	for k := range f.bkt {
 		f.bkt[k].idx.Store(-fastBuckets)
 		f.bkt[k].n.Store(0)
@@ -95,16 +100,21 @@ func (f *breakerFast) reset() {
 func (f *breakerFast) failing() { f.streak.Add(fastSeq + fastPending) }
 func (f *breakerFast) done()    { f.streak.Add(^uint64(fastPending - 1)) }
 
-// counts are gobreaker's counts with the fast path's successes added, as
-// ReadyToTrip and the tests read them.
-func (nb *nodeBreaker) counts() gobreaker.Counts {
-	return nb.fast.add(nb.cb.Counts())
-}
-
+// add adds the fast path's successes to c, as ReadyToTrip reads them.
 func (f *breakerFast) add(c gobreaker.Counts) gobreaker.Counts {
 	n := f.successes()
 	c.Requests += n
 	c.TotalSuccesses += n
+	return c
+}
+
+// counts are gobreaker's counts with the fast path's successes and
+// exclusions added, as the tests read them.
+func (nb *nodeBreaker) counts() gobreaker.Counts {
+	c := nb.fast.add(nb.cb.Counts())
+	x := nb.fast.excluded.Load()
+	c.Requests += x
+	c.TotalExclusions += x
 	return c
 }
 
@@ -122,8 +132,12 @@ func (h *breakerHook) executeFast(ctx context.Context, nb *nodeBreaker, pipeline
 		nb.fast.success()
 		return err, true
 	}
-	// A streak began while the call ran: its success must reset
-	// gobreaker's streak, as it would have through gobreaker.
+	if v == errBreakerExcluded {
+		nb.fast.excluded.Add(1)
+		return err, true
+	}
+	// A failure, or a success while a streak began during the call (it
+	// must reset gobreaker's streak, as it would have through gobreaker).
 	if v == errBreakerFailure {
 		nb.fast.failing()
 		defer nb.fast.done()

@@ -9,8 +9,9 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// TestBreakerFastPathSkipsGobreaker: successes on a closed, healthy circuit
-// do not go through gobreaker (its mutex), yet count for FailureRatio; a
+// TestBreakerFastPathSkipsGobreaker: successes and calls not counted on a
+// closed, healthy circuit do not go through gobreaker (its mutex), yet the
+// successes count for FailureRatio; a
 // failure streak sends calls through gobreaker until a success ends it.
 func TestBreakerFastPathSkipsGobreaker(t *testing.T) {
 	b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 3, FailureRatio: 0.5, MinRequests: 10, OpenTimeout: time.Hour})
@@ -20,8 +21,11 @@ func TestBreakerFastPathSkipsGobreaker(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		callWith(h, ctx, nil)
 	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	callWith(h, cancelled, context.Canceled)
 	if c := nb.cb.Counts(); c.Requests != 0 {
-		t.Errorf("gobreaker counts %+v after 30 successes on a closed circuit, want none (fast path)", c)
+		t.Errorf("gobreaker counts %+v after 30 successes and a cancelled call on a closed circuit, want none (fast path)", c)
 	}
 	if c := counts(b, "n"); c.TotalSuccesses != 30 {
 		t.Errorf("counts %+v, want the 30 successes", c)
