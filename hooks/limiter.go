@@ -645,6 +645,12 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	if blocking {
 		bit, q = limBlkWait, &c.blkQ
 	}
+	// A full queue refuses without the lock, which belongs to the releases
+	// that grant waiters: callers refused in a tight loop must not slow them.
+	if b, s := c.budgets.Load(), c.state.Load(); !b.fits(s, blocking) && b.waitBound() > 0 && c.waiting.Load() >= b.waitBound() {
+		c.rejected.Add(1)
+		return c.limitErr(b, 0, true, blocking, s)
+	}
 
 	c.mu.Lock()
 	b := c.budgets.Load() // fixed while mu is held
