@@ -172,4 +172,13 @@ func TestLimitsSetAtRunTimeShowInPoolStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	want("after SetLimits with defaults", 6, 1, 0, 0)
+	if err := lim.SetLimits(hooks.LimiterLimits{MaxInFlight: 6, MinInFlight: 5}); err != nil {
+		t.Fatal(err)
+	}
+	l, node := limits()
+	for _, o := range []map[string]any{l, node} {
+		if o["min_in_flight"] != 5.0 || o["limit"] != 6.0 {
+			t.Errorf("adaptive limit: min_in_flight %v, limit %v; want 5 and 6 (the limit starts at the top)", o["min_in_flight"], o["limit"])
+		}
+	}
 }

@@ -168,8 +168,8 @@ func TestPoolStatsHandlerFields(t *testing.T) {
 	rdb := s.Client(t, &redis.Options{PoolSize: 9})
 	lim := &fakeLimiter{
 		stats: hooks.LimiterStats{InFlight: 1, InFlightBlocking: 1, Waiting: 2, Admitted: 50, Rejected: 3, Cancelled: 4,
-			TotalWait: 250 * time.Millisecond, MaxWaitSeen: 5 * time.Millisecond,
-			LimiterLimits: hooks.LimiterLimits{MaxInFlight: 40, MaxBlocking: 10, MaxWait: 700 * time.Millisecond, MaxWaiting: 30}},
+			TotalWait: 250 * time.Millisecond, MaxWaitSeen: 5 * time.Millisecond, Limit: 27,
+			LimiterLimits: hooks.LimiterLimits{MaxInFlight: 40, MaxBlocking: 10, MaxWait: 700 * time.Millisecond, MaxWaiting: 30, MinInFlight: 11}},
 		nodes: map[string]hooks.LimiterStats{s.Addr(): {InFlight: 1, Admitted: 50}},
 	}
 	brk := &fakeBreaker{}
@@ -234,7 +234,8 @@ func TestPoolStatsHandlerFields(t *testing.T) {
 	limiterFields := map[string]func(any) bool{
 		"in_flight": eq(1), "in_flight_blocking": eq(1), "waiting": eq(2), "admitted": eq(50), "rejected": eq(3),
 		"cancelled": eq(4), "total_wait_ms": eq(250), "max_wait_seen_ms": eq(5), "max_in_flight": eq(40),
-		"max_blocking": eq(10), "max_wait_ms": eq(700), "max_waiting": eq(30), "nodes": isObject,
+		"max_blocking": eq(10), "max_wait_ms": eq(700), "max_waiting": eq(30), "min_in_flight": eq(11),
+		"limit": eq(27), "nodes": isObject,
 	}
 	fields(t, "hooks.limiter", object(hk["limiter"]), limiterFields)
 	node := object(object(object(hk["limiter"])["nodes"])[s.Addr()])

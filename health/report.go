@@ -137,6 +137,10 @@ type LimiterFigures struct {
 	MaxBlocking int           `json:"max_blocking"`
 	MaxWait     time.Duration `json:"-"`
 	MaxWaiting  int           `json:"max_waiting"`
+	// MinInFlight is the adaptive limit's floor (0: the limit is fixed),
+	// and Limit the limit for short commands in force (hooks.LimiterStats).
+	MinInFlight int   `json:"min_in_flight"`
+	Limit       int64 `json:"limit"`
 	// Nodes are the per-node figures by address, when the limiter keeps
 	// them (a limiter added without Attach reports under "").
 	Nodes map[string]LimiterFigures `json:"nodes,omitempty"`
@@ -156,6 +160,8 @@ func limiterFigures(s hooks.LimiterStats) LimiterFigures {
 		MaxBlocking:      s.MaxBlocking,
 		MaxWait:          s.MaxWait,
 		MaxWaiting:       s.MaxWaiting,
+		MinInFlight:      s.MinInFlight,
+		Limit:            s.Limit,
 	}
 }
 

@@ -109,8 +109,8 @@ type BreakerOptions struct {
 // ClusterClient or Ring every node client gets a hook bound to its own
 // node's breaker, so the hot path does no lookup.
 //
-// The fast path (breaker closed, no error) allocates nothing; gobreaker
-// takes its mutex twice per call.
+// The fast path (breaker closed, no failure streak, no error) allocates
+// nothing and takes no lock (see breaker_fast.go).
 //
 // Close the Breaker when done with the clients it is attached to: Close
 // stops the probes and waits for them (a profiles.Client closes its own).
@@ -204,6 +204,7 @@ type nodeBreaker struct {
 	// bound a hook to; nil for the breaker of a Breaker added directly.
 	target  atomic.Pointer[redis.Options]
 	probing atomic.Bool // a probe goroutine runs for the node
+	fast    breakerFast // see breaker_fast.go
 }
 
 // currentBreaker holds a node's gobreaker. Probes that succeed replace it
@@ -318,6 +319,7 @@ func (b *Breaker) node(addr string, target *redis.Options) *nodeBreaker {
 		return nb
 	}
 	nb := &nodeBreaker{addr: addr}
+	nb.fast.init(b.window)
 	nb.closed.Store(true)
 	if target != nil {
 		nb.target.Store(target)
@@ -342,7 +344,7 @@ func (b *Breaker) newCircuit(nb *nodeBreaker) *gobreaker.CircuitBreaker[struct{}
 		Interval:     b.window,
 		BucketPeriod: b.window / 10,
 		Timeout:      b.openTimeout,
-		ReadyToTrip:  b.readyToTrip,
+		ReadyToTrip:  func(c gobreaker.Counts) bool { return b.readyToTrip(nb.fast.add(c)) },
 		IsSuccessful: func(err error) bool { return err == nil },
 		IsExcluded:   func(err error) bool { return err == errBreakerExcluded },
 		OnStateChange: func(name string, from, to gobreaker.State) {
@@ -352,6 +354,7 @@ func (b *Breaker) newCircuit(nb *nodeBreaker) *gobreaker.CircuitBreaker[struct{}
 				return
 			}
 			nb.state = to
+			nb.fast.reset()
 			nb.closed.Store(to == gobreaker.StateClosed)
 			b.enqueue(name, from, to)
 			if to == gobreaker.StateOpen {
@@ -634,7 +637,9 @@ func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook {
 // own result decides).
 func (h *breakerHook) dialFailed() {
 	nb := h.node()
+	nb.fast.failing()
 	_, _ = nb.cb.Execute(func() (struct{}, error) { return struct{}{}, errBreakerFailure })
+	nb.fast.done()
 	if h.b.pending.Load() != 0 {
 		h.b.deliver()
 	}
@@ -671,6 +676,9 @@ func (h *breakerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // breaker.
 func (h *breakerHook) execute(ctx context.Context, pipeline bool, call func(context.Context) error) error {
 	nb := h.node()
+	if err, ok := h.executeFast(ctx, nb, pipeline, call); ok {
+		return err
+	}
 	if !nb.closed.Load() {
 		if ctx.Value(nestedKey{nb}) != nil {
 			return call(ctx)
@@ -678,10 +686,21 @@ func (h *breakerHook) execute(ctx context.Context, pipeline bool, call func(cont
 		ctx = context.WithValue(ctx, nestedKey{nb}, true)
 	}
 	var err error
+	failed := false
 	_, v := nb.cb.Execute(func() (struct{}, error) {
 		err = call(ctx)
-		return struct{}{}, verdict(ctx, err, pipeline)
+		vd := verdict(ctx, err, pipeline)
+		if vd == errBreakerFailure {
+			nb.fast.failing()
+			failed = true
+		}
+		return struct{}{}, vd
 	})
+	if failed {
+		nb.fast.done()
+	} else if v == nil {
+		nb.fast.endStreak(&nb.cb)
+	}
 	if h.b.pending.Load() != 0 {
 		h.b.deliver()
 	}

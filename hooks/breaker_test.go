@@ -38,7 +38,7 @@ func counts(b *Breaker, addr string) gobreaker.Counts {
 	if !ok {
 		return gobreaker.Counts{}
 	}
-	return nb.cb.Counts()
+	return nb.counts()
 }
 
 func TestBreakerOptionsValidation(t *testing.T) {

@@ -38,6 +38,13 @@ type LimiterOptions struct {
 	// for a permit on a node, the next one fails at once with ErrLimited.
 	// 0 means no bound.
 	MaxWaiting int
+	// MinInFlight turns on the adaptive limit: the limit for short
+	// (non-blocking) commands then follows their latency, between
+	// MinInFlight and MaxInFlight, and at most as many commands as that
+	// limit may wait (MaxWaiting, if lower, still applies); see
+	// limiter_adaptive.go. 0 means a fixed limit (MaxInFlight). It must be
+	// at most MaxInFlight.
+	MinInFlight int
 	// Commands classifies commands (which ones are blocking). nil means
 	// the built-in table (see NewCommandTable).
 	Commands *CommandTable
@@ -51,6 +58,7 @@ type LimiterLimits struct {
 	MaxBlocking int
 	MaxWait     time.Duration
 	MaxWaiting  int
+	MinInFlight int
 }
 
 // maxLimiterBudget bounds MaxInFlight so that the counters fit the packed
@@ -72,6 +80,9 @@ func (lim LimiterLimits) resolve(typ string) (LimiterLimits, error) {
 		return lim, fmt.Errorf("hooks: %s.MaxWait is %s; it must not be negative", typ, lim.MaxWait)
 	case lim.MaxWaiting < 0:
 		return lim, fmt.Errorf("hooks: %s.MaxWaiting is %d; it must not be negative", typ, lim.MaxWaiting)
+	case lim.MinInFlight < 0 || lim.MinInFlight > lim.MaxInFlight:
+		return lim, fmt.Errorf("hooks: %s.MinInFlight is %d; it must be between 0 and MaxInFlight (%d)",
+			typ, lim.MinInFlight, lim.MaxInFlight)
 	}
 	if lim.MaxBlocking == 0 {
 		lim.MaxBlocking = max(lim.MaxInFlight/4, 1)
@@ -147,6 +158,7 @@ func NewLimiter(opt LimiterOptions) (*Limiter, error) {
 		MaxBlocking: opt.MaxBlocking,
 		MaxWait:     opt.MaxWait,
 		MaxWaiting:  opt.MaxWaiting,
+		MinInFlight: opt.MinInFlight,
 	}.resolve("LimiterOptions")
 	if err != nil {
 		return nil, err
@@ -264,6 +276,10 @@ type LimiterStats struct {
 	TotalWait time.Duration
 	// MaxWaitSeen is the longest single wait.
 	MaxWaitSeen time.Duration
+	// Limit is the limit for short commands in force, summed over the
+	// nodes as InFlight is: MaxInFlight per node, or with MinInFlight set,
+	// the adaptive limit where latency has put it.
+	Limit int64
 	// LimiterLimits are the budgets in force, per node, defaults filled in:
 	// those of NewLimiter, or of the last SetLimits.
 	LimiterLimits
@@ -278,6 +294,7 @@ func (l *Limiter) Stats() LimiterStats {
 		s := c.stats()
 		st.InFlight += s.InFlight
 		st.InFlightBlocking += s.InFlightBlocking
+		st.Limit += s.Limit
 		st.Waiting += s.Waiting
 		st.WaitingBlocking += s.WaitingBlocking
 		st.Admitted += s.Admitted
@@ -463,6 +480,7 @@ func limDelta(blocking bool) uint64 {
 // is never changed: SetLimits swaps in a new one.
 type limBudgets struct {
 	maxIn, maxBlk uint64
+	maxShort      uint64 // short commands in flight: maxIn, or the adaptive limit
 	maxWaiting    int64
 	limits        LimiterLimits
 }
@@ -471,6 +489,7 @@ func newLimBudgets(lim LimiterLimits) *limBudgets {
 	return &limBudgets{
 		maxIn:      uint64(lim.MaxInFlight),
 		maxBlk:     uint64(lim.MaxBlocking),
+		maxShort:   uint64(lim.MaxInFlight),
 		maxWaiting: int64(lim.MaxWaiting),
 		limits:     lim,
 	}
@@ -498,6 +517,7 @@ type limCore struct {
 
 	addr  string
 	table *CommandTable
+	adapt adaptive // the adaptive limit, see limiter_adaptive.go
 
 	mu     sync.Mutex
 	shortQ waitList // short commands, in arrival order
@@ -507,7 +527,7 @@ type limCore struct {
 
 func newLimCore(addr string, table *CommandTable, b *limBudgets) *limCore {
 	c := &limCore{addr: addr, table: table}
-	c.budgets.Store(b)
+	c.budgets.Store(c.adapt.budgets(b))
 	return c
 }
 
@@ -517,7 +537,7 @@ func newLimCore(addr string, table *CommandTable, b *limBudgets) *limCore {
 func (c *limCore) setBudgets(b *limBudgets) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.budgets.Store(b)
+	c.budgets.Store(c.adapt.budgets(b))
 	c.settle(0, true)
 }
 
@@ -532,6 +552,9 @@ func (c *limCore) processHook(next redis.ProcessHook) redis.ProcessHook {
 		blocking := call.any&flagBlocking != 0
 		if err := c.acquire(ctx, blocking); err != nil {
 			return err
+		}
+		if !blocking && c.adapt.on.Load() {
+			return c.sampled(ctx, cmd, next)
 		}
 		err := next(ctx, cmd)
 		c.release(blocking)
@@ -565,7 +588,10 @@ func (b *limBudgets) fits(s uint64, blocking bool) bool {
 	if limInFlight(s) >= b.maxIn {
 		return false
 	}
-	return !blocking || limBlocking(s) < b.maxBlk
+	if blocking {
+		return limBlocking(s) < b.maxBlk
+	}
+	return limInFlight(s)-limBlocking(s) < b.maxShort
 }
 
 // fastOK reports whether a command may take its permits without the lock:
@@ -608,6 +634,12 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	if blocking {
 		bit, q = limBlkWait, &c.blkQ
 	}
+	// A full queue refuses without the lock, which belongs to the releases
+	// that grant waiters: callers refused in a tight loop must not slow them.
+	if b, s := c.budgets.Load(), c.state.Load(); !b.fits(s, blocking) && b.waitBound() > 0 && c.waiting.Load() >= b.waitBound() {
+		c.rejected.Add(1)
+		return c.limitErr(b, 0, true, blocking, s)
+	}
 
 	c.mu.Lock()
 	b := c.budgets.Load() // fixed while mu is held
@@ -622,7 +654,7 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 			}
 			continue
 		}
-		if b.maxWaiting > 0 && c.waiting.Load() >= b.maxWaiting {
+		if w := b.waitBound(); w > 0 && c.waiting.Load() >= w {
 			c.rejected.Add(1)
 			c.mu.Unlock()
 			return c.limitErr(b, 0, true, blocking, s)
@@ -787,7 +819,7 @@ func (c *limCore) settle(rel uint64, newGen bool) {
 		ns, nb := 0, 0
 		for in < b.maxIn {
 			var pick *waiter
-			if sp != nil {
+			if sp != nil && in-blk < b.maxShort {
 				pick = sp
 			}
 			if bp != nil && blk < b.maxBlk && (pick == nil || bp.seq < pick.seq) {
@@ -856,6 +888,7 @@ func (c *limCore) stats() LimiterStats {
 		Cancelled:        c.cancelled.Load(),
 		TotalWait:        time.Duration(c.totalWait.Load()),
 		MaxWaitSeen:      time.Duration(c.maxWaitSeen.Load()),
+		Limit:            int64(c.budgets.Load().maxShort),
 		LimiterLimits:    c.budgets.Load().limits,
 	}
 }
@@ -872,7 +905,7 @@ func (c *limCore) limitErr(b *limBudgets, waited time.Duration, queueFull, block
 		maxIn:     b.maxIn,
 		blk:       limBlocking(s),
 		maxBlk:    b.maxBlk,
-		waiting:   b.maxWaiting,
+		waiting:   b.waitBound(),
 	}
 }
 

@@ -36,6 +36,8 @@ func TestLimiterSetLimitsChecksAsNewLimiter(t *testing.T) {
 		{hooks.LimiterLimits{MaxInFlight: 8, MaxBlocking: 8}, "hooks: LimiterLimits.MaxBlocking is 8; it must be below MaxInFlight (8)"},
 		{hooks.LimiterLimits{MaxInFlight: 8, MaxWait: -time.Second}, "hooks: LimiterLimits.MaxWait is -1s; it must not be negative"},
 		{hooks.LimiterLimits{MaxInFlight: 8, MaxWaiting: -2}, "hooks: LimiterLimits.MaxWaiting is -2; it must not be negative"},
+		{hooks.LimiterLimits{MaxInFlight: 8, MinInFlight: 9}, "hooks: LimiterLimits.MinInFlight is 9; it must be between 0 and MaxInFlight (8)"},
+		{hooks.LimiterLimits{MaxInFlight: 8, MinInFlight: -1}, "hooks: LimiterLimits.MinInFlight is -1; it must be between 0 and MaxInFlight (8)"},
 	} {
 		err := lim.SetLimits(c.lim)
 		if err == nil || err.Error() != c.want {
@@ -43,7 +45,7 @@ func TestLimiterSetLimitsChecksAsNewLimiter(t *testing.T) {
 		}
 		_, nerr := hooks.NewLimiter(hooks.LimiterOptions{
 			MaxInFlight: c.lim.MaxInFlight, MaxBlocking: c.lim.MaxBlocking,
-			MaxWait: c.lim.MaxWait, MaxWaiting: c.lim.MaxWaiting,
+			MaxWait: c.lim.MaxWait, MaxWaiting: c.lim.MaxWaiting, MinInFlight: c.lim.MinInFlight,
 		})
 		if want := strings.Replace(c.want, "LimiterLimits.", "LimiterOptions.", 1); nerr == nil || nerr.Error() != want {
 			t.Errorf("NewLimiter with %+v = %v, want %q", c.lim, nerr, want)

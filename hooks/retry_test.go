@@ -984,7 +984,7 @@ func TestRetryAnswersNotRetried(t *testing.T) {
 	if !ok {
 		t.Fatalf("no breaker for %s: %v", srv.Addr(), br.nodes.Keys())
 	}
-	counts := nb.cb.Counts()
+	counts := nb.counts()
 	if br.state(srv.Addr()) != BreakerClosed || counts.TotalFailures != 0 || counts.TotalSuccesses < 4 {
 		t.Errorf("breaker %v, counts %+v: want closed, answers counted as successes", br.state(srv.Addr()), counts)
 	}

@@ -2,7 +2,7 @@
 // starts itself, each scenario bare and guarded back to back in one process,
 // and prints a markdown table (and, with -json, one JSON object per row).
 //
-//	go run ./internal/loadtest [-json] [-only overhead,starvation] [-scale 1]
+//	go run ./internal/loadtest [-json] [-only overhead,starvation] [-scale 1] [-cpuprofile f] [-mutexprofile f]
 package main
 
 import (
@@ -28,6 +28,8 @@ var scenarios = []scenario{
 	{"overhead-parts", runOverheadParts},
 	{"starvation", runStarvation},
 	{"overload", runOverload},
+	{"slow-server", runSlowServer},
+	{"limiter-std", runLimiterStd},
 	{"batch", runBatch},
 	{"autopipeline", runAutopipeline},
 	{"failfast", runFailfast},
@@ -53,7 +55,14 @@ func main() {
 	jsonOut := flag.Bool("json", false, "also print one JSON object per row")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	scale := flag.Float64("scale", 1, "multiply every scenario's duration")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file")
 	flag.Parse()
+	stop, err := startProfiles(*cpuProfile, *mutexProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
+		os.Exit(2)
+	}
 
 	// The guarded clients log retries and pool set-up; keep the table clean.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
@@ -93,6 +102,10 @@ func main() {
 		rows = append(rows, rs...)
 	}
 
+	if err := stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "loadtest: %v\n", err)
+		failed = true
+	}
 	printTable(rows)
 	if *jsonOut {
 		fmt.Println()

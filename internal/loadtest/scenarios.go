@@ -212,6 +212,21 @@ func runOverload(e *env) ([]Row, error) {
 	gTimeouts := g.PoolStats().Timeouts
 	closeClient(g)
 
+	// Load shedding: the same with a bounded queue.
+	sh, err := guarded(profiles.API(), srv.Addr(), func(c *profiles.Config) {
+		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
+	})
+	if err != nil {
+		return nil, err
+	}
+	lim := sh.Hooks.Limiter.Stats().LimiterLimits
+	lim.MaxWaiting = shedWaiting
+	if err := sh.SetLimits(lim); err != nil {
+		return nil, err
+	}
+	ss := runFor(ctx, workers, d, op(sh))
+	closeClient(sh)
+
 	secs := d.Seconds()
 	note := fmt.Sprintf("pool %d, %d goroutines SET for %s; guarded = API preset with pool %d and limiter %d; errors bare %s, guarded %s",
 		pool, workers, d, pool, pool, bs.errString(), gs.errString())
@@ -220,8 +235,17 @@ func runOverload(e *env) ([]Row, error) {
 		row("overload", "p99 admitted", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
 		row("overload", "errors", "count", float64(bs.errors()), float64(gs.errors()), ""),
 		row("overload", "pool Timeouts", "count", float64(bTimeouts), float64(gTimeouts), "target: guarded 0"),
+		row("overload", "shedding: goodput", "ops/s", float64(bs.ops)/secs, float64(ss.ops)/secs,
+			fmt.Sprintf("guarded = the API preset as above with MaxWaiting %d (MaxWait %s); errors %s; target >= 0.90", shedWaiting, lim.MaxWait, ss.errString())),
+		row("overload", "shedding: p99 admitted", "ms", ms(bs.pct(0.99)), ms(ss.pct(0.99)), "target <= 0.50"),
+		row("overload", "shedding: p99 of a refused call", "ms", 0, ms(failedLatencies(ss).pct(0.99)),
+			fmt.Sprintf("%d calls ended in ErrLimited, after the preset's retries; target < 1 ms", ss.errs["limited"])),
 	}, nil
 }
+
+// shedWaiting is the overload scenario's queue bound when it sheds load:
+// ten commands waiting per permit.
+const shedWaiting = 100
 
 // ------------------------------------------------------------------- batch
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/redistest"
+	"github.com/redisguard/redisguard/profiles"
+)
+
+// runSlowServer: 500 goroutines SET/GET through a proxy that starts adding
+// 20 ms to every reply a third of the way into the run and keeps doing so
+// to its end. Bare go-redis, the API preset (fixed limit) and the API
+// preset with the adaptive limit (MinInFlight) run one after the other,
+// each on a fresh proxy with the same timeline.
+func runSlowServer(e *env) ([]Row, error) {
+	srv, err := e.server()
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	const workers, floor = 500, 4
+	const latency = 20 * time.Millisecond
+	d := e.dur(6 * time.Second)
+	// run measures one client built on a fresh proxy, the latency toxic
+	// added at d/3.
+	run := func(mk func(addr string) (redis.UniversalClient, error)) (*sample, redis.UniversalClient, error) {
+		px, err := redistest.StartProxy(srv.Addr())
+		if err != nil {
+			return nil, nil, err
+		}
+		defer px.Close()
+		c, err := mk(px.Addr())
+		if err != nil {
+			return nil, nil, err
+		}
+		t := time.AfterFunc(d/3, func() { px.Latency("downstream", latency, 0) })
+		defer t.Stop()
+		return runFor(context.Background(), workers, d, setGetOp(c, "s")), c, nil
+	}
+
+	api := profiles.API()
+	bs, bare, err := run(func(addr string) (redis.UniversalClient, error) {
+		return redis.NewClient(&redis.Options{Addr: addr, PoolSize: api.PoolSize}), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	closeClient(bare)
+	fs, fixed, err := run(func(addr string) (redis.UniversalClient, error) { return guarded(api, addr, nil) })
+	if err != nil {
+		return nil, err
+	}
+	closeClient(fixed)
+	var limit hooks.LimiterStats
+	as, adaptive, err := run(func(addr string) (redis.UniversalClient, error) {
+		g, err := guarded(api, addr, nil)
+		if err != nil {
+			return nil, err
+		}
+		lim := g.Hooks.Limiter.Stats().LimiterLimits
+		lim.MinInFlight = floor
+		return g, g.SetLimits(lim)
+	})
+	if err != nil {
+		return nil, err
+	}
+	limit = adaptive.(*profiles.Client).Hooks.Limiter.Stats()
+	closeClient(adaptive)
+
+	secs := d.Seconds()
+	note := fmt.Sprintf("%d goroutines SET/GET for %s through a proxy that adds %s to every reply from %s on; bare = go-redis (pool %d); guarded = API preset (limit %d); adaptive = the same with MinInFlight %d (limit at the end: %d); errors bare %s, guarded %s, adaptive %s",
+		workers, d, latency, d/3, api.PoolSize, limit.MaxInFlight, floor, limit.Limit, bs.errString(), fs.errString(), as.errString())
+	limited := func(s *sample) float64 { return float64(s.errs["limited"]) }
+	return []Row{
+		row("slow-server", "goodput", "ops/s", float64(bs.ops)/secs, float64(fs.ops)/secs, note),
+		row("slow-server", "p99 admitted", "ms", ms(bs.pct(0.99)), ms(fs.pct(0.99)), ""),
+		row("slow-server", "goodput, adaptive", "ops/s", float64(bs.ops)/secs, float64(as.ops)/secs, ""),
+		row("slow-server", "p99 admitted, adaptive", "ms", ms(bs.pct(0.99)), ms(as.pct(0.99)), ""),
+		row("slow-server", "adaptive vs fixed: goodput", "ops/s", float64(fs.ops)/secs, float64(as.ops)/secs, "bare = fixed limit, guarded = adaptive; target >= 0.90"),
+		row("slow-server", "adaptive vs fixed: p99 admitted", "ms", ms(fs.pct(0.99)), ms(as.pct(0.99)), "bare = fixed limit, guarded = adaptive; target <= 0.50"),
+		row("slow-server", "adaptive vs fixed: rejections", "count", limited(fs), limited(as), "ErrLimited returned to callers"),
+	}, nil
+}
+
+// setGetOp is a load of SETs and GETs, each goroutine on a key of its own
+// (prefix and its index); a GET of a missing key is a success.
+func setGetOp(c redis.UniversalClient, prefix string) func(ctx context.Context, gi, i int) error {
+	return func(ctx context.Context, gi, i int) error {
+		k := prefix + strconv.Itoa(gi)
+		if i%2 == 0 {
+			return c.Set(ctx, k, i, 0).Err()
+		}
+		if err := c.Get(ctx, k).Err(); err != redis.Nil {
+			return err
+		}
+		return nil
+	}
+}
