@@ -86,10 +86,16 @@ const WorkerBreakerOpenTimeout = time.Second
 // longer than that because each of its ten attempts must also end inside
 // it. The wait is never more than SocketTimeout.
 func NewHooks(c Config) (Hooks, error) {
-	if err := c.Validate(); err != nil {
+	r, err := c.resolve()
+	if err != nil {
 		return Hooks{}, err
 	}
-	d := c.WithDefaults()
+	return r.hooks()
+}
+
+// hooks builds the hooks r describes; see NewHooks.
+func (r *resolved) hooks() (Hooks, error) {
+	d := r.cfg
 	var h Hooks
 	var err error
 	worker := d.Name == NameWorker
@@ -194,11 +200,21 @@ func Apply(rdb redis.UniversalClient, c Config, extra ...redis.Hook) (Hooks, err
 	if known {
 		c.PoolSize = pool
 	}
-	h, err := NewHooks(c)
+	r, err := c.resolve()
 	if err != nil {
 		if known {
 			return Hooks{}, fmt.Errorf("%w (PoolSize is the client's Options().PoolSize)", err)
 		}
+		return Hooks{}, err
+	}
+	return r.attach(rdb, extra)
+}
+
+// attach builds the hooks r describes and attaches them, with extra hooks
+// outermost, to rdb; see Apply.
+func (r *resolved) attach(rdb redis.UniversalClient, extra []redis.Hook) (Hooks, error) {
+	h, err := r.hooks()
+	if err != nil {
 		return Hooks{}, err
 	}
 	if err := hooks.Attach(rdb, append(extra, h.List()...)...); err != nil {
@@ -335,32 +351,21 @@ func (c Client) MarshalJSON() ([]byte, error) { return c.cfg.MarshalJSON() }
 // It logs "Redis connection pool initialized" at Info with the profile
 // name, max_connections and health_check_interval.
 func NewClient(c Config, extra ...redis.Hook) (*Client, error) {
-	if err := c.Validate(); err != nil {
+	r, err := c.resolve()
+	if err != nil {
 		return nil, err
 	}
-	d := c.WithDefaults()
+	d := r.cfg
 	var rdb redis.UniversalClient
-	switch d.Mode() {
+	switch r.conn.mode {
 	case ModeCluster:
-		o, err := d.ClusterOptions()
-		if err != nil {
-			return nil, err
-		}
-		rdb = redis.NewClusterClient(o)
+		rdb = redis.NewClusterClient(r.clusterOptions())
 	case ModeSentinel:
-		o, err := d.FailoverOptions()
-		if err != nil {
-			return nil, err
-		}
-		rdb = redis.NewFailoverClient(o)
+		rdb = redis.NewFailoverClient(r.failoverOptions())
 	default:
-		o, err := d.ClientOptions()
-		if err != nil {
-			return nil, err
-		}
-		rdb = redis.NewClient(o)
+		rdb = redis.NewClient(r.clientOptions())
 	}
-	h, err := Apply(rdb, d, extra...)
+	h, err := r.attach(rdb, extra)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err

@@ -473,14 +473,26 @@ func fieldErr(field, related, format string, args ...any) *ConfigError {
 // naming the budget's field). Zero fields are checked with the preset's
 // defaults in their place.
 func (c Config) Validate() error {
-	err := c.validate()
+	_, err := c.resolve()
+	return err
+}
+
+// resolve checks c and resolves it, once, into the value the options
+// builders, the dialer and the hooks read: c with its preset's defaults,
+// and its connection (the URL parsed, the TLS configuration chosen). Its
+// errors are Validate's.
+func (c Config) resolve() (*resolved, error) {
+	if testHook != nil {
+		testHook("resolve")
+	}
+	r, err := c.check()
 	var ce *ConfigError
 	if errors.As(err, &ce) {
 		// A field echoed in a reason (an address, a user name) may hold a
 		// password by accident.
 		ce.Reason = redactAll(ce.Reason, c.secrets()...)
 	}
-	return err
+	return r, err
 }
 
 // secrets lists the passwords c holds, in every form they may be printed.
@@ -488,9 +500,9 @@ func (c Config) secrets() []string {
 	return append(urlSecrets(c.URL), c.Password, c.SentinelPassword)
 }
 
-func (c Config) validate() error {
+func (c Config) check() (*resolved, error) {
 	if _, ok := c.preset(); !ok {
-		return fieldErr("Name", "", "unknown preset %q (want %q or %q)", c.Name, NameAPI, NameWorker)
+		return nil, fieldErr("Name", "", "unknown preset %q (want %q or %q)", c.Name, NameAPI, NameWorker)
 	}
 	for _, f := range []struct {
 		name string
@@ -500,7 +512,7 @@ func (c Config) validate() error {
 		{"KeepAliveCount", c.KeepAliveCount}, {"Retry.MaxAttempts", c.Retry.MaxAttempts}, {"DB", c.DB},
 	} {
 		if f.v < 0 {
-			return fieldErr(f.name, "", "%d is negative", f.v)
+			return nil, fieldErr(f.name, "", "%d is negative", f.v)
 		}
 	}
 	for _, f := range []struct {
@@ -513,38 +525,41 @@ func (c Config) validate() error {
 		{"Retry.MaxInterval", c.Retry.MaxInterval}, {"Retry.MaxElapsed", c.Retry.MaxElapsed},
 	} {
 		if f.v < 0 {
-			return fieldErr(f.name, "", "%s is negative", f.v)
+			return nil, fieldErr(f.name, "", "%s is negative", f.v)
 		}
 	}
 
 	d := c.WithDefaults()
 	if d.PoolSize > math.MaxInt32 {
-		return fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
+		return nil, fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
 	}
 	if err := c.validateBudgets(d); err != nil {
-		return err
+		return nil, err
 	}
 	if d.KeepAliveIdle > maxKeepAliveSeconds*time.Second {
-		return fieldErr("KeepAliveIdle", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveIdle, maxKeepAliveSeconds)
+		return nil, fieldErr("KeepAliveIdle", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveIdle, maxKeepAliveSeconds)
 	}
 	if d.KeepAliveInterval > maxKeepAliveSeconds*time.Second {
-		return fieldErr("KeepAliveInterval", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveInterval, maxKeepAliveSeconds)
+		return nil, fieldErr("KeepAliveInterval", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveInterval, maxKeepAliveSeconds)
 	}
 	if d.KeepAliveCount > maxKeepAliveCount {
-		return fieldErr("KeepAliveCount", "", "%d is more than the kernel accepts (%d)", d.KeepAliveCount, maxKeepAliveCount)
+		return nil, fieldErr("KeepAliveCount", "", "%d is more than the kernel accepts (%d)", d.KeepAliveCount, maxKeepAliveCount)
 	}
 	if d.Retry.MaxInterval < d.Retry.InitialInterval {
-		return fieldErr("Retry.MaxInterval", "Retry.InitialInterval",
+		return nil, fieldErr("Retry.MaxInterval", "Retry.InitialInterval",
 			"Retry.MaxInterval %s is smaller than Retry.InitialInterval %s", d.Retry.MaxInterval, d.Retry.InitialInterval)
 	}
 	if !d.Retry.NoBudget {
 		// The rules are the hook's; its error names the field.
 		if err := d.Retry.Budget.Validate(); err != nil {
-			return fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
+			return nil, fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
 		}
 	}
-	_, err := c.conn()
-	return err
+	ci, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	return &resolved{cfg: d, conn: ci}, nil
 }
 
 // validateBudgets checks the limiter budgets of d, which is c with its
