@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -247,8 +245,9 @@ func clientPoolSize(rdb redis.UniversalClient) (int, bool) {
 // Client is a go-redis client built from a Config, with the preset's hooks
 // attached. It is a redis.UniversalClient: use it as one. Unwrap returns
 // the go-redis client inside, which every helper of this module reads
-// through it (see hooks.Unwrap). Printed in any way (fmt, slog, JSON) it
-// shows its Config with the passwords redacted.
+// through it (see hooks.Unwrap). It holds its Config behind a function,
+// which fmt, slog and encoding/json never call: printed in any way, a
+// Client shows no password. Print Config() to see the settings.
 //
 // Its AutoPipeline (go-redis's shared AutoPipeliner) sends each batch
 // through the same hooks: one Limiter permit per batch, Retry under the same
@@ -258,14 +257,16 @@ type Client struct {
 	redis.UniversalClient
 	// Hooks are the hooks attached to the client.
 	Hooks Hooks
-	cfg   Config
+	// cfg returns the Config. A function, because fmt prints a function as
+	// its address for every verb, where it would walk a *Config.
+	cfg func() Config
 }
 
 // Config returns the Config the client was built from, with the preset's
 // defaults filled in. Its String and LogValue redact passwords. It keeps
 // the limiter budgets the client was built with; Hooks.Limiter.Stats
 // reports those in force (see SetLimits).
-func (c *Client) Config() Config { return c.cfg }
+func (c *Client) Config() Config { return c.cfg() }
 
 // Close closes the go-redis client, then its Breaker (which stops the
 // Breaker's probes, see hooks.Breaker.Close), and returns the client's
@@ -284,7 +285,7 @@ func (c *Client) Close() error {
 // must. A health.Monitor given Hooks.Limiter reports the new budgets from
 // its next check. Hooks.Limiter.SetLimits itself skips the pool check.
 func (c *Client) SetLimits(lim hooks.LimiterLimits) error {
-	if r := poolRoom("LimiterLimits.MaxInFlight", lim.MaxInFlight, c.cfg.PoolSize); r != "" {
+	if r := poolRoom("LimiterLimits.MaxInFlight", lim.MaxInFlight, c.cfg().PoolSize); r != "" {
 		return errors.New("profiles: " + r)
 	}
 	if err := c.Hooks.Limiter.SetLimits(lim); err != nil {
@@ -303,41 +304,6 @@ func (c *Client) Unwrap() redis.UniversalClient {
 	}
 	return c.UniversalClient
 }
-
-// String describes c with passwords redacted:
-// "profiles.Client{Name:api Mode:single Addr:... Password:xxxxx ...}".
-// String, GoString, Format and MarshalJSON have value receivers, so that a
-// Client value prints as safely as a *Client.
-func (c Client) String() string {
-	return "profiles.Client" + strings.TrimPrefix(c.cfg.String(), "profiles.Config")
-}
-
-// GoString is String, so %#v does not print the passwords either.
-func (c Client) GoString() string { return c.String() }
-
-// Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that
-// fmt never walks c's fields, which hold the passwords.
-func (c Client) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", c.String())
-		return
-	}
-	_, _ = io.WriteString(f, c.String())
-}
-
-// LogValue makes slog log c as its Config, passwords redacted. (A Client
-// value, which has no LogValue, is logged through Format or MarshalJSON,
-// as safely.)
-func (c *Client) LogValue() slog.Value {
-	if c == nil {
-		return slog.StringValue("<nil>")
-	}
-	return c.cfg.LogValue()
-}
-
-// MarshalJSON encodes c as its Config, passwords redacted (see
-// Config.MarshalJSON).
-func (c Client) MarshalJSON() ([]byte, error) { return c.cfg.MarshalJSON() }
 
 // NewClient builds a client from c: a *redis.Client for a single server, a
 // *redis.ClusterClient when ClusterAddrs are set, a Sentinel failover
@@ -378,5 +344,5 @@ func NewClient(c Config, extra ...redis.Hook) (*Client, error) {
 		slog.Int("max_blocking_ops", d.MaxBlocking),
 		slog.Duration("health_check_interval", d.HealthCheckInterval),
 	)
-	return &Client{UniversalClient: rdb, Hooks: h, cfg: d}, nil
+	return &Client{UniversalClient: rdb, Hooks: h, cfg: func() Config { return d }}, nil
 }

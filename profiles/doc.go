@@ -84,8 +84,10 @@
 //
 // # Secrets
 //
-// Passwords never appear in a Config's or a *Client's String, GoString,
-// LogValue, MarshalJSON or fmt output, nor in any error of this package: passwords print as "xxxxx", a URL's password
-// part is redacted (RedactURL), and a URL parser message that would repeat
-// any piece of the password is withheld.
+// Passwords never appear in a Config's String, GoString, LogValue,
+// MarshalJSON or fmt output, in any printed form of a Client (which keeps
+// its Config where printing does not reach), nor in any error of this
+// package: passwords print as "xxxxx", a URL's password part is redacted,
+// and a URL parser message that would repeat any piece of the password is
+// withheld.
 package profiles
