@@ -40,14 +40,14 @@ func (h Hooks) List() []redis.Hook {
 	return l
 }
 
-// WorkerBreakerOpenTimeout is how long the Worker preset's breaker stays
+// workerBreakerOpenTimeout is how long the Worker preset's breaker stays
 // open before it lets a caller's command through again (half-open), when its
 // probes (hooks.BreakerOptions.ProbeInterval) have not closed it sooner. It
 // is shorter than the hooks' default (5s) because the Worker preset's Retry
 // waits out an open circuit (RetryOptions.WaitOutOpenCircuit): a worker's
 // commands back off while the breaker keeps the traffic off the node, and go
 // on within about a second of the node's return even without probes.
-const WorkerBreakerOpenTimeout = time.Second
+const workerBreakerOpenTimeout = time.Second
 
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
 // BlockingTimeout as the cap of blocking commands, Retry with c.Retry (and
@@ -61,7 +61,7 @@ const WorkerBreakerOpenTimeout = time.Second
 // once (breaker defaults: 5 consecutive failures, 5s open), until the
 // breaker's probes find the node answering. Worker rides it out: Retry backs
 // off and tries again within its MaxElapsed while the breaker probes the
-// node (and lets a command through after WorkerBreakerOpenTimeout), so a
+// node (and lets a command through after workerBreakerOpenTimeout), so a
 // restart or a failover costs a worker a pause, not a failed job. Because
 // Timeouts wraps Retry, a command's deadline bounds all its attempts; the
 // Worker preset therefore gives reads, writes and other short commands a
@@ -122,7 +122,7 @@ func (r *resolved) hooks() (Hooks, error) {
 	}
 	bo := hooks.BreakerOptions{}
 	if worker {
-		bo.OpenTimeout = WorkerBreakerOpenTimeout
+		bo.OpenTimeout = workerBreakerOpenTimeout
 	}
 	if h.Breaker, err = hooks.NewBreaker(bo); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)

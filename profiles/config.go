@@ -96,9 +96,9 @@ const (
 	maxKeepAliveCount   = 127
 )
 
-// DefaultAddr is the address used when a Config names no server at all
+// defaultAddr is the address used when a Config names no server at all
 // (the same default go-redis uses).
-const DefaultAddr = "localhost:6379"
+const defaultAddr = "localhost:6379"
 
 // Retry is the policy of the Retry hook. A zero field means the preset's
 // default. The hook retries only what its retry table allows
@@ -152,7 +152,7 @@ var (
 // builders (ClientOptions, ClusterOptions, FailoverOptions) call it.
 //
 // Which server: URL, or Addr, or ClusterAddrs, or SentinelAddrs with
-// SentinelMaster — one of them, or none for DefaultAddr. See Mode.
+// SentinelMaster — one of them, or none for defaultAddr. See Mode.
 //
 // A Config never prints its passwords: String, GoString, LogValue and
 // MarshalJSON show "xxxxx" instead, and the password part of URL is redacted
@@ -176,7 +176,7 @@ type Config struct {
 	URL string
 
 	// Addr is "host:port" of a single server, or the path of a unix socket
-	// (starting with "/"). Default: DefaultAddr when no other target is set.
+	// (starting with "/"). Default: defaultAddr when no other target is set.
 	Addr string
 
 	// Username is the ACL user (Redis 6+). Empty means the default user.
@@ -265,7 +265,7 @@ type Config struct {
 
 // API returns the API preset: pool 50, socket timeout 30s, blocking cap
 // 120s, health check every 30s, keepalive 600s/60s/3, the API retry policy
-// (see Retry), server DefaultAddr. Its limiter budgets are left at zero
+// (see Retry), server defaultAddr. Its limiter budgets are left at zero
 // so that they follow PoolSize: 40 with 10 for blocking commands at the pool
 // of 50 (see MaxConcurrentOps and MaxBlocking).
 func API() Config {
@@ -284,7 +284,7 @@ func API() Config {
 
 // Worker returns the Worker preset: pool 200, socket timeout 60s, blocking
 // cap 300s, health check every 60s, keepalive 600s/60s/3, the Worker retry
-// policy (see Retry), server DefaultAddr. Its limiter budgets are left at
+// policy (see Retry), server defaultAddr. Its limiter budgets are left at
 // zero so that they follow PoolSize: 100 with 25 for blocking commands at
 // the pool of 200.
 func Worker() Config {
@@ -312,12 +312,12 @@ func (c Config) preset() (Config, bool) {
 	return Config{}, false
 }
 
-// WithDefaults returns a copy of c whose zero sizes, timeouts, keepalive and
+// withDefaults returns a copy of c whose zero sizes, timeouts, keepalive and
 // retry fields hold the values of the preset named by Name (an empty Name
 // becomes NameAPI), the limiter budgets scaled to PoolSize. Connection
 // fields are left as they are; an unknown Name leaves c unchanged (Validate
 // reports it).
-func (c Config) WithDefaults() Config {
+func (c Config) withDefaults() Config {
 	p, ok := c.preset()
 	if !ok {
 		return c
@@ -529,7 +529,7 @@ func (c Config) check() (*resolved, error) {
 		}
 	}
 
-	d := c.WithDefaults()
+	d := c.withDefaults()
 	if d.PoolSize > math.MaxInt32 {
 		return nil, fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
 	}
@@ -702,7 +702,7 @@ func (c Config) conn() (*connInfo, error) {
 				ci.network = "unix"
 			}
 		default:
-			ci.network, ci.addr = "tcp", DefaultAddr
+			ci.network, ci.addr = "tcp", defaultAddr
 		}
 	}
 	if wantTLS {

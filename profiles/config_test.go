@@ -29,7 +29,7 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 				t.Fatalf("preset %s sets limiter budgets %d/%d; they must be left to follow PoolSize",
 					tc.name, tc.c.MaxConcurrentOps, tc.c.MaxBlocking)
 			}
-			c := tc.c.WithDefaults()
+			c := tc.c.withDefaults()
 			if c.Name != tc.name || c.PoolSize != tc.pool || c.MaxConcurrentOps != tc.ops || c.MaxBlocking != tc.blocking ||
 				c.SocketTimeout != tc.socket || c.BlockingTimeout != tc.blockCap || c.HealthCheckInterval != tc.health {
 				t.Fatalf("preset %s = %v", tc.name, c)
@@ -51,13 +51,13 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 }
 
 func TestWithDefaultsFillsOnlyZeroFields(t *testing.T) {
-	if got := (Config{}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(API().WithDefaults()) {
-		t.Fatalf("zero Config: %v\nwant %v", got, API().WithDefaults())
+	if got := (Config{}).withDefaults(); fmt.Sprint(got) != fmt.Sprint(API().withDefaults()) {
+		t.Fatalf("zero Config: %v\nwant %v", got, API().withDefaults())
 	}
-	if got := (Config{Name: NameWorker}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(Worker().WithDefaults()) {
+	if got := (Config{Name: NameWorker}).withDefaults(); fmt.Sprint(got) != fmt.Sprint(Worker().withDefaults()) {
 		t.Fatalf("worker: %v", got)
 	}
-	c := Config{Name: NameWorker, PoolSize: 7, MaxConcurrentOps: 5, MaxBlocking: 2, Retry: Retry{MaxAttempts: 1}}.WithDefaults()
+	c := Config{Name: NameWorker, PoolSize: 7, MaxConcurrentOps: 5, MaxBlocking: 2, Retry: Retry{MaxAttempts: 1}}.withDefaults()
 	if c.PoolSize != 7 || c.MaxConcurrentOps != 5 || c.MaxBlocking != 2 || c.Retry.MaxAttempts != 1 {
 		t.Fatalf("explicit fields changed: %v", c)
 	}

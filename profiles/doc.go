@@ -65,7 +65,7 @@
 //     per-command deadline, or the caller's) cuts a read in progress;
 //   - MaxRetries -1: the Retry hook replaces go-redis's own retry loop (see
 //     hooks.Attach for why both cannot be on);
-//   - Dialer from Dialer: the profile's TCP keepalive, and the TLS handshake
+//   - a Dialer of the profile's: its TCP keepalive, and the TLS handshake
 //     done by the dialer itself, since go-redis does not wrap a custom
 //     Dialer's connections. TLSConfig is set as well, to the configuration
 //     the dialer uses, so go-redis knows the connection is TLS;

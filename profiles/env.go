@@ -36,21 +36,21 @@ func (e *EnvError) Unwrap() error { return e.Err }
 
 // Environment variables shared by both presets.
 const (
-	EnvURL              = "REDIS_URL"               // redis://, rediss:// or unix:// URL of a single server
-	EnvHost             = "REDIS_HOST"              // host name, IP address, or unix socket path
-	EnvPort             = "REDIS_PORT"              // TCP port (default 6379)
-	EnvUsername         = "REDIS_USERNAME"          // ACL user
-	EnvPassword         = "REDIS_PASSWORD"          // password; never printed
-	EnvDB               = "REDIS_DB"                // database number
-	EnvTLS              = "REDIS_TLS"               // true to use TLS
-	EnvClusterAddrs     = "REDIS_CLUSTER_ADDRS"     // comma separated cluster seed addresses
-	EnvSentinelAddrs    = "REDIS_SENTINEL_ADDRS"    // comma separated Sentinel addresses
-	EnvSentinelMaster   = "REDIS_SENTINEL_MASTER"   // master name the Sentinels monitor
-	EnvSentinelUsername = "REDIS_SENTINEL_USERNAME" // ACL user on the Sentinels
-	EnvSentinelPassword = "REDIS_SENTINEL_PASSWORD" // password on the Sentinels; never printed
-	EnvKeepAliveIdle    = "REDIS_TCP_KEEPIDLE"      // seconds before the first keepalive probe
-	EnvKeepAliveIntvl   = "REDIS_TCP_KEEPINTVL"     // seconds between keepalive probes
-	EnvKeepAliveCount   = "REDIS_TCP_KEEPCNT"       // unanswered probes before the connection is dropped
+	envURL              = "REDIS_URL"               // redis://, rediss:// or unix:// URL of a single server
+	envHost             = "REDIS_HOST"              // host name, IP address, or unix socket path
+	envPort             = "REDIS_PORT"              // TCP port (default 6379)
+	envUsername         = "REDIS_USERNAME"          // ACL user
+	envPassword         = "REDIS_PASSWORD"          // password; never printed
+	envDB               = "REDIS_DB"                // database number
+	envTLS              = "REDIS_TLS"               // true to use TLS
+	envClusterAddrs     = "REDIS_CLUSTER_ADDRS"     // comma separated cluster seed addresses
+	envSentinelAddrs    = "REDIS_SENTINEL_ADDRS"    // comma separated Sentinel addresses
+	envSentinelMaster   = "REDIS_SENTINEL_MASTER"   // master name the Sentinels monitor
+	envSentinelUsername = "REDIS_SENTINEL_USERNAME" // ACL user on the Sentinels
+	envSentinelPassword = "REDIS_SENTINEL_PASSWORD" // password on the Sentinels; never printed
+	envKeepAliveIdle    = "REDIS_TCP_KEEPIDLE"      // seconds before the first keepalive probe
+	envKeepAliveIntvl   = "REDIS_TCP_KEEPINTVL"     // seconds between keepalive probes
+	envKeepAliveCount   = "REDIS_TCP_KEEPCNT"       // unanswered probes before the connection is dropped
 )
 
 // envNames are the per-preset variable names of the settings. Where a
@@ -101,13 +101,13 @@ var workerEnv = envNames{
 }
 
 // FromEnv returns preset with the settings the process environment gives;
-// see FromEnvLookup.
+// see fromEnvLookup.
 func FromEnv(preset Config) (Config, error) {
-	return FromEnvLookup(preset, os.LookupEnv)
+	return fromEnvLookup(preset, os.LookupEnv)
 }
 
-// FromEnvLookup returns preset overridden by the variables lookup finds, with
-// the preset's defaults filled in (WithDefaults), validated. preset.Name
+// fromEnvLookup returns preset overridden by the variables lookup finds, with
+// the preset's defaults filled in (withDefaults), validated. preset.Name
 // chooses the variable names (the table in the package documentation): the
 // API names for NameAPI or an empty Name, the Worker names for NameWorker;
 // the other preset's names are ignored. A variable that is unset or empty is
@@ -134,7 +134,7 @@ func FromEnv(preset Config) (Config, error) {
 // between settings (the limiter larger than the pool, MaxBlocking not
 // smaller than the limiter) are reported against a variable that set one of
 // them. A nil error means the returned Config passes Validate.
-func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, error) {
+func fromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, error) {
 	var names envNames
 	switch preset.Name {
 	case "", NameAPI:
@@ -153,9 +153,9 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 	r.duration(&c.SocketTimeout, "SocketTimeout", names.SocketTimeout...)
 	r.duration(&c.BlockingTimeout, "BlockingTimeout", names.BlockingTimeout...)
 	r.duration(&c.HealthCheckInterval, "HealthCheckInterval", names.HealthCheckInterval...)
-	r.duration(&c.KeepAliveIdle, "KeepAliveIdle", EnvKeepAliveIdle)
-	r.duration(&c.KeepAliveInterval, "KeepAliveInterval", EnvKeepAliveIntvl)
-	r.size(&c.KeepAliveCount, "KeepAliveCount", EnvKeepAliveCount)
+	r.duration(&c.KeepAliveIdle, "KeepAliveIdle", envKeepAliveIdle)
+	r.duration(&c.KeepAliveInterval, "KeepAliveInterval", envKeepAliveIntvl)
+	r.size(&c.KeepAliveCount, "KeepAliveCount", envKeepAliveCount)
 	r.size(&c.Retry.MaxAttempts, "Retry.MaxAttempts", names.RetryMaxAttempts...)
 	r.duration(&c.Retry.InitialInterval, "Retry.InitialInterval", names.RetryInitialInterval...)
 	r.duration(&c.Retry.MaxInterval, "Retry.MaxInterval", names.RetryMaxInterval...)
@@ -169,7 +169,7 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 		if err := c.Validate(); err != nil {
 			r.errs = append(r.errs, r.blame(err))
 		}
-		c = c.WithDefaults()
+		c = c.withDefaults()
 	}
 	if len(r.errs) == 0 {
 		return c, nil
@@ -177,8 +177,8 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 	// A value echoed in an error may still hold a password by accident
 	// (REDIS_HOST set to the password, a password copied into a query):
 	// redact every secret the environment or the preset holds.
-	secrets := append(preset.secrets(), urlSecrets(r.value(EnvURL))...)
-	secrets = append(secrets, r.value(EnvPassword), r.value(EnvSentinelPassword))
+	secrets := append(preset.secrets(), urlSecrets(r.value(envURL))...)
+	secrets = append(secrets, r.value(envPassword), r.value(envSentinelPassword))
 	for _, err := range r.errs {
 		var ee *EnvError
 		if errors.As(err, &ee) {
@@ -408,18 +408,18 @@ func parseAddrList(s string) ([]string, string) {
 
 // connection applies the connection variables to c.
 func (r *envReader) connection(c *Config) {
-	rawURL, hasURL := r.get(EnvURL)
-	host, hasHost := r.get(EnvHost)
-	port, hasPort := r.get(EnvPort)
-	clusterRaw, hasCluster := r.get(EnvClusterAddrs)
-	sentinelRaw, hasSentinel := r.get(EnvSentinelAddrs)
-	master, hasMaster := r.get(EnvSentinelMaster)
-	sUser, hasSUser := r.get(EnvSentinelUsername)
-	sPass, hasSPass := r.get(EnvSentinelPassword)
-	user, hasUser := r.get(EnvUsername)
-	pass, hasPass := r.get(EnvPassword)
-	dbRaw, hasDB := r.get(EnvDB)
-	tlsRaw, hasTLS := r.get(EnvTLS)
+	rawURL, hasURL := r.get(envURL)
+	host, hasHost := r.get(envHost)
+	port, hasPort := r.get(envPort)
+	clusterRaw, hasCluster := r.get(envClusterAddrs)
+	sentinelRaw, hasSentinel := r.get(envSentinelAddrs)
+	master, hasMaster := r.get(envSentinelMaster)
+	sUser, hasSUser := r.get(envSentinelUsername)
+	sPass, hasSPass := r.get(envSentinelPassword)
+	user, hasUser := r.get(envUsername)
+	pass, hasPass := r.get(envPassword)
+	dbRaw, hasDB := r.get(envDB)
+	tlsRaw, hasTLS := r.get(envTLS)
 
 	// Parse the simple values first.
 	var db int
@@ -429,7 +429,7 @@ func (r *envReader) connection(c *Config) {
 			why = "must not be negative"
 		}
 		if why != "" {
-			r.fail(EnvDB, dbRaw, "%s", why)
+			r.fail(envDB, dbRaw, "%s", why)
 			hasDB = false
 		}
 		db = n
@@ -438,13 +438,13 @@ func (r *envReader) connection(c *Config) {
 	if hasTLS {
 		var why string
 		if useTLS, why = parseBool(tlsRaw); why != "" {
-			r.fail(EnvTLS, tlsRaw, "%s", why)
+			r.fail(envTLS, tlsRaw, "%s", why)
 			hasTLS = false
 		}
 	}
 	if hasPort {
 		if err := checkPort(strings.TrimSpace(port)); err != nil {
-			r.fail(EnvPort, port, "not a port number (1..65535)")
+			r.fail(envPort, port, "not a port number (1..65535)")
 			hasPort = false
 		}
 		port = strings.TrimSpace(port)
@@ -453,19 +453,19 @@ func (r *envReader) connection(c *Config) {
 		host = strings.TrimSpace(host)
 		switch {
 		case strings.Contains(host, "://"):
-			r.fail(EnvHost, host, "looks like a URL; put URLs in %s", EnvURL)
+			r.fail(envHost, host, "looks like a URL; put URLs in %s", envURL)
 			hasHost = false
 		case strings.HasPrefix(host, "/"):
 			if hasPort {
-				r.fail(EnvPort, port, "set together with a unix socket path in %s", EnvHost)
+				r.fail(envPort, port, "set together with a unix socket path in %s", envHost)
 				hasPort = false
 			}
 		default:
 			if _, _, err := net.SplitHostPort(host); err == nil {
-				r.fail(EnvHost, host, "includes a port; put it in %s", EnvPort)
+				r.fail(envHost, host, "includes a port; put it in %s", envPort)
 				hasHost = false
 			} else if host == "" || strings.ContainsAny(host, " \t\r\n/@?#") {
-				r.fail(EnvHost, host, "not a host name or address")
+				r.fail(envHost, host, "not a host name or address")
 				hasHost = false
 			}
 		}
@@ -474,27 +474,27 @@ func (r *envReader) connection(c *Config) {
 	// Which target? Exactly one kind.
 	kinds := []string{}
 	if hasURL {
-		kinds = append(kinds, EnvURL)
+		kinds = append(kinds, envURL)
 	}
 	if hasHost || hasPort {
 		if hasHost {
-			kinds = append(kinds, EnvHost)
+			kinds = append(kinds, envHost)
 		} else {
-			kinds = append(kinds, EnvPort)
+			kinds = append(kinds, envPort)
 		}
 	}
 	if hasCluster {
-		kinds = append(kinds, EnvClusterAddrs)
+		kinds = append(kinds, envClusterAddrs)
 	}
 	if hasSentinel {
-		kinds = append(kinds, EnvSentinelAddrs)
+		kinds = append(kinds, envSentinelAddrs)
 	}
 	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (below).
 	conflict := false
 	for i := 0; i < len(kinds); i++ {
 		for j := i + 1; j < len(kinds); j++ {
 			a, b := kinds[i], kinds[j]
-			if a == EnvURL && (b == EnvHost || b == EnvPort) {
+			if a == envURL && (b == envHost || b == envPort) {
 				continue
 			}
 			r.fail(b, r.display(b), "cannot be combined with %s: name one kind of server (single, cluster or sentinel)", a)
@@ -502,16 +502,16 @@ func (r *envReader) connection(c *Config) {
 		}
 	}
 	if hasMaster && !hasSentinel {
-		r.fail(EnvSentinelMaster, master, "set without %s", EnvSentinelAddrs)
+		r.fail(envSentinelMaster, master, "set without %s", envSentinelAddrs)
 	}
 	if hasSentinel && !hasMaster {
-		r.fail(EnvSentinelAddrs, sentinelRaw, "set without %s (the master name)", EnvSentinelMaster)
+		r.fail(envSentinelAddrs, sentinelRaw, "set without %s (the master name)", envSentinelMaster)
 	}
 	if (hasSUser || hasSPass) && !hasSentinel {
 		if hasSUser {
-			r.fail(EnvSentinelUsername, sUser, "set without %s", EnvSentinelAddrs)
+			r.fail(envSentinelUsername, sUser, "set without %s", envSentinelAddrs)
 		} else {
-			r.fail(EnvSentinelPassword, redact(sPass), "set without %s", EnvSentinelAddrs)
+			r.fail(envSentinelPassword, redact(sPass), "set without %s", envSentinelAddrs)
 		}
 	}
 	if conflict {
@@ -531,12 +531,12 @@ func (r *envReader) connection(c *Config) {
 		if err != nil {
 			var ue *urlError
 			if errors.As(err, &ue) {
-				r.errs = append(r.errs, &EnvError{Var: EnvURL, Value: ue.url, Reason: ue.reason})
+				r.errs = append(r.errs, &EnvError{Var: envURL, Value: ue.url, Reason: ue.reason})
 			}
 			return
 		}
 		c.URL = rawURL
-		r.origin["URL"] = &envVar{EnvURL, RedactURL(rawURL)}
+		r.origin["URL"] = &envVar{envURL, RedactURL(rawURL)}
 		c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
 		if hasHost {
 			urlHost := u.host
@@ -544,30 +544,30 @@ func (r *envReader) connection(c *Config) {
 				urlHost = u.opts.Addr
 			}
 			if !strings.EqualFold(strings.Trim(host, "[]"), urlHost) {
-				r.fail(EnvHost, host, "disagrees with the host of %s (%q)", EnvURL, urlHost)
+				r.fail(envHost, host, "disagrees with the host of %s (%q)", envURL, urlHost)
 			}
 		}
 		if hasPort && port != u.port {
 			if u.opts.Network == "unix" {
-				r.fail(EnvPort, port, "set with a unix:// %s", EnvURL)
+				r.fail(envPort, port, "set with a unix:// %s", envURL)
 			} else {
-				r.fail(EnvPort, port, "disagrees with the port of %s (%s)", EnvURL, u.port)
+				r.fail(envPort, port, "disagrees with the port of %s (%s)", envURL, u.port)
 			}
 		}
 		if hasUser && u.hasUser && user != u.opts.Username {
-			r.fail(EnvUsername, user, "disagrees with the user in %s (%q)", EnvURL, u.opts.Username)
+			r.fail(envUsername, user, "disagrees with the user in %s (%q)", envURL, u.opts.Username)
 			hasUser = false
 		}
 		if hasPass && u.hasPassword && pass != u.opts.Password {
-			r.fail(EnvPassword, redact(pass), "disagrees with the password in %s", EnvURL)
+			r.fail(envPassword, redact(pass), "disagrees with the password in %s", envURL)
 			hasPass = false
 		}
 		if hasDB && u.hasDB && db != u.opts.DB {
-			r.fail(EnvDB, dbRaw, "disagrees with the database in %s (%d)", EnvURL, u.opts.DB)
+			r.fail(envDB, dbRaw, "disagrees with the database in %s (%d)", envURL, u.opts.DB)
 			hasDB = false
 		}
 		if hasTLS && useTLS != (u.opts.TLSConfig != nil) {
-			r.fail(EnvTLS, tlsRaw, "disagrees with the scheme of %s (TLS is %t)", EnvURL, u.opts.TLSConfig != nil)
+			r.fail(envTLS, tlsRaw, "disagrees with the scheme of %s (TLS is %t)", envURL, u.opts.TLSConfig != nil)
 		}
 		hasTLS = false // the scheme decides
 	case hasHost || hasPort:
@@ -586,47 +586,47 @@ func (r *envReader) connection(c *Config) {
 		} else {
 			c.Addr = net.JoinHostPort(h, p)
 		}
-		from := &envVar{EnvHost, host}
+		from := &envVar{envHost, host}
 		if !hasHost {
-			from = &envVar{EnvPort, port}
+			from = &envVar{envPort, port}
 		}
 		r.origin["Addr"] = from
 	case hasCluster:
 		addrs, why := parseAddrList(clusterRaw)
 		if why != "" {
-			r.fail(EnvClusterAddrs, clusterRaw, "%s", why)
+			r.fail(envClusterAddrs, clusterRaw, "%s", why)
 			return
 		}
 		c.ClusterAddrs = addrs
-		r.origin["ClusterAddrs"] = &envVar{EnvClusterAddrs, clusterRaw}
+		r.origin["ClusterAddrs"] = &envVar{envClusterAddrs, clusterRaw}
 	case hasSentinel:
 		addrs, why := parseAddrList(sentinelRaw)
 		if why != "" {
-			r.fail(EnvSentinelAddrs, sentinelRaw, "%s", why)
+			r.fail(envSentinelAddrs, sentinelRaw, "%s", why)
 			return
 		}
 		c.SentinelAddrs = addrs
 		c.SentinelMaster = strings.TrimSpace(master)
 		c.SentinelUsername, c.SentinelPassword = sUser, sPass
-		r.origin["SentinelAddrs"] = &envVar{EnvSentinelAddrs, sentinelRaw}
-		r.origin["SentinelMaster"] = &envVar{EnvSentinelMaster, master}
+		r.origin["SentinelAddrs"] = &envVar{envSentinelAddrs, sentinelRaw}
+		r.origin["SentinelMaster"] = &envVar{envSentinelMaster, master}
 	}
 
 	if hasUser {
 		c.Username = user
-		r.origin["Username"] = &envVar{EnvUsername, user}
+		r.origin["Username"] = &envVar{envUsername, user}
 	}
 	if hasPass {
 		c.Password = pass
-		r.origin["Password"] = &envVar{EnvPassword, redacted}
+		r.origin["Password"] = &envVar{envPassword, redacted}
 	}
 	if hasDB {
 		c.DB = db
-		r.origin["DB"] = &envVar{EnvDB, dbRaw}
+		r.origin["DB"] = &envVar{envDB, dbRaw}
 	}
 	if hasTLS {
 		c.TLS = useTLS
-		r.origin["TLS"] = &envVar{EnvTLS, tlsRaw}
+		r.origin["TLS"] = &envVar{envTLS, tlsRaw}
 	}
 }
 
@@ -634,9 +634,9 @@ func (r *envReader) connection(c *Config) {
 func (r *envReader) display(name string) string {
 	v, _ := r.get(name)
 	switch name {
-	case EnvPassword, EnvSentinelPassword:
+	case envPassword, envSentinelPassword:
 		return redact(v)
-	case EnvURL:
+	case envURL:
 		return RedactURL(v)
 	}
 	return v

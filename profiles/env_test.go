@@ -69,7 +69,7 @@ func TestFromEnvEveryVariable(t *testing.T) {
 		{Worker(), "REDIS_CLUSTER_ADDRS", "a:1, b:2,c:3,", func(c Config) any { return c.ClusterAddrs }, []string{"a:1", "b:2", "c:3"}},
 	} {
 		t.Run(tc.preset.Name+"/"+tc.name, func(t *testing.T) {
-			c, err := FromEnvLookup(tc.preset, env(tc.name, tc.value))
+			c, err := fromEnvLookup(tc.preset, env(tc.name, tc.value))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,22 +84,22 @@ func TestFromEnvEveryVariable(t *testing.T) {
 }
 
 func TestFromEnvPresetsIgnoreTheOtherPresetsNames(t *testing.T) {
-	api, err := FromEnvLookup(API(), env("WORKER_REDIS_MAX_CONNECTIONS", "999", "REDIS_WORKER_MAX_CONCURRENT_OPS", "1", "WORKER_REDIS_SOCKET_TIMEOUT", "x"))
+	api, err := fromEnvLookup(API(), env("WORKER_REDIS_MAX_CONNECTIONS", "999", "REDIS_WORKER_MAX_CONCURRENT_OPS", "1", "WORKER_REDIS_SOCKET_TIMEOUT", "x"))
 	if err != nil || api.PoolSize != 50 || api.MaxConcurrentOps != 40 {
 		t.Fatalf("API read Worker variables: %v %v", api, err)
 	}
-	w, err := FromEnvLookup(Worker(), env("REDIS_MAX_CONNECTIONS", "999", "REDIS_MAX_CONCURRENT_OPS", "1", "REDIS_SOCKET_TIMEOUT", "x"))
+	w, err := fromEnvLookup(Worker(), env("REDIS_MAX_CONNECTIONS", "999", "REDIS_MAX_CONCURRENT_OPS", "1", "REDIS_SOCKET_TIMEOUT", "x"))
 	if err != nil || w.PoolSize != 200 || w.MaxConcurrentOps != 100 {
 		t.Fatalf("Worker read API variables: %v %v", w, err)
 	}
 }
 
 func TestFromEnvWorkerPoolAliases(t *testing.T) {
-	c, err := FromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", " 250"))
+	c, err := fromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", " 250"))
 	if err != nil || c.PoolSize != 250 {
 		t.Fatalf("agreeing aliases: %v %v", c.PoolSize, err)
 	}
-	_, err = FromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", "150"))
+	_, err = fromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", "150"))
 	var ee *EnvError
 	if !errors.As(err, &ee) {
 		t.Fatalf("disagreeing aliases: %v", err)
@@ -111,18 +111,18 @@ func TestFromEnvWorkerPoolAliases(t *testing.T) {
 }
 
 func TestFromEnvEmptyMeansUnset(t *testing.T) {
-	c, err := FromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "", "REDIS_URL", "", "REDIS_PASSWORD", ""))
+	c, err := fromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "", "REDIS_URL", "", "REDIS_PASSWORD", ""))
 	if err != nil || c.PoolSize != 50 || c.URL != "" || c.Password != "" {
 		t.Fatalf("%v %v", c, err)
 	}
 }
 
 func TestFromEnvFillsDefaults(t *testing.T) {
-	c, err := FromEnvLookup(Config{Name: NameWorker}, env())
+	c, err := fromEnvLookup(Config{Name: NameWorker}, env())
 	if err != nil || c.PoolSize != defaultWorkerPoolSize || c.Retry.MaxAttempts != defaultWorkerRetry.MaxAttempts {
 		t.Fatalf("%v %v", c, err)
 	}
-	if _, err := FromEnvLookup(Config{Name: "other"}, env()); err == nil || !strings.Contains(err.Error(), `unknown preset "other"`) {
+	if _, err := fromEnvLookup(Config{Name: "other"}, env()); err == nil || !strings.Contains(err.Error(), `unknown preset "other"`) {
 		t.Fatalf("unknown preset: %v", err)
 	}
 }
@@ -228,7 +228,7 @@ func TestFromEnvBadValues(t *testing.T) {
 			if tc.kv[0] == "REDIS_URL" && strings.Contains(tc.kv[1], "@") || len(tc.kv) > 2 && tc.kv[2] == "REDIS_PASSWORD" {
 				kv = tc.kv
 			}
-			c, err := FromEnvLookup(tc.preset, env(kv...))
+			c, err := fromEnvLookup(tc.preset, env(kv...))
 			if err == nil {
 				t.Fatalf("no error; got %v", c)
 			}
@@ -254,14 +254,14 @@ func TestFromEnvBadValues(t *testing.T) {
 }
 
 func TestFromEnvErrorFormat(t *testing.T) {
-	_, err := FromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc"))
+	_, err := fromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc"))
 	if got, want := err.Error(), `profiles: REDIS_MAX_CONNECTIONS="abc": not a whole number`; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
 func TestFromEnvReportsEveryBadVariable(t *testing.T) {
-	_, err := FromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc", "REDIS_SOCKET_TIMEOUT", "x", "REDIS_TLS", "maybe"))
+	_, err := fromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc", "REDIS_SOCKET_TIMEOUT", "x", "REDIS_TLS", "maybe"))
 	for _, v := range []string{"REDIS_MAX_CONNECTIONS", "REDIS_SOCKET_TIMEOUT", "REDIS_TLS"} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Fatalf("%v does not mention %s", err, v)
@@ -308,7 +308,7 @@ func TestFromEnvConnection(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := FromEnvLookup(preset, env(tc.kv...))
+			c, err := fromEnvLookup(preset, env(tc.kv...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -338,7 +338,7 @@ func TestFromEnvRedactsPasswordsEchoedByOtherVariables(t *testing.T) {
 		{"REDIS_SENTINEL_ADDRS", "a:1", "REDIS_SENTINEL_MASTER", "m", "REDIS_SENTINEL_PASSWORD", envSecret, "REDIS_DB", envSecret},
 		{"REDIS_URL", "redis://u:" + envSecret + "@h:1", "REDIS_TLS", envSecret},
 	} {
-		_, err := FromEnvLookup(API(), env(kv...))
+		_, err := fromEnvLookup(API(), env(kv...))
 		if err == nil || strings.Contains(err.Error(), envSecret) || !strings.Contains(err.Error(), "xxxxx") {
 			t.Errorf("%v: %v", kv, err)
 		}

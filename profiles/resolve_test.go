@@ -85,11 +85,11 @@ func TestCodeURLAndEnvResolveAlike(t *testing.T) {
 	code.Addr, code.Username, code.Password, code.DB, code.PoolSize = "h:7000", "bob", envSecret, 3, 20
 	url := Worker()
 	url.URL, url.PoolSize = "redis://bob:"+envSecret+"@h:7000/3", 20
-	fromURL, err := FromEnvLookup(Worker(), env("REDIS_URL", url.URL, "WORKER_REDIS_MAX_CONNECTIONS", "20"))
+	fromURL, err := fromEnvLookup(Worker(), env("REDIS_URL", url.URL, "WORKER_REDIS_MAX_CONNECTIONS", "20"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromVars, err := FromEnvLookup(Worker(), env("REDIS_HOST", "h", "REDIS_PORT", "7000", "REDIS_USERNAME", "bob",
+	fromVars, err := fromEnvLookup(Worker(), env("REDIS_HOST", "h", "REDIS_PORT", "7000", "REDIS_USERNAME", "bob",
 		"REDIS_PASSWORD", envSecret, "REDIS_DB", "3", "WORKER_REDIS_MAX_CONNECTIONS", "20"))
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestCodeURLAndEnvResolveAlike(t *testing.T) {
 
 	// The same mistake, three ways: a limiter larger than the pool.
 	code.MaxConcurrentOps, url.MaxConcurrentOps = 30, 30
-	_, envErr := FromEnvLookup(url, env("REDIS_WORKER_MAX_CONCURRENT_OPS", "30"))
+	_, envErr := fromEnvLookup(url, env("REDIS_WORKER_MAX_CONCURRENT_OPS", "30"))
 	for name, err := range map[string]error{"code": code.Validate(), "URL": url.Validate(), "env": envErr} {
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Field != "MaxConcurrentOps" || ce.Related != "PoolSize" {

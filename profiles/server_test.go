@@ -62,7 +62,7 @@ func newClient(t *testing.T, c Config) redis.UniversalClient {
 
 func mustEnv(t *testing.T, preset Config, kv ...string) Config {
 	t.Helper()
-	c, err := FromEnvLookup(preset, env(kv...))
+	c, err := fromEnvLookup(preset, env(kv...))
 	if err != nil {
 		t.Fatal(err)
 	}
