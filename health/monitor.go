@@ -446,39 +446,7 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	r.AvgLatency = m.avg
 
 	in := inputs{pingErr: ping.err, pingRefused: refused, failures: m.failures, latency: ping.latency}
-	if info != nil {
-		r.Server = info.server
-		if info.infoErr != nil {
-			r.InfoError = info.infoErr.Error()
-		}
-		if info.nodeErr != nil && r.InfoError == "" {
-			r.InfoError = info.nodeErr.Error()
-		}
-		if info.nodes != nil {
-			r.Nodes = info.nodes
-			var sum PoolFigures
-			for _, n := range info.nodes {
-				sum.add(n.Pool)
-				if n.Error != "" {
-					in.nodeErrs = append(in.nodeErrs, nodeErr{n.Addr, errors.New(n.Error)})
-				}
-			}
-			if m.cluster {
-				in.topology = m.clusterTopology(info.nodes)
-			}
-			r.Pool = sum
-			m.maxConns = sum.MaxConnections
-		}
-	}
-	switch {
-	case m.opt.MaxConnections > 0:
-		r.Pool.MaxConnections = m.opt.MaxConnections
-	case r.Nodes == nil:
-		if o, ok := m.c.(optioned); ok {
-			m.maxConns = o.Options().PoolSize
-		}
-		r.Pool.MaxConnections = m.maxConns
-	}
+	m.serverFigures(&r, &in, info)
 
 	// Counters that grew since the previous check.
 	timeouts := uint64(r.Pool.Timeouts)
@@ -630,6 +598,45 @@ func (m *Monitor) hookFigures(r *Report) {
 
 			BudgetSpent: s.BudgetSpent,
 		}
+	}
+}
+
+// serverFigures adds to r what the check's INFO and per-node round found
+// (info, nil when not asked), the pool size, and the node errors and
+// topology the rules judge (to in).
+func (m *Monitor) serverFigures(r *Report, in *inputs, info *infoResult) {
+	if info != nil {
+		r.Server = info.server
+		if info.infoErr != nil {
+			r.InfoError = info.infoErr.Error()
+		}
+		if info.nodeErr != nil && r.InfoError == "" {
+			r.InfoError = info.nodeErr.Error()
+		}
+		if info.nodes != nil {
+			r.Nodes = info.nodes
+			var sum PoolFigures
+			for _, n := range info.nodes {
+				sum.add(n.Pool)
+				if n.Error != "" {
+					in.nodeErrs = append(in.nodeErrs, nodeErr{n.Addr, errors.New(n.Error)})
+				}
+			}
+			if m.cluster {
+				in.topology = m.clusterTopology(info.nodes)
+			}
+			r.Pool = sum
+			m.maxConns = sum.MaxConnections
+		}
+	}
+	switch {
+	case m.opt.MaxConnections > 0:
+		r.Pool.MaxConnections = m.opt.MaxConnections
+	case r.Nodes == nil:
+		if o, ok := m.c.(optioned); ok {
+			m.maxConns = o.Options().PoolSize
+		}
+		r.Pool.MaxConnections = m.maxConns
 	}
 }
 

@@ -661,37 +661,10 @@ func (c Config) conn() (*connInfo, error) {
 	if ci.mode == ModeSingle {
 		switch {
 		case c.URL != "":
-			u, err := parseURL(c.URL)
-			if err != nil {
-				return nil, &ConfigError{Field: "URL", Reason: err.Error()}
+			if err := c.connURL(ci, wantTLS); err != nil {
+				return nil, err
 			}
-			ci.url = u
-			ci.network, ci.addr = u.opts.Network, u.opts.Addr
-			if c.Addr != "" && !sameAddr(c.Addr, u.opts.Addr) {
-				return nil, fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", c.Addr, u.opts.Addr)
-			}
-			if u.hasUser {
-				if c.Username != "" && c.Username != u.opts.Username {
-					return nil, fieldErr("Username", "URL", "Username %q disagrees with the URL's user %q", c.Username, u.opts.Username)
-				}
-				ci.username = u.opts.Username
-			}
-			if u.hasPassword {
-				if c.Password != "" && c.Password != u.opts.Password {
-					return nil, fieldErr("Password", "URL", "Password disagrees with the URL's password")
-				}
-				ci.password = u.opts.Password
-			}
-			if u.hasDB {
-				if c.DB != 0 && c.DB != u.opts.DB {
-					return nil, fieldErr("DB", "URL", "DB %d disagrees with the URL's database %d", c.DB, u.opts.DB)
-				}
-				ci.db = u.opts.DB
-			}
-			if u.opts.TLSConfig == nil && wantTLS {
-				return nil, fieldErr("TLS", "URL", "TLS is on but the URL's scheme is not rediss://")
-			}
-			wantTLS = wantTLS || u.opts.TLSConfig != nil
+			wantTLS = wantTLS || ci.url.opts.TLSConfig != nil
 		case c.Addr != "":
 			if err := checkAddr(c.Addr); err != nil {
 				return nil, fieldErr("Addr", "", "%q: %s", c.Addr, err)
@@ -709,6 +682,42 @@ func (c Config) conn() (*connInfo, error) {
 		ci.tls = c.tlsConfig(ci.url)
 	}
 	return ci, nil
+}
+
+// connURL parses c.URL into ci and checks that Addr, Username, Password,
+// DB and TLS agree with it; what the URL leaves out comes from them.
+func (c Config) connURL(ci *connInfo, wantTLS bool) error {
+	u, err := parseURL(c.URL)
+	if err != nil {
+		return &ConfigError{Field: "URL", Reason: err.Error()}
+	}
+	ci.url = u
+	ci.network, ci.addr = u.opts.Network, u.opts.Addr
+	if c.Addr != "" && !sameAddr(c.Addr, u.opts.Addr) {
+		return fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", c.Addr, u.opts.Addr)
+	}
+	if u.hasUser {
+		if c.Username != "" && c.Username != u.opts.Username {
+			return fieldErr("Username", "URL", "Username %q disagrees with the URL's user %q", c.Username, u.opts.Username)
+		}
+		ci.username = u.opts.Username
+	}
+	if u.hasPassword {
+		if c.Password != "" && c.Password != u.opts.Password {
+			return fieldErr("Password", "URL", "Password disagrees with the URL's password")
+		}
+		ci.password = u.opts.Password
+	}
+	if u.hasDB {
+		if c.DB != 0 && c.DB != u.opts.DB {
+			return fieldErr("DB", "URL", "DB %d disagrees with the URL's database %d", c.DB, u.opts.DB)
+		}
+		ci.db = u.opts.DB
+	}
+	if u.opts.TLSConfig == nil && wantTLS {
+		return fieldErr("TLS", "URL", "TLS is on but the URL's scheme is not rediss://")
+	}
+	return nil
 }
 
 // tlsConfig returns the TLS configuration to dial with (a fresh copy), given

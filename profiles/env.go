@@ -406,90 +406,158 @@ func parseAddrList(s string) ([]string, string) {
 	return out, ""
 }
 
+// connEnv are the connection variables as read: each value, and whether it
+// is set and usable (a value that did not parse is reported and then
+// treated as unset).
+type connEnv struct {
+	rawURL, host, port, cluster, sentinel, master, sUser, sPass, user, pass, dbRaw, tlsRaw string
+
+	hasURL, hasHost, hasPort, hasCluster, hasSentinel, hasMaster, hasSUser, hasSPass bool
+	hasUser, hasPass, hasDB, hasTLS                                                  bool
+
+	db     int
+	useTLS bool
+}
+
 // connection applies the connection variables to c.
 func (r *envReader) connection(c *Config) {
-	rawURL, hasURL := r.get(envURL)
-	host, hasHost := r.get(envHost)
-	port, hasPort := r.get(envPort)
-	clusterRaw, hasCluster := r.get(envClusterAddrs)
-	sentinelRaw, hasSentinel := r.get(envSentinelAddrs)
-	master, hasMaster := r.get(envSentinelMaster)
-	sUser, hasSUser := r.get(envSentinelUsername)
-	sPass, hasSPass := r.get(envSentinelPassword)
-	user, hasUser := r.get(envUsername)
-	pass, hasPass := r.get(envPassword)
-	dbRaw, hasDB := r.get(envDB)
-	tlsRaw, hasTLS := r.get(envTLS)
+	e := r.readConn()
+	if r.conflicts(e) {
+		return
+	}
+	presetAddr := c.Addr
+	if e.hasURL || e.hasHost || e.hasPort || e.hasCluster || e.hasSentinel {
+		c.URL, c.Addr, c.ClusterAddrs = "", "", nil
+		c.SentinelAddrs, c.SentinelMaster, c.SentinelUsername, c.SentinelPassword = nil, "", "", ""
+	}
+	var ok bool
+	switch {
+	case e.hasURL:
+		ok = r.applyURL(c, e)
+	case e.hasHost || e.hasPort:
+		ok = r.applyHostPort(c, e, presetAddr)
+	case e.hasCluster:
+		ok = r.applyList(&c.ClusterAddrs, "ClusterAddrs", envClusterAddrs, e.cluster)
+	case e.hasSentinel:
+		if ok = r.applyList(&c.SentinelAddrs, "SentinelAddrs", envSentinelAddrs, e.sentinel); ok {
+			c.SentinelMaster = strings.TrimSpace(e.master)
+			c.SentinelUsername, c.SentinelPassword = e.sUser, e.sPass
+			r.origin["SentinelMaster"] = &envVar{envSentinelMaster, e.master}
+		}
+	default:
+		ok = true
+	}
+	if !ok {
+		return
+	}
+	if e.hasUser {
+		c.Username = e.user
+		r.origin["Username"] = &envVar{envUsername, e.user}
+	}
+	if e.hasPass {
+		c.Password = e.pass
+		r.origin["Password"] = &envVar{envPassword, redacted}
+	}
+	if e.hasDB {
+		c.DB = e.db
+		r.origin["DB"] = &envVar{envDB, e.dbRaw}
+	}
+	if e.hasTLS {
+		c.TLS = e.useTLS
+		r.origin["TLS"] = &envVar{envTLS, e.tlsRaw}
+	}
+}
 
-	// Parse the simple values first.
-	var db int
-	if hasDB {
-		n, why := parseWhole(dbRaw)
+// readConn reads the connection variables and parses the simple ones.
+func (r *envReader) readConn() *connEnv {
+	e := &connEnv{}
+	e.rawURL, e.hasURL = r.get(envURL)
+	e.host, e.hasHost = r.get(envHost)
+	e.port, e.hasPort = r.get(envPort)
+	e.cluster, e.hasCluster = r.get(envClusterAddrs)
+	e.sentinel, e.hasSentinel = r.get(envSentinelAddrs)
+	e.master, e.hasMaster = r.get(envSentinelMaster)
+	e.sUser, e.hasSUser = r.get(envSentinelUsername)
+	e.sPass, e.hasSPass = r.get(envSentinelPassword)
+	e.user, e.hasUser = r.get(envUsername)
+	e.pass, e.hasPass = r.get(envPassword)
+	e.dbRaw, e.hasDB = r.get(envDB)
+	e.tlsRaw, e.hasTLS = r.get(envTLS)
+
+	if e.hasDB {
+		n, why := parseWhole(e.dbRaw)
 		if why == "" && n < 0 {
 			why = "must not be negative"
 		}
 		if why != "" {
-			r.fail(envDB, dbRaw, "%s", why)
-			hasDB = false
+			r.fail(envDB, e.dbRaw, "%s", why)
+			e.hasDB = false
 		}
-		db = n
+		e.db = n
 	}
-	var useTLS bool
-	if hasTLS {
+	if e.hasTLS {
 		var why string
-		if useTLS, why = parseBool(tlsRaw); why != "" {
-			r.fail(envTLS, tlsRaw, "%s", why)
-			hasTLS = false
+		if e.useTLS, why = parseBool(e.tlsRaw); why != "" {
+			r.fail(envTLS, e.tlsRaw, "%s", why)
+			e.hasTLS = false
 		}
 	}
-	if hasPort {
-		if err := checkPort(strings.TrimSpace(port)); err != nil {
-			r.fail(envPort, port, "not a port number (1..65535)")
-			hasPort = false
+	if e.hasPort {
+		if err := checkPort(strings.TrimSpace(e.port)); err != nil {
+			r.fail(envPort, e.port, "not a port number (1..65535)")
+			e.hasPort = false
 		}
-		port = strings.TrimSpace(port)
+		e.port = strings.TrimSpace(e.port)
 	}
-	if hasHost {
-		host = strings.TrimSpace(host)
-		switch {
-		case strings.Contains(host, "://"):
-			r.fail(envHost, host, "looks like a URL; put URLs in %s", envURL)
-			hasHost = false
-		case strings.HasPrefix(host, "/"):
-			if hasPort {
-				r.fail(envPort, port, "set together with a unix socket path in %s", envHost)
-				hasPort = false
-			}
-		default:
-			if _, _, err := net.SplitHostPort(host); err == nil {
-				r.fail(envHost, host, "includes a port; put it in %s", envPort)
-				hasHost = false
-			} else if host == "" || strings.ContainsAny(host, " \t\r\n/@?#") {
-				r.fail(envHost, host, "not a host name or address")
-				hasHost = false
-			}
-		}
+	if e.hasHost {
+		r.readHost(e)
 	}
+	return e
+}
 
-	// Which target? Exactly one kind.
-	kinds := []string{}
-	if hasURL {
+// readHost checks REDIS_HOST (and REDIS_PORT beside a unix socket path).
+func (r *envReader) readHost(e *connEnv) {
+	e.host = strings.TrimSpace(e.host)
+	switch {
+	case strings.Contains(e.host, "://"):
+		r.fail(envHost, e.host, "looks like a URL; put URLs in %s", envURL)
+		e.hasHost = false
+	case strings.HasPrefix(e.host, "/"):
+		if e.hasPort {
+			r.fail(envPort, e.port, "set together with a unix socket path in %s", envHost)
+			e.hasPort = false
+		}
+	default:
+		if _, _, err := net.SplitHostPort(e.host); err == nil {
+			r.fail(envHost, e.host, "includes a port; put it in %s", envPort)
+			e.hasHost = false
+		} else if e.host == "" || strings.ContainsAny(e.host, " \t\r\n/@?#") {
+			r.fail(envHost, e.host, "not a host name or address")
+			e.hasHost = false
+		}
+	}
+}
+
+// conflicts reports variables that name more than one kind of server, and
+// the Sentinel variables set without their partners; it returns true when
+// the target is ambiguous.
+func (r *envReader) conflicts(e *connEnv) bool {
+	var kinds []string
+	if e.hasURL {
 		kinds = append(kinds, envURL)
 	}
-	if hasHost || hasPort {
-		if hasHost {
-			kinds = append(kinds, envHost)
-		} else {
-			kinds = append(kinds, envPort)
-		}
+	if e.hasHost {
+		kinds = append(kinds, envHost)
+	} else if e.hasPort {
+		kinds = append(kinds, envPort)
 	}
-	if hasCluster {
+	if e.hasCluster {
 		kinds = append(kinds, envClusterAddrs)
 	}
-	if hasSentinel {
+	if e.hasSentinel {
 		kinds = append(kinds, envSentinelAddrs)
 	}
-	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (below).
+	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (applyURL).
 	conflict := false
 	for i := 0; i < len(kinds); i++ {
 		for j := i + 1; j < len(kinds); j++ {
@@ -501,133 +569,110 @@ func (r *envReader) connection(c *Config) {
 			conflict = true
 		}
 	}
-	if hasMaster && !hasSentinel {
-		r.fail(envSentinelMaster, master, "set without %s", envSentinelAddrs)
+	if e.hasMaster && !e.hasSentinel {
+		r.fail(envSentinelMaster, e.master, "set without %s", envSentinelAddrs)
 	}
-	if hasSentinel && !hasMaster {
-		r.fail(envSentinelAddrs, sentinelRaw, "set without %s (the master name)", envSentinelMaster)
+	if e.hasSentinel && !e.hasMaster {
+		r.fail(envSentinelAddrs, e.sentinel, "set without %s (the master name)", envSentinelMaster)
 	}
-	if (hasSUser || hasSPass) && !hasSentinel {
-		if hasSUser {
-			r.fail(envSentinelUsername, sUser, "set without %s", envSentinelAddrs)
+	if (e.hasSUser || e.hasSPass) && !e.hasSentinel {
+		if e.hasSUser {
+			r.fail(envSentinelUsername, e.sUser, "set without %s", envSentinelAddrs)
 		} else {
-			r.fail(envSentinelPassword, redact(sPass), "set without %s", envSentinelAddrs)
+			r.fail(envSentinelPassword, redact(e.sPass), "set without %s", envSentinelAddrs)
 		}
 	}
-	if conflict {
-		return
-	}
+	return conflict
+}
 
-	presetAddr := c.Addr
-	target := hasURL || hasHost || hasPort || hasCluster || hasSentinel
-	if target {
-		c.URL, c.Addr, c.ClusterAddrs = "", "", nil
-		c.SentinelAddrs, c.SentinelMaster, c.SentinelUsername, c.SentinelPassword = nil, "", "", ""
+// applyURL sets c.URL from REDIS_URL, drops the preset's credentials, and
+// checks that REDIS_HOST, REDIS_PORT and the credential variables agree with
+// the URL (those that disagree are reported and not applied). It returns
+// false when the URL does not parse.
+func (r *envReader) applyURL(c *Config, e *connEnv) bool {
+	u, err := parseURL(e.rawURL)
+	if err != nil {
+		var ue *urlError
+		if errors.As(err, &ue) {
+			r.errs = append(r.errs, &EnvError{Var: envURL, Value: ue.url, Reason: ue.reason})
+		}
+		return false
 	}
-
-	switch {
-	case hasURL:
-		u, err := parseURL(rawURL)
-		if err != nil {
-			var ue *urlError
-			if errors.As(err, &ue) {
-				r.errs = append(r.errs, &EnvError{Var: envURL, Value: ue.url, Reason: ue.reason})
-			}
-			return
+	c.URL = e.rawURL
+	r.origin["URL"] = &envVar{envURL, RedactURL(e.rawURL)}
+	c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
+	if e.hasHost {
+		urlHost := u.host
+		if u.opts.Network == "unix" {
+			urlHost = u.opts.Addr
 		}
-		c.URL = rawURL
-		r.origin["URL"] = &envVar{envURL, RedactURL(rawURL)}
-		c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
-		if hasHost {
-			urlHost := u.host
-			if u.opts.Network == "unix" {
-				urlHost = u.opts.Addr
-			}
-			if !strings.EqualFold(strings.Trim(host, "[]"), urlHost) {
-				r.fail(envHost, host, "disagrees with the host of %s (%q)", envURL, urlHost)
-			}
+		if !strings.EqualFold(strings.Trim(e.host, "[]"), urlHost) {
+			r.fail(envHost, e.host, "disagrees with the host of %s (%q)", envURL, urlHost)
 		}
-		if hasPort && port != u.port {
-			if u.opts.Network == "unix" {
-				r.fail(envPort, port, "set with a unix:// %s", envURL)
-			} else {
-				r.fail(envPort, port, "disagrees with the port of %s (%s)", envURL, u.port)
-			}
-		}
-		if hasUser && u.hasUser && user != u.opts.Username {
-			r.fail(envUsername, user, "disagrees with the user in %s (%q)", envURL, u.opts.Username)
-			hasUser = false
-		}
-		if hasPass && u.hasPassword && pass != u.opts.Password {
-			r.fail(envPassword, redact(pass), "disagrees with the password in %s", envURL)
-			hasPass = false
-		}
-		if hasDB && u.hasDB && db != u.opts.DB {
-			r.fail(envDB, dbRaw, "disagrees with the database in %s (%d)", envURL, u.opts.DB)
-			hasDB = false
-		}
-		if hasTLS && useTLS != (u.opts.TLSConfig != nil) {
-			r.fail(envTLS, tlsRaw, "disagrees with the scheme of %s (TLS is %t)", envURL, u.opts.TLSConfig != nil)
-		}
-		hasTLS = false // the scheme decides
-	case hasHost || hasPort:
-		h, p := "localhost", "6379"
-		if ph, pp, err := net.SplitHostPort(presetAddr); err == nil {
-			h, p = ph, pp
-		}
-		if hasHost {
-			h = strings.Trim(host, "[]")
-		}
-		if hasPort {
-			p = port
-		}
-		if strings.HasPrefix(h, "/") {
-			c.Addr = h
+	}
+	if e.hasPort && e.port != u.port {
+		if u.opts.Network == "unix" {
+			r.fail(envPort, e.port, "set with a unix:// %s", envURL)
 		} else {
-			c.Addr = net.JoinHostPort(h, p)
+			r.fail(envPort, e.port, "disagrees with the port of %s (%s)", envURL, u.port)
 		}
-		from := &envVar{envHost, host}
-		if !hasHost {
-			from = &envVar{envPort, port}
-		}
-		r.origin["Addr"] = from
-	case hasCluster:
-		addrs, why := parseAddrList(clusterRaw)
-		if why != "" {
-			r.fail(envClusterAddrs, clusterRaw, "%s", why)
-			return
-		}
-		c.ClusterAddrs = addrs
-		r.origin["ClusterAddrs"] = &envVar{envClusterAddrs, clusterRaw}
-	case hasSentinel:
-		addrs, why := parseAddrList(sentinelRaw)
-		if why != "" {
-			r.fail(envSentinelAddrs, sentinelRaw, "%s", why)
-			return
-		}
-		c.SentinelAddrs = addrs
-		c.SentinelMaster = strings.TrimSpace(master)
-		c.SentinelUsername, c.SentinelPassword = sUser, sPass
-		r.origin["SentinelAddrs"] = &envVar{envSentinelAddrs, sentinelRaw}
-		r.origin["SentinelMaster"] = &envVar{envSentinelMaster, master}
 	}
+	if e.hasUser && u.hasUser && e.user != u.opts.Username {
+		r.fail(envUsername, e.user, "disagrees with the user in %s (%q)", envURL, u.opts.Username)
+		e.hasUser = false
+	}
+	if e.hasPass && u.hasPassword && e.pass != u.opts.Password {
+		r.fail(envPassword, redact(e.pass), "disagrees with the password in %s", envURL)
+		e.hasPass = false
+	}
+	if e.hasDB && u.hasDB && e.db != u.opts.DB {
+		r.fail(envDB, e.dbRaw, "disagrees with the database in %s (%d)", envURL, u.opts.DB)
+		e.hasDB = false
+	}
+	if e.hasTLS && e.useTLS != (u.opts.TLSConfig != nil) {
+		r.fail(envTLS, e.tlsRaw, "disagrees with the scheme of %s (TLS is %t)", envURL, u.opts.TLSConfig != nil)
+	}
+	e.hasTLS = false // the scheme decides
+	return true
+}
 
-	if hasUser {
-		c.Username = user
-		r.origin["Username"] = &envVar{envUsername, user}
+// applyHostPort sets c.Addr from REDIS_HOST and REDIS_PORT; the one not
+// set comes from presetAddr (or the default address).
+func (r *envReader) applyHostPort(c *Config, e *connEnv, presetAddr string) bool {
+	h, p, _ := net.SplitHostPort(defaultAddr)
+	if ph, pp, err := net.SplitHostPort(presetAddr); err == nil {
+		h, p = ph, pp
 	}
-	if hasPass {
-		c.Password = pass
-		r.origin["Password"] = &envVar{envPassword, redacted}
+	if e.hasHost {
+		h = strings.Trim(e.host, "[]")
 	}
-	if hasDB {
-		c.DB = db
-		r.origin["DB"] = &envVar{envDB, dbRaw}
+	if e.hasPort {
+		p = e.port
 	}
-	if hasTLS {
-		c.TLS = useTLS
-		r.origin["TLS"] = &envVar{envTLS, tlsRaw}
+	if strings.HasPrefix(h, "/") {
+		c.Addr = h
+	} else {
+		c.Addr = net.JoinHostPort(h, p)
 	}
+	from := &envVar{envHost, e.host}
+	if !e.hasHost {
+		from = &envVar{envPort, e.port}
+	}
+	r.origin["Addr"] = from
+	return true
+}
+
+// applyList sets *dst (the Config field called field) from the address list
+// in the variable name.
+func (r *envReader) applyList(dst *[]string, field, name, raw string) bool {
+	addrs, why := parseAddrList(raw)
+	if why != "" {
+		r.fail(name, raw, "%s", why)
+		return false
+	}
+	*dst = addrs
+	r.origin[field] = &envVar{name, raw}
+	return true
 }
 
 // display returns the shown value of a variable (secrets redacted).
