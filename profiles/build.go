@@ -61,7 +61,7 @@ const workerBreakerOpenTimeout = time.Second
 // once (breaker defaults: 5 consecutive failures, 5s open), until the
 // breaker's probes find the node answering. Worker rides it out: Retry backs
 // off and tries again within its MaxElapsed while the breaker probes the
-// node (and lets a command through after workerBreakerOpenTimeout), so a
+// node (and lets a command through after a second), so a
 // restart or a failover costs a worker a pause, not a failed job. Because
 // Timeouts wraps Retry, a command's deadline bounds all its attempts; the
 // Worker preset therefore gives reads, writes and other short commands a

@@ -152,7 +152,7 @@ var (
 // builders (ClientOptions, ClusterOptions, FailoverOptions) call it.
 //
 // Which server: URL, or Addr, or ClusterAddrs, or SentinelAddrs with
-// SentinelMaster — one of them, or none for defaultAddr. See Mode.
+// SentinelMaster — one of them, or none for localhost:6379. See Mode.
 //
 // A Config never prints its passwords: String, GoString, LogValue and
 // MarshalJSON show "xxxxx" instead, and the password part of URL is redacted
@@ -176,7 +176,7 @@ type Config struct {
 	URL string
 
 	// Addr is "host:port" of a single server, or the path of a unix socket
-	// (starting with "/"). Default: defaultAddr when no other target is set.
+	// (starting with "/"). Default: localhost:6379 when no other target is set.
 	Addr string
 
 	// Username is the ACL user (Redis 6+). Empty means the default user.
@@ -265,7 +265,7 @@ type Config struct {
 
 // API returns the API preset: pool 50, socket timeout 30s, blocking cap
 // 120s, health check every 30s, keepalive 600s/60s/3, the API retry policy
-// (see Retry), server defaultAddr. Its limiter budgets are left at zero
+// (see Retry), server localhost:6379. Its limiter budgets are left at zero
 // so that they follow PoolSize: 40 with 10 for blocking commands at the pool
 // of 50 (see MaxConcurrentOps and MaxBlocking).
 func API() Config {
@@ -284,7 +284,7 @@ func API() Config {
 
 // Worker returns the Worker preset: pool 200, socket timeout 60s, blocking
 // cap 300s, health check every 60s, keepalive 600s/60s/3, the Worker retry
-// policy (see Retry), server defaultAddr. Its limiter budgets are left at
+// policy (see Retry), server localhost:6379. Its limiter budgets are left at
 // zero so that they follow PoolSize: 100 with 25 for blocking commands at
 // the pool of 200.
 func Worker() Config {

@@ -100,14 +100,8 @@ var workerEnv = envNames{
 	RetryMaxElapsed:      []string{"WORKER_REDIS_RETRY_MAX_ELAPSED"},
 }
 
-// FromEnv returns preset with the settings the process environment gives;
-// see fromEnvLookup.
-func FromEnv(preset Config) (Config, error) {
-	return fromEnvLookup(preset, os.LookupEnv)
-}
-
-// fromEnvLookup returns preset overridden by the variables lookup finds, with
-// the preset's defaults filled in (withDefaults), validated. preset.Name
+// FromEnv returns preset overridden by the process environment's variables,
+// with the preset's defaults filled in, validated. preset.Name
 // chooses the variable names (the table in the package documentation): the
 // API names for NameAPI or an empty Name, the Worker names for NameWorker;
 // the other preset's names are ignored. A variable that is unset or empty is
@@ -134,6 +128,11 @@ func FromEnv(preset Config) (Config, error) {
 // between settings (the limiter larger than the pool, MaxBlocking not
 // smaller than the limiter) are reported against a variable that set one of
 // them. A nil error means the returned Config passes Validate.
+func FromEnv(preset Config) (Config, error) {
+	return fromEnvLookup(preset, os.LookupEnv)
+}
+
+// fromEnvLookup is FromEnv reading the variables with lookup.
 func fromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, error) {
 	var names envNames
 	switch preset.Name {
