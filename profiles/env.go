@@ -123,11 +123,13 @@ var workerEnv = envNames{
 // in what the URL leaves out and must agree with what it says, as must
 // REDIS_HOST and REDIS_PORT. Naming two kinds of target is an error.
 //
-// Every problem found is reported, joined with errors.Join, each as an
-// *EnvError naming the variable and its value (secrets redacted); rules
-// between settings (the limiter larger than the pool, MaxBlocking not
-// smaller than the limiter) are reported against a variable that set one of
-// them. A nil error means the returned Config passes Validate.
+// Every variable that cannot be read is reported, joined with errors.Join,
+// each as an *EnvError naming the variable and its value (secrets
+// redacted). When all can be read, the rules of Validate (the limiter larger
+// than the pool, MaxBlocking not smaller than the limiter, a REDIS_USERNAME
+// that disagrees with REDIS_URL, ...) are checked, and the first one broken
+// is reported against a variable that set one of the fields involved. A nil
+// error means the returned Config passes Validate.
 func FromEnv(preset Config) (Config, error) {
 	return fromEnvLookup(preset, os.LookupEnv)
 }
@@ -585,8 +587,7 @@ func (r *envReader) conflicts(e *connEnv) bool {
 }
 
 // applyURL sets c.URL from REDIS_URL, drops the preset's credentials, and
-// checks that REDIS_HOST, REDIS_PORT and the credential variables agree with
-// the URL (those that disagree are reported and not applied). It returns
+// checks that REDIS_HOST and REDIS_PORT agree with the URL. It returns
 // false when the URL does not parse.
 func (r *envReader) applyURL(c *Config, e *connEnv) bool {
 	u, err := parseURL(e.rawURL)
@@ -616,22 +617,13 @@ func (r *envReader) applyURL(c *Config, e *connEnv) bool {
 			r.fail(envPort, e.port, "disagrees with the port of %s (%s)", envURL, u.port)
 		}
 	}
-	if e.hasUser && u.hasUser && e.user != u.opts.Username {
-		r.fail(envUsername, e.user, "disagrees with the user in %s (%q)", envURL, u.opts.Username)
-		e.hasUser = false
+	// REDIS_USERNAME, REDIS_PASSWORD, REDIS_DB and REDIS_TLS=true are
+	// applied below; Validate checks them against the URL. Only an explicit
+	// REDIS_TLS=false, which a Config cannot say, is checked here.
+	if e.hasTLS && !e.useTLS && u.opts.TLSConfig != nil {
+		r.fail(envTLS, e.tlsRaw, "disagrees with the scheme of %s (TLS is true)", envURL)
 	}
-	if e.hasPass && u.hasPassword && e.pass != u.opts.Password {
-		r.fail(envPassword, redact(e.pass), "disagrees with the password in %s", envURL)
-		e.hasPass = false
-	}
-	if e.hasDB && u.hasDB && e.db != u.opts.DB {
-		r.fail(envDB, e.dbRaw, "disagrees with the database in %s (%d)", envURL, u.opts.DB)
-		e.hasDB = false
-	}
-	if e.hasTLS && e.useTLS != (u.opts.TLSConfig != nil) {
-		r.fail(envTLS, e.tlsRaw, "disagrees with the scheme of %s (TLS is %t)", envURL, u.opts.TLSConfig != nil)
-	}
-	e.hasTLS = false // the scheme decides
+	e.hasTLS = e.hasTLS && e.useTLS // false: the scheme decides
 	return true
 }
 

@@ -209,16 +209,17 @@ func TestFromEnvBadValues(t *testing.T) {
 		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_CLUSTER_ADDRS", "a:1"}, "REDIS_CLUSTER_ADDRS", "a:1", "cannot be combined with REDIS_URL"},
 		{API(), []string{"REDIS_HOST", "h", "REDIS_CLUSTER_ADDRS", "a:1"}, "REDIS_CLUSTER_ADDRS", "a:1", "cannot be combined with REDIS_HOST"},
 		{API(), []string{"REDIS_PORT", "1", "REDIS_SENTINEL_ADDRS", "a:1", "REDIS_SENTINEL_MASTER", "m"}, "REDIS_SENTINEL_ADDRS", "a:1", "cannot be combined with REDIS_PORT"},
-		// REDIS_URL and the separate variables must agree.
+		// REDIS_URL and the separate variables must agree (the credentials by
+		// Validate's rules, blamed on the variable that disagrees).
 		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_HOST", "g"}, "REDIS_HOST", "g", `disagrees with the host of REDIS_URL ("h")`},
 		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_PORT", "2"}, "REDIS_PORT", "2", "disagrees with the port of REDIS_URL (1)"},
 		{API(), []string{"REDIS_URL", "redis://h", "REDIS_PORT", "6380"}, "REDIS_PORT", "6380", "disagrees with the port of REDIS_URL (6379)"},
 		{API(), []string{"REDIS_URL", "unix:///tmp/r.sock", "REDIS_PORT", "6379"}, "REDIS_PORT", "6379", "unix://"},
-		{API(), []string{"REDIS_URL", "redis://bob:pw@h:1", "REDIS_USERNAME", "alice"}, "REDIS_USERNAME", "alice", `disagrees with the user in REDIS_URL ("bob")`},
-		{API(), []string{"REDIS_URL", "redis://bob:" + envSecret + "@h:1", "REDIS_PASSWORD", "other-" + envSecret}, "REDIS_PASSWORD", "xxxxx", "disagrees with the password in REDIS_URL"},
-		{API(), []string{"REDIS_URL", "redis://h:1/2", "REDIS_DB", "3"}, "REDIS_DB", "3", "disagrees with the database in REDIS_URL (2)"},
-		{API(), []string{"REDIS_URL", "redis://h:1?db=2", "REDIS_DB", "3"}, "REDIS_DB", "3", "(2)"},
-		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_TLS", "true"}, "REDIS_TLS", "true", "disagrees with the scheme of REDIS_URL (TLS is false)"},
+		{API(), []string{"REDIS_URL", "redis://bob:pw@h:1", "REDIS_USERNAME", "alice"}, "REDIS_USERNAME", "alice", `disagrees with the URL's user "bob" (URL is REDIS_URL=`},
+		{API(), []string{"REDIS_URL", "redis://bob:" + envSecret + "@h:1", "REDIS_PASSWORD", "other-" + envSecret}, "REDIS_PASSWORD", "xxxxx", "disagrees with the URL's password (URL is REDIS_URL="},
+		{API(), []string{"REDIS_URL", "redis://h:1/2", "REDIS_DB", "3"}, "REDIS_DB", "3", "disagrees with the URL's database 2 (URL is REDIS_URL="},
+		{API(), []string{"REDIS_URL", "redis://h:1?db=2", "REDIS_DB", "3"}, "REDIS_DB", "3", "database 2"},
+		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_TLS", "true"}, "REDIS_TLS", "true", "the URL's scheme is not rediss:// (URL is REDIS_URL="},
 		{API(), []string{"REDIS_URL", "rediss://h:1", "REDIS_TLS", "0"}, "REDIS_TLS", "0", "(TLS is true)"},
 		{API(), []string{"REDIS_URL", "ftp://h:1"}, "REDIS_URL", "ftp://h:1", "invalid URL scheme: ftp"},
 		{API(), []string{"REDIS_URL", "redis://h:1?pool_size=10"}, "REDIS_URL", "redis://h:1?pool_size=10", "use PoolSize"},
