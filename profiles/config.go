@@ -652,8 +652,11 @@ func (c Config) conn() (*connInfo, error) {
 		if c.SentinelMaster != "" {
 			return nil, fieldErr("SentinelMaster", "SentinelAddrs", "SentinelMaster is set without SentinelAddrs")
 		}
-		if c.SentinelUsername != "" || c.SentinelPassword != "" {
+		if c.SentinelUsername != "" {
 			return nil, fieldErr("SentinelUsername", "SentinelAddrs", "Sentinel credentials are set without SentinelAddrs")
+		}
+		if c.SentinelPassword != "" {
+			return nil, fieldErr("SentinelPassword", "SentinelAddrs", "Sentinel credentials are set without SentinelAddrs")
 		}
 	}
 

@@ -53,6 +53,11 @@ const (
 	envKeepAliveCount   = "REDIS_TCP_KEEPCNT"       // unanswered probes before the connection is dropped
 )
 
+// connVars are the connection fields that a variable sets, by field.
+var connVars = map[string]string{
+	"URL": envURL, "SentinelAddrs": envSentinelAddrs, "SentinelMaster": envSentinelMaster,
+}
+
 // envNames are the per-preset variable names of the settings. Where a
 // setting has two names (aliases), both are read and must agree.
 type envNames struct {
@@ -440,16 +445,26 @@ func (r *envReader) connection(c *Config) {
 	case e.hasCluster:
 		ok = r.applyList(&c.ClusterAddrs, "ClusterAddrs", envClusterAddrs, e.cluster)
 	case e.hasSentinel:
-		if ok = r.applyList(&c.SentinelAddrs, "SentinelAddrs", envSentinelAddrs, e.sentinel); ok {
-			c.SentinelMaster = strings.TrimSpace(e.master)
-			c.SentinelUsername, c.SentinelPassword = e.sUser, e.sPass
-			r.origin["SentinelMaster"] = &envVar{envSentinelMaster, e.master}
-		}
+		ok = r.applyList(&c.SentinelAddrs, "SentinelAddrs", envSentinelAddrs, e.sentinel)
 	default:
 		ok = true
 	}
 	if !ok {
 		return
+	}
+	// The Sentinel settings are applied whatever the target: Validate says
+	// when one is set without the others.
+	if e.hasMaster {
+		c.SentinelMaster = strings.TrimSpace(e.master)
+		r.origin["SentinelMaster"] = &envVar{envSentinelMaster, e.master}
+	}
+	if e.hasSUser {
+		c.SentinelUsername = e.sUser
+		r.origin["SentinelUsername"] = &envVar{envSentinelUsername, e.sUser}
+	}
+	if e.hasSPass {
+		c.SentinelPassword = e.sPass
+		r.origin["SentinelPassword"] = &envVar{envSentinelPassword, redacted}
 	}
 	if e.hasUser {
 		c.Username = e.user
@@ -539,9 +554,8 @@ func (r *envReader) readHost(e *connEnv) {
 	}
 }
 
-// conflicts reports variables that name more than one kind of server, and
-// the Sentinel variables set without their partners; it returns true when
-// the target is ambiguous.
+// conflicts reports variables that name more than one kind of server; it
+// returns true when the target is ambiguous.
 func (r *envReader) conflicts(e *connEnv) bool {
 	var kinds []string
 	if e.hasURL {
@@ -568,19 +582,6 @@ func (r *envReader) conflicts(e *connEnv) bool {
 			}
 			r.fail(b, r.display(b), "cannot be combined with %s: name one kind of server (single, cluster or sentinel)", a)
 			conflict = true
-		}
-	}
-	if e.hasMaster && !e.hasSentinel {
-		r.fail(envSentinelMaster, e.master, "set without %s", envSentinelAddrs)
-	}
-	if e.hasSentinel && !e.hasMaster {
-		r.fail(envSentinelAddrs, e.sentinel, "set without %s (the master name)", envSentinelMaster)
-	}
-	if (e.hasSUser || e.hasSPass) && !e.hasSentinel {
-		if e.hasSUser {
-			r.fail(envSentinelUsername, e.sUser, "set without %s", envSentinelAddrs)
-		} else {
-			r.fail(envSentinelPassword, redact(e.sPass), "set without %s", envSentinelAddrs)
 		}
 	}
 	return conflict
@@ -692,6 +693,9 @@ func (r *envReader) blame(err error) error {
 			if o := r.origin[ce.Related]; i == 0 && o != nil {
 				// Both sides came from the environment: name the other one too.
 				reason += fmt.Sprintf(" (%s is %s=%q)", ce.Related, o.name, o.display)
+			} else if other := []string{ce.Related, ce.Field}[i]; connVars[other] != "" {
+				// The other side is unset: say which variable sets it.
+				reason += fmt.Sprintf(" (%s is read from %s)", other, connVars[other])
 			}
 			return &EnvError{Var: v.name, Value: v.display, Reason: reason, Err: ce}
 		}
