@@ -454,26 +454,11 @@ func (r *envReader) connection(c *Config) {
 	}
 	// The Sentinel settings are applied whatever the target: Validate says
 	// when one is set without the others.
-	if e.hasMaster {
-		c.SentinelMaster = strings.TrimSpace(e.master)
-		r.origin["SentinelMaster"] = &envVar{envSentinelMaster, e.master}
-	}
-	if e.hasSUser {
-		c.SentinelUsername = e.sUser
-		r.origin["SentinelUsername"] = &envVar{envSentinelUsername, e.sUser}
-	}
-	if e.hasSPass {
-		c.SentinelPassword = e.sPass
-		r.origin["SentinelPassword"] = &envVar{envSentinelPassword, redacted}
-	}
-	if e.hasUser {
-		c.Username = e.user
-		r.origin["Username"] = &envVar{envUsername, e.user}
-	}
-	if e.hasPass {
-		c.Password = e.pass
-		r.origin["Password"] = &envVar{envPassword, redacted}
-	}
+	r.setString(&c.SentinelMaster, "SentinelMaster", envSentinelMaster, strings.TrimSpace(e.master), e.master, e.hasMaster)
+	r.setString(&c.SentinelUsername, "SentinelUsername", envSentinelUsername, e.sUser, e.sUser, e.hasSUser)
+	r.setString(&c.SentinelPassword, "SentinelPassword", envSentinelPassword, e.sPass, redacted, e.hasSPass)
+	r.setString(&c.Username, "Username", envUsername, e.user, e.user, e.hasUser)
+	r.setString(&c.Password, "Password", envPassword, e.pass, redacted, e.hasPass)
 	if e.hasDB {
 		c.DB = e.db
 		r.origin["DB"] = &envVar{envDB, e.dbRaw}
@@ -481,6 +466,15 @@ func (r *envReader) connection(c *Config) {
 	if e.hasTLS {
 		c.TLS = e.useTLS
 		r.origin["TLS"] = &envVar{envTLS, e.tlsRaw}
+	}
+}
+
+// setString sets *dst (the Config field called field) to v when the
+// variable name was set; display is its value as it may be shown.
+func (r *envReader) setString(dst *string, field, name, v, display string, set bool) {
+	if set {
+		*dst = v
+		r.origin[field] = &envVar{name, display}
 	}
 }
 
