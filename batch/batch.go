@@ -13,16 +13,16 @@ import (
 	"github.com/redisguard/redisguard/hooks"
 )
 
-// DefaultChunkSize is the number of items sent in one pipeline when
+// defaultChunkSize is the number of items sent in one pipeline when
 // Options.ChunkSize is 0.
-const DefaultChunkSize = 50
+const defaultChunkSize = 50
 
-// Options tunes a batch. The zero value sends chunks of DefaultChunkSize
+// Options tunes a batch. The zero value sends chunks of 50
 // items, one after another, without MULTI/EXEC, and stops at the first chunk
 // that is not written whole.
 type Options struct {
 	// ChunkSize is the number of items per pipeline (per round trip). 0
-	// means DefaultChunkSize; a negative value is an error.
+	// means 50; a negative value is an error.
 	ChunkSize int
 
 	// Tx wraps each chunk in MULTI/EXEC (a TxPipeline): a chunk is applied
@@ -149,7 +149,7 @@ func run(ctx context.Context, c Client, n int, fill filler, opt Options, name st
 		stopAt: -1,
 	}
 	if e.size == 0 {
-		e.size = DefaultChunkSize
+		e.size = defaultChunkSize
 	}
 	chunks := (n + e.size - 1) / e.size
 	par := opt.Parallel
@@ -171,7 +171,7 @@ func run(ctx context.Context, c Client, n int, fill filler, opt Options, name st
 
 func (o Options) check(name string, allowParallel bool) error {
 	if o.ChunkSize < 0 {
-		return fmt.Errorf("batch: %s: Options.ChunkSize is %d; want 0 (meaning %d) or more", name, o.ChunkSize, DefaultChunkSize)
+		return fmt.Errorf("batch: %s: Options.ChunkSize is %d; want 0 (meaning %d) or more", name, o.ChunkSize, defaultChunkSize)
 	}
 	if o.Parallel < 0 {
 		return fmt.Errorf("batch: %s: Options.Parallel is %d; want 0 or more", name, o.Parallel)

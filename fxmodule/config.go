@@ -104,12 +104,12 @@ func target(c profiles.Config) string {
 	case profiles.ModeSentinel:
 		return fmt.Sprintf("master %q via sentinels %s", c.SentinelMaster, strings.Join(c.SentinelAddrs, ","))
 	}
-	switch {
-	case c.URL != "":
+	if c.URL != "" {
 		return profiles.RedactURL(c.URL)
-	case c.Addr != "":
-		return c.Addr
-	default:
-		return profiles.DefaultAddr
 	}
+	// The address go-redis dials (Addr or the default), which holds no password.
+	if o, err := c.ClientOptions(); err == nil {
+		return o.Addr
+	}
+	return "an invalid Config"
 }

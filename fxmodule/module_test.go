@@ -142,7 +142,7 @@ func TestStartWithoutRedis(t *testing.T) {
 	app.RequireStart()
 	defer app.RequireStop()
 
-	// Three failed checks make a monitor unhealthy (health.DefaultRules).
+	// Three failed checks make a monitor unhealthy (the default health.Rules).
 	ctx := context.Background()
 	for range 3 {
 		s.APIMonitor.Check(ctx)

@@ -137,13 +137,9 @@ func TestNoPrintableFormHoldsAPassword(t *testing.T) {
 	mismatch := byURL
 	mismatch.Password = wrongSecret
 	mismatchErr := mismatch.Validate()
-	_, envErr := profiles.FromEnvLookup(profiles.API(), func(k string) (string, bool) {
-		switch k {
-		case "REDIS_URL":
-			return "redis://:" + serverSecret + "@127.0.0.1:99999/0", true
-		}
-		return "", false
-	})
+	t.Setenv("REDIS_URL", "redis://:"+serverSecret+"@127.0.0.1:99999/0")
+	_, envErr := profiles.FromEnv(profiles.API())
+	clearRedisEnv(t)
 	dead := profiles.API()
 	dead.URL = "redis://:" + serverSecret + "@" + unreachable(t) + "/0"
 	dc, err := profiles.NewClient(dead)

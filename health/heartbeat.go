@@ -54,9 +54,6 @@ func NewHeartbeat(c redis.Cmdable, key, value string, ttl, interval time.Duratio
 	return &Heartbeat{c: c, key: key, value: value, ttl: ttl, interval: interval}, nil
 }
 
-// Key is the heartbeat's key.
-func (h *Heartbeat) Key() string { return h.key }
-
 // Beat writes the key once now. Start does this on its own; Beat lets a
 // caller know the worker is registered before it takes work.
 func (h *Heartbeat) Beat(ctx context.Context) error {

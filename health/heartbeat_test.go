@@ -30,7 +30,7 @@ func TestNewHeartbeatRejectsBadArguments(t *testing.T) {
 		}
 	}
 	hb, err := NewHeartbeat(rdb, "k", "v", 3*time.Second, 0)
-	if err != nil || hb.interval != time.Second || hb.Key() != "k" {
+	if err != nil || hb.interval != time.Second || hb.key != "k" {
 		t.Fatalf("default interval: %v, %v", hb, err)
 	}
 }

@@ -152,7 +152,7 @@ type fakeRetry struct{ stats hooks.RetryStats }
 func (f *fakeRetry) Stats() hooks.RetryStats { return f.stats }
 
 var (
-	_ LimiterSource = (*fakeLimiter)(nil)
-	_ BreakerSource = (*fakeBreaker)(nil)
-	_ RetrySource   = (*fakeRetry)(nil)
+	_ limiterSource = (*fakeLimiter)(nil)
+	_ breakerSource = (*fakeBreaker)(nil)
+	_ retrySource   = (*fakeRetry)(nil)
 )

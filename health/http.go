@@ -21,26 +21,26 @@ import (
 // Mount it under a prefix with http.StripPrefix.
 func (m *Monitor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /health", m.HealthHandler())
-	mux.Handle("GET /pool-stats", m.PoolStatsHandler())
+	mux.Handle("GET /health", m.healthHandler())
+	mux.Handle("GET /pool-stats", m.poolStatsHandler())
 	return mux
 }
 
-// HealthHandler serves /health's answer (see Handler) on any path and method.
-func (m *Monitor) HealthHandler() http.Handler {
+// healthHandler serves /health's answer (see Handler) on any path and method.
+func (m *Monitor) healthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rep := m.current(r)
 		code := http.StatusOK
 		if rep.Status == StatusUnhealthy {
 			code = http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, rep.Summary())
+		writeJSON(w, code, rep.summary())
 	})
 }
 
-// PoolStatsHandler serves /pool-stats's answer (see Handler) on any path and
+// poolStatsHandler serves /pool-stats's answer (see Handler) on any path and
 // method.
-func (m *Monitor) PoolStatsHandler() http.Handler {
+func (m *Monitor) poolStatsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, m.current(r))
 	})
@@ -58,9 +58,9 @@ func (m *Monitor) current(r *http.Request) Report {
 	return rep
 }
 
-// Summary is the body /health serves (see Handler): the Report's status
+// summary is the body /health serves (see Handler): the Report's status
 // and ping figures, without the pool, server, node and hook figures.
-type Summary struct {
+type summary struct {
 	Name                string    `json:"name,omitempty"`
 	Status              Status    `json:"status"`
 	Reasons             []string  `json:"reasons"`
@@ -71,9 +71,9 @@ type Summary struct {
 	CheckedAt           time.Time `json:"checked_at"`
 }
 
-// Summary returns r as /health serves it.
-func (r Report) Summary() Summary {
-	return Summary{
+// summary returns r as /health serves it.
+func (r Report) summary() summary {
+	return summary{
 		Name:                r.Name,
 		Status:              r.Status,
 		Reasons:             r.Reasons,
@@ -98,61 +98,96 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// MarshalJSON writes the report with durations in milliseconds (latency_ms,
-// avg_latency_ms) and hook figures as documented on HookFigures.
+// MarshalJSON writes the report as /pool-stats serves it: durations in
+// milliseconds (latency_ms, avg_latency_ms, the pool's wait_duration_ms, a
+// node's latency_ms, the limiter's total_wait_ms, max_wait_seen_ms and
+// max_wait_ms) and breaker states by name ("closed", "half-open", "open")
+// under hooks.breakers.
 func (r Report) MarshalJSON() ([]byte, error) {
 	type plain Report
-	return json.Marshal(struct {
+	out := struct {
 		plain
-		LatencyMs    float64 `json:"latency_ms"`
-		AvgLatencyMs float64 `json:"avg_latency_ms"`
-	}{plain(r), ms(r.Latency), ms(r.AvgLatency)})
-}
-
-// MarshalJSON adds wait_duration_ms.
-func (p PoolFigures) MarshalJSON() ([]byte, error) {
-	type plain PoolFigures
-	return json.Marshal(struct {
-		plain
-		WaitDurationMs float64 `json:"wait_duration_ms"`
-	}{plain(p), ms(p.WaitDuration)})
-}
-
-// MarshalJSON adds latency_ms.
-func (n NodeFigures) MarshalJSON() ([]byte, error) {
-	type plain NodeFigures
-	return json.Marshal(struct {
-		plain
-		LatencyMs float64 `json:"latency_ms"`
-	}{plain(n), ms(n.Latency)})
-}
-
-// MarshalJSON adds total_wait_ms, max_wait_seen_ms and max_wait_ms.
-func (l LimiterFigures) MarshalJSON() ([]byte, error) {
-	type plain LimiterFigures
-	return json.Marshal(struct {
-		plain
-		TotalWaitMs   float64 `json:"total_wait_ms"`
-		MaxWaitSeenMs float64 `json:"max_wait_seen_ms"`
-		MaxWaitMs     float64 `json:"max_wait_ms"`
-	}{plain(l), ms(l.TotalWait), ms(l.MaxWaitSeen), ms(l.MaxWait)})
-}
-
-// MarshalJSON writes breaker states by name ("closed", "half-open",
-// "open") under "breakers".
-func (h HookFigures) MarshalJSON() ([]byte, error) {
-	type plain HookFigures
-	var names map[string]string
-	if h.Breakers != nil {
-		names = make(map[string]string, len(h.Breakers))
-		for addr, s := range h.Breakers {
-			names[addr] = string(s)
+		LatencyMs    float64    `json:"latency_ms"`
+		AvgLatencyMs float64    `json:"avg_latency_ms"`
+		Pool         poolJSON   `json:"pool"`
+		Nodes        []nodeJSON `json:"nodes,omitempty"`
+		Hooks        hooksJSON  `json:"hooks"`
+	}{plain: plain(r), LatencyMs: ms(r.Latency), AvgLatencyMs: ms(r.AvgLatency), Pool: encodePool(r.Pool), Hooks: encodeHooks(r.Hooks)}
+	if r.Nodes != nil {
+		out.Nodes = make([]nodeJSON, len(r.Nodes))
+		for i, n := range r.Nodes {
+			out.Nodes[i] = nodeJSON{plainNode: plainNode(n), LatencyMs: ms(n.Latency), Pool: encodePool(n.Pool)}
 		}
 	}
-	return json.Marshal(struct {
-		plain
+	return json.Marshal(out)
+}
+
+// The JSON forms of the figures: each figure type without its methods, and
+// the fields written in another form alongside (a field of the outer struct
+// wins over the embedded one of the same JSON name).
+type (
+	plainPool    PoolFigures
+	plainNode    NodeFigures
+	plainLimiter LimiterFigures
+	plainHooks   HookFigures
+
+	poolJSON struct {
+		plainPool
+		WaitDurationMs float64   `json:"wait_duration_ms"`
+		Pipeline       *poolJSON `json:"pipeline,omitempty"`
+	}
+	nodeJSON struct {
+		plainNode
+		LatencyMs float64  `json:"latency_ms"`
+		Pool      poolJSON `json:"pool"`
+	}
+	limiterJSON struct {
+		plainLimiter
+		TotalWaitMs   float64                `json:"total_wait_ms"`
+		MaxWaitSeenMs float64                `json:"max_wait_seen_ms"`
+		MaxWaitMs     float64                `json:"max_wait_ms"`
+		Nodes         map[string]limiterJSON `json:"nodes,omitempty"`
+	}
+	hooksJSON struct {
+		plainHooks
+		Limiter  *limiterJSON      `json:"limiter,omitempty"`
 		Breakers map[string]string `json:"breakers,omitempty"`
-	}{plain(h), names})
+	}
+)
+
+func encodePool(p PoolFigures) poolJSON {
+	j := poolJSON{plainPool: plainPool(p), WaitDurationMs: ms(p.WaitDuration)}
+	if p.Pipeline != nil {
+		pp := encodePool(*p.Pipeline)
+		j.Pipeline = &pp
+	}
+	return j
+}
+
+func encodeLimiter(l LimiterFigures) limiterJSON {
+	j := limiterJSON{plainLimiter: plainLimiter(l), TotalWaitMs: ms(l.TotalWait), MaxWaitSeenMs: ms(l.MaxWaitSeen), MaxWaitMs: ms(l.MaxWait)}
+	if l.Nodes != nil {
+		j.Nodes = make(map[string]limiterJSON, len(l.Nodes))
+		for addr, n := range l.Nodes {
+			j.Nodes[addr] = encodeLimiter(n)
+		}
+	}
+	return j
+}
+
+func encodeHooks(h HookFigures) hooksJSON {
+	j := hooksJSON{plainHooks: plainHooks(h)}
+	if h.Limiter != nil {
+		l := encodeLimiter(*h.Limiter)
+		j.Limiter = &l
+	}
+	if h.Breakers != nil {
+		j.Breakers = make(map[string]string, len(h.Breakers))
+		for addr, st := range h.Breakers {
+			j.Breakers[addr] = string(st)
+		}
+	}
+	return j
 }
 
 // NewHandler serves several monitors under one HTTP handler; nil ones are
@@ -205,14 +240,14 @@ func (g *group) serveHealth(w http.ResponseWriter, r *http.Request) {
 	reps := g.reports(r)
 	body := struct {
 		Status   Status             `json:"status"`
-		Monitors map[string]Summary `json:"monitors"`
-	}{Monitors: make(map[string]Summary, len(reps))}
+		Monitors map[string]summary `json:"monitors"`
+	}{Monitors: make(map[string]summary, len(reps))}
 	rank := map[Status]int{StatusHealthy: 1, StatusDegraded: 2, StatusUnhealthy: 3}
 	// No monitor, or a check abandoned because the request ended, leaves
 	// the status empty: nothing says Redis is usable.
 	unknown, worst := len(reps) == 0, StatusHealthy
 	for name, rep := range reps {
-		body.Monitors[name] = rep.Summary()
+		body.Monitors[name] = rep.summary()
 		if rep.Status == "" {
 			unknown = true
 		} else if rank[rep.Status] > rank[worst] {

@@ -122,7 +122,7 @@ func TestHealthHandlerAnswersByStatus(t *testing.T) {
 	// A dead server: 503 with the error.
 	brk.set(s.Addr(), hooks.BreakerClosed)
 	s.Kill()
-	for i := 0; i < DefaultRules.FailuresUnhealthy; i++ {
+	for i := 0; i < defaultRules.FailuresUnhealthy; i++ {
 		m.Check(context.Background())
 	}
 	code, obj, _ = get(t, h, "GET", "/health")
@@ -135,7 +135,7 @@ func TestHealthHandlerAnswersByStatus(t *testing.T) {
 		"reasons":              func(v any) bool { l, ok := v.([]any); return ok && len(l) == 1 },
 		"latency_ms":           positive,
 		"avg_latency_ms":       positive, // the average of the pings that answered
-		"consecutive_failures": eq(float64(DefaultRules.FailuresUnhealthy)),
+		"consecutive_failures": eq(float64(defaultRules.FailuresUnhealthy)),
 		"last_error":           str(func(s string) bool { return s != "" }),
 		"checked_at":           recent,
 	})

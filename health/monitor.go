@@ -41,62 +41,62 @@ type optioned interface {
 	Options() *redis.Options
 }
 
-// LimiterSource gives the limiter's figures; *hooks.Limiter is one.
-type LimiterSource interface {
+// limiterSource gives the limiter's figures; *hooks.Limiter is one.
+type limiterSource interface {
 	Stats() hooks.LimiterStats
 	NodeStats() map[string]hooks.LimiterStats
 }
 
-// BreakerSource gives each node's breaker state; *hooks.Breaker is one.
+// breakerSource gives each node's breaker state; *hooks.Breaker is one.
 // A source that also has the Subscribe method of *hooks.Breaker is
 // followed at once (see Options.Breaker).
-type BreakerSource interface {
+type breakerSource interface {
 	States() map[string]hooks.BreakerState
 }
 
-// breakerSubscriber is a BreakerSource that tells of its state changes.
+// breakerSubscriber is a breakerSource that tells of its state changes.
 type breakerSubscriber interface {
 	Subscribe(fn func(node string, from, to hooks.BreakerState)) (unsubscribe func())
 }
 
-// RetrySource gives the retry hook's counters; *hooks.Retry is one.
-type RetrySource interface {
+// retrySource gives the retry hook's counters; *hooks.Retry is one.
+type retrySource interface {
 	Stats() hooks.RetryStats
 }
 
-// ReplicaReadSource gives the counters of reads sent to replicas while a
+// replicaReadSource gives the counters of reads sent to replicas while a
 // master's circuit was open; *hooks.ReplicaReads is one.
-type ReplicaReadSource interface {
+type replicaReadSource interface {
 	Stats() hooks.ReplicaReadStats
 }
 
 var (
-	_ LimiterSource     = (*hooks.Limiter)(nil)
-	_ BreakerSource     = (*hooks.Breaker)(nil)
+	_ limiterSource     = (*hooks.Limiter)(nil)
+	_ breakerSource     = (*hooks.Breaker)(nil)
 	_ breakerSubscriber = (*hooks.Breaker)(nil)
-	_ RetrySource       = (*hooks.Retry)(nil)
-	_ ReplicaReadSource = (*hooks.ReplicaReads)(nil)
+	_ retrySource       = (*hooks.Retry)(nil)
+	_ replicaReadSource = (*hooks.ReplicaReads)(nil)
 )
 
 // Defaults for the zero Options fields.
 const (
-	DefaultInterval    = 30 * time.Second
-	DefaultPingTimeout = 2 * time.Second
+	defaultInterval    = 30 * time.Second
+	defaultPingTimeout = 2 * time.Second
 )
 
 // ewmaWeight is the weight of the newest ping in the moving average.
 const ewmaWeight = 0.2
 
 // Options configure a Monitor. The zero value is usable: a check every 30 s,
-// a 2 s ping timeout, DefaultRules, no hook figures, slog.Default().
+// a 2 s ping timeout, the default Rules, no hook figures, slog.Default().
 type Options struct {
 	// Name tells monitors apart in logs and JSON ("api", "worker").
 	Name string
-	// Interval is the time between checks. 0 means DefaultInterval.
+	// Interval is the time between checks. 0 means 30s.
 	Interval time.Duration
 	// PingTimeout bounds the PING, and separately the INFO and per-node
 	// round, of one check. The monitor enforces it itself, whatever the
-	// client's ContextTimeoutEnabled says. 0 means DefaultPingTimeout.
+	// client's ContextTimeoutEnabled says. 0 means 2s.
 	PingTimeout time.Duration
 	// MaxConnections is the pool size reported as max_connections
 	// (go-redis's PoolStats does not carry it). 0 means read it from the
@@ -105,23 +105,24 @@ type Options struct {
 	// is the total; each node still reports its own PoolSize.
 	MaxConnections int
 	// Limiter, when set, adds the limiter's figures to the report, and its
-	// rejections to the rules.
-	Limiter LimiterSource
+	// rejections to the rules. A *hooks.Limiter.
+	Limiter limiterSource
 	// Breaker, when set, adds each node's breaker state to the report and
 	// to the rules. While the monitor runs (Start) and the source has a
 	// Subscribe method (*hooks.Breaker has), the status follows the
 	// breakers at once, whatever the Interval: each state change
 	// re-evaluates the rules with the new states and the last check's other
 	// figures, without a command to Redis; when no breaker is left open and
-	// the last check's PING had failed, a check runs at once.
-	Breaker BreakerSource
-	// Retry, when set, adds the retry counters to the report.
-	Retry RetrySource
+	// the last check's PING had failed, a check runs at once. A
+	// *hooks.Breaker.
+	Breaker breakerSource
+	// Retry, when set, adds the retry counters to the report. A *hooks.Retry.
+	Retry retrySource
 	// ReplicaReads, when set, adds its counters to the report. They do not
 	// change the status: the open circuit that sends reads to replicas
-	// already does.
-	ReplicaReads ReplicaReadSource
-	// Rules decide the status; the zero Rules is DefaultRules.
+	// already does. A *hooks.ReplicaReads.
+	ReplicaReads replicaReadSource
+	// Rules decide the status; the zero Rules has the defaults given there.
 	Rules Rules
 	// OnStatusChange, when set, is called after a check whose status differs
 	// from the previous one's (the first check's previous status is ""). It
@@ -197,10 +198,10 @@ func NewMonitor(c Client, opt Options) (*Monitor, error) {
 		return nil, fmt.Errorf("health: negative MaxConnections %d", opt.MaxConnections)
 	}
 	if opt.Interval == 0 {
-		opt.Interval = DefaultInterval
+		opt.Interval = defaultInterval
 	}
 	if opt.PingTimeout == 0 {
-		opt.PingTimeout = DefaultPingTimeout
+		opt.PingTimeout = defaultPingTimeout
 	}
 	rules, err := opt.Rules.withDefaults()
 	if err != nil {
@@ -444,39 +445,7 @@ func (m *Monitor) Check(ctx context.Context) Report {
 	r.AvgLatency = m.avg
 
 	in := inputs{pingErr: ping.err, pingRefused: refused, failures: m.failures, latency: ping.latency}
-	if info != nil {
-		r.Server = info.server
-		if info.infoErr != nil {
-			r.InfoError = info.infoErr.Error()
-		}
-		if info.nodeErr != nil && r.InfoError == "" {
-			r.InfoError = info.nodeErr.Error()
-		}
-		if info.nodes != nil {
-			r.Nodes = info.nodes
-			var sum PoolFigures
-			for _, n := range info.nodes {
-				sum.add(n.Pool)
-				if n.Error != "" {
-					in.nodeErrs = append(in.nodeErrs, nodeErr{n.Addr, errors.New(n.Error)})
-				}
-			}
-			if m.cluster {
-				in.topology = m.clusterTopology(info.nodes)
-			}
-			r.Pool = sum
-			m.maxConns = sum.MaxConnections
-		}
-	}
-	switch {
-	case m.opt.MaxConnections > 0:
-		r.Pool.MaxConnections = m.opt.MaxConnections
-	case r.Nodes == nil:
-		if o, ok := m.c.(optioned); ok {
-			m.maxConns = o.Options().PoolSize
-		}
-		r.Pool.MaxConnections = m.maxConns
-	}
+	m.serverFigures(&r, &in, info)
 
 	// Counters that grew since the previous check.
 	timeouts := uint64(r.Pool.Timeouts)
@@ -628,6 +597,45 @@ func (m *Monitor) hookFigures(r *Report) {
 
 			BudgetSpent: s.BudgetSpent,
 		}
+	}
+}
+
+// serverFigures adds to r what the check's INFO and per-node round found
+// (info, nil when not asked), the pool size, and the node errors and
+// topology the rules judge (to in).
+func (m *Monitor) serverFigures(r *Report, in *inputs, info *infoResult) {
+	if info != nil {
+		r.Server = info.server
+		if info.infoErr != nil {
+			r.InfoError = info.infoErr.Error()
+		}
+		if info.nodeErr != nil && r.InfoError == "" {
+			r.InfoError = info.nodeErr.Error()
+		}
+		if info.nodes != nil {
+			r.Nodes = info.nodes
+			var sum PoolFigures
+			for _, n := range info.nodes {
+				sum.add(n.Pool)
+				if n.Error != "" {
+					in.nodeErrs = append(in.nodeErrs, nodeErr{n.Addr, errors.New(n.Error)})
+				}
+			}
+			if m.cluster {
+				in.topology = m.clusterTopology(info.nodes)
+			}
+			r.Pool = sum
+			m.maxConns = sum.MaxConnections
+		}
+	}
+	switch {
+	case m.opt.MaxConnections > 0:
+		r.Pool.MaxConnections = m.opt.MaxConnections
+	case r.Nodes == nil:
+		if o, ok := m.c.(optioned); ok {
+			m.maxConns = o.Options().PoolSize
+		}
+		r.Pool.MaxConnections = m.maxConns
 	}
 }
 

@@ -35,7 +35,7 @@ func TestNewMonitorRejectsBadOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.opt.Interval != DefaultInterval || m.opt.PingTimeout != DefaultPingTimeout || m.opt.Rules != DefaultRules {
+	if m.opt.Interval != defaultInterval || m.opt.PingTimeout != defaultPingTimeout || m.opt.Rules != defaultRules {
 		t.Fatalf("defaults not applied: %+v %+v", m.opt, m.opt.Rules)
 	}
 	if r := m.Report(); r.Status != "" || !r.CheckedAt.IsZero() {
@@ -154,8 +154,8 @@ func TestRunningMonitorFollowsKillAndRestart(t *testing.T) {
 	waitStatus(t, m, StatusHealthy)
 	s.Kill()
 	r := waitStatus(t, m, StatusUnhealthy)
-	if r.ConsecutiveFailures < DefaultRules.FailuresUnhealthy {
-		t.Fatalf("unhealthy with %d failures, want at least %d", r.ConsecutiveFailures, DefaultRules.FailuresUnhealthy)
+	if r.ConsecutiveFailures < defaultRules.FailuresUnhealthy {
+		t.Fatalf("unhealthy with %d failures, want at least %d", r.ConsecutiveFailures, defaultRules.FailuresUnhealthy)
 	}
 	s.Restart()
 	waitStatus(t, m, StatusHealthy)

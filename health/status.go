@@ -81,23 +81,23 @@ func (s Status) rank() int {
 // cluster announces for it, as it is unless nodes announce hostnames.
 //
 // Counters are compared with the previous check, so the first check never
-// fires the two "grew" rules. The zero Rules is DefaultRules; each zero field
-// takes its value from DefaultRules.
+// fires the two "grew" rules. Each zero field takes its default, given
+// with the field.
 type Rules struct {
 	// SlowPing is the ping round trip above which the status is degraded.
-	// 0 means DefaultRules.SlowPing; a negative value turns the rule off.
+	// 0 means 250ms; a negative value turns the rule off.
 	SlowPing time.Duration
 	// FailuresUnhealthy is the number of consecutive failed pings that makes
-	// the status unhealthy; fewer make it degraded. 0 means
-	// DefaultRules.FailuresUnhealthy; negative is an error.
+	// the status unhealthy; fewer make it degraded. 0 means 3;
+	// negative is an error.
 	FailuresUnhealthy int
 	// PoolTimeouts is how much the pool's Timeouts counter must grow between
-	// two checks to make the status degraded. 0 means
-	// DefaultRules.PoolTimeouts; a negative value turns the rule off.
+	// two checks to make the status degraded. 0 means 1; a
+	// negative value turns the rule off.
 	PoolTimeouts int
 	// LimiterRejections is how much the limiter's Rejected counter must
-	// grow between two checks to make the status degraded. 0 means
-	// DefaultRules.LimiterRejections; a negative value turns the rule off.
+	// grow between two checks to make the status degraded. 0 means 1; a
+	// negative value turns the rule off.
 	LimiterRejections int
 	// IgnoreBreakers keeps breaker states out of the status (they are still
 	// reported).
@@ -107,30 +107,31 @@ type Rules struct {
 	IgnoreNodes bool
 }
 
-// DefaultRules are the rules a zero Rules stands for.
-var DefaultRules = Rules{
+// defaultRules are the rules a zero Rules stands for (their values are
+// given with the fields of Rules).
+var defaultRules = Rules{
 	SlowPing:          250 * time.Millisecond,
 	FailuresUnhealthy: 3,
 	PoolTimeouts:      1,
 	LimiterRejections: 1,
 }
 
-// withDefaults fills zero fields from DefaultRules and checks the result.
+// withDefaults fills zero fields from defaultRules and checks the result.
 func (r Rules) withDefaults() (Rules, error) {
 	if r.SlowPing == 0 {
-		r.SlowPing = DefaultRules.SlowPing
+		r.SlowPing = defaultRules.SlowPing
 	}
 	if r.FailuresUnhealthy == 0 {
-		r.FailuresUnhealthy = DefaultRules.FailuresUnhealthy
+		r.FailuresUnhealthy = defaultRules.FailuresUnhealthy
 	}
 	if r.FailuresUnhealthy < 0 {
 		return r, fmt.Errorf("health: Rules.FailuresUnhealthy is %d, want 1 or more (0 for the default)", r.FailuresUnhealthy)
 	}
 	if r.PoolTimeouts == 0 {
-		r.PoolTimeouts = DefaultRules.PoolTimeouts
+		r.PoolTimeouts = defaultRules.PoolTimeouts
 	}
 	if r.LimiterRejections == 0 {
-		r.LimiterRejections = DefaultRules.LimiterRejections
+		r.LimiterRejections = defaultRules.LimiterRejections
 	}
 	return r, nil
 }

@@ -94,12 +94,12 @@ func TestRulesEvaluate(t *testing.T) {
 
 func TestRulesWithDefaults(t *testing.T) {
 	got, err := Rules{}.withDefaults()
-	if err != nil || got != DefaultRules {
-		t.Fatalf("zero Rules = %+v, %v; want DefaultRules %+v", got, err, DefaultRules)
+	if err != nil || got != defaultRules {
+		t.Fatalf("zero Rules = %+v, %v; want defaultRules %+v", got, err, defaultRules)
 	}
 	got, err = Rules{SlowPing: -1, PoolTimeouts: 4, IgnoreNodes: true}.withDefaults()
-	want := Rules{SlowPing: -1, FailuresUnhealthy: DefaultRules.FailuresUnhealthy, PoolTimeouts: 4,
-		LimiterRejections: DefaultRules.LimiterRejections, IgnoreNodes: true}
+	want := Rules{SlowPing: -1, FailuresUnhealthy: defaultRules.FailuresUnhealthy, PoolTimeouts: 4,
+		LimiterRejections: defaultRules.LimiterRejections, IgnoreNodes: true}
 	if err != nil || got != want {
 		t.Fatalf("partial Rules = %+v, %v; want %+v", got, err, want)
 	}

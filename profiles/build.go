@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,14 +41,14 @@ func (h Hooks) List() []hooks.Guard {
 	return l
 }
 
-// WorkerBreakerOpenTimeout is how long the Worker preset's breaker stays
+// workerBreakerOpenTimeout is how long the Worker preset's breaker stays
 // open before it lets a caller's command through again (half-open), when its
 // probes (hooks.BreakerOptions.ProbeInterval) have not closed it sooner. It
 // is shorter than the hooks' default (5s) because the Worker preset's Retry
 // waits out an open circuit (RetryOptions.WaitOutOpenCircuit): a worker's
 // commands back off while the breaker keeps the traffic off the node, and go
 // on within about a second of the node's return even without probes.
-const WorkerBreakerOpenTimeout = time.Second
+const workerBreakerOpenTimeout = time.Second
 
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
 // BlockingTimeout as the cap of blocking commands, Retry with c.Retry (and
@@ -64,7 +62,7 @@ const WorkerBreakerOpenTimeout = time.Second
 // once (breaker defaults: 5 consecutive failures, 5s open), until the
 // breaker's probes find the node answering. Worker rides it out: Retry backs
 // off and tries again within its MaxElapsed while the breaker probes the
-// node (and lets a command through after WorkerBreakerOpenTimeout), so a
+// node (and lets a command through after a second), so a
 // restart or a failover costs a worker a pause, not a failed job.
 //
 // Timeouts wraps Retry, so a command's deadline bounds all its attempts:
@@ -90,10 +88,16 @@ const WorkerBreakerOpenTimeout = time.Second
 // longer than that because each of its ten attempts must also end inside
 // it. The wait is never more than SocketTimeout.
 func NewHooks(c Config) (Hooks, error) {
-	if err := c.Validate(); err != nil {
+	r, err := c.resolve()
+	if err != nil {
 		return Hooks{}, err
 	}
-	d := c.WithDefaults()
+	return r.hooks()
+}
+
+// hooks builds the hooks r describes; see NewHooks.
+func (r *resolved) hooks() (Hooks, error) {
+	d := r.cfg
 	var h Hooks
 	var err error
 	worker := d.Name == NameWorker
@@ -123,7 +127,7 @@ func NewHooks(c Config) (Hooks, error) {
 	}
 	bo := hooks.BreakerOptions{}
 	if worker {
-		bo.OpenTimeout = WorkerBreakerOpenTimeout
+		bo.OpenTimeout = workerBreakerOpenTimeout
 	}
 	if h.Breaker, err = hooks.NewBreaker(bo); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
@@ -207,11 +211,21 @@ func Apply(rdb redis.UniversalClient, c Config, extra ...hooks.Guard) (Hooks, er
 	if known {
 		c.PoolSize = pool
 	}
-	h, err := NewHooks(c)
+	r, err := c.resolve()
 	if err != nil {
 		if known {
 			return Hooks{}, fmt.Errorf("%w (PoolSize is the client's Options().PoolSize)", err)
 		}
+		return Hooks{}, err
+	}
+	return r.attach(rdb, extra)
+}
+
+// attach builds the hooks r describes and attaches them, with extra hooks
+// outermost, to rdb; see Apply.
+func (r *resolved) attach(rdb redis.UniversalClient, extra []hooks.Guard) (Hooks, error) {
+	h, err := r.hooks()
+	if err != nil {
 		return Hooks{}, err
 	}
 	if err := hooks.Attach(rdb, append(extra, h.List()...)...); err != nil {
@@ -244,8 +258,9 @@ func clientPoolSize(rdb redis.UniversalClient) (int, bool) {
 // Client is a go-redis client built from a Config, with the preset's hooks
 // attached. It is a redis.UniversalClient: use it as one. Unwrap returns
 // the go-redis client inside, which every helper of this module reads
-// through it (see hooks.Unwrap). Printed in any way (fmt, slog, JSON) it
-// shows its Config with the passwords redacted.
+// through it (see hooks.Unwrap). It holds its Config behind a function,
+// which fmt, slog and encoding/json never call: printed in any way, a
+// Client shows no password. Print Config() to see the settings.
 //
 // Its AutoPipeline (go-redis's shared AutoPipeliner) sends each batch
 // through the same hooks: one Limiter permit per batch, Retry under the same
@@ -255,14 +270,16 @@ type Client struct {
 	redis.UniversalClient
 	// Hooks are the hooks attached to the client.
 	Hooks Hooks
-	cfg   Config
+	// cfg returns the Config. A function, because fmt prints a function as
+	// its address for every verb, where it would walk a *Config.
+	cfg func() Config
 }
 
 // Config returns the Config the client was built from, with the preset's
 // defaults filled in. Its String and LogValue redact passwords. It keeps
 // the limiter budgets the client was built with; Hooks.Limiter.Stats
 // reports those in force (see SetLimits).
-func (c *Client) Config() Config { return c.cfg }
+func (c *Client) Config() Config { return c.cfg() }
 
 // Close closes the go-redis client, then its Breaker (which stops the
 // Breaker's probes, see hooks.Breaker.Close), and returns the client's
@@ -281,7 +298,7 @@ func (c *Client) Close() error {
 // must. A health.Monitor given Hooks.Limiter reports the new budgets from
 // its next check. Hooks.Limiter.SetLimits itself skips the pool check.
 func (c *Client) SetLimits(lim hooks.LimiterLimits) error {
-	if r := poolRoom("LimiterLimits.MaxInFlight", lim.MaxInFlight, c.cfg.PoolSize); r != "" {
+	if r := poolRoom("LimiterLimits.MaxInFlight", lim.MaxInFlight, c.cfg().PoolSize); r != "" {
 		return errors.New("profiles: " + r)
 	}
 	if err := c.Hooks.Limiter.SetLimits(lim); err != nil {
@@ -301,41 +318,6 @@ func (c *Client) Unwrap() redis.UniversalClient {
 	return c.UniversalClient
 }
 
-// String describes c with passwords redacted:
-// "profiles.Client{Name:api Mode:single Addr:... Password:xxxxx ...}".
-// String, GoString, Format and MarshalJSON have value receivers, so that a
-// Client value prints as safely as a *Client.
-func (c Client) String() string {
-	return "profiles.Client" + strings.TrimPrefix(c.cfg.String(), "profiles.Config")
-}
-
-// GoString is String, so %#v does not print the passwords either.
-func (c Client) GoString() string { return c.String() }
-
-// Format prints String for every verb (%v, %+v, %#v, %s, %q, ...), so that
-// fmt never walks c's fields, which hold the passwords.
-func (c Client) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", c.String())
-		return
-	}
-	_, _ = io.WriteString(f, c.String())
-}
-
-// LogValue makes slog log c as its Config, passwords redacted. (A Client
-// value, which has no LogValue, is logged through Format or MarshalJSON,
-// as safely.)
-func (c *Client) LogValue() slog.Value {
-	if c == nil {
-		return slog.StringValue("<nil>")
-	}
-	return c.cfg.LogValue()
-}
-
-// MarshalJSON encodes c as its Config, passwords redacted (see
-// Config.MarshalJSON).
-func (c Client) MarshalJSON() ([]byte, error) { return c.cfg.MarshalJSON() }
-
 // NewClient builds a client from c: a *redis.Client for a single server, a
 // *redis.ClusterClient when ClusterAddrs are set, a Sentinel failover
 // *redis.Client when SentinelAddrs are set (see Mode). The go-redis options
@@ -348,32 +330,21 @@ func (c Client) MarshalJSON() ([]byte, error) { return c.cfg.MarshalJSON() }
 // It logs "Redis connection pool initialized" at Info with the profile
 // name, max_connections and health_check_interval.
 func NewClient(c Config, extra ...hooks.Guard) (*Client, error) {
-	if err := c.Validate(); err != nil {
+	r, err := c.resolve()
+	if err != nil {
 		return nil, err
 	}
-	d := c.WithDefaults()
+	d := r.cfg
 	var rdb redis.UniversalClient
-	switch d.Mode() {
+	switch r.conn.mode {
 	case ModeCluster:
-		o, err := d.ClusterOptions()
-		if err != nil {
-			return nil, err
-		}
-		rdb = redis.NewClusterClient(o)
+		rdb = redis.NewClusterClient(r.clusterOptions())
 	case ModeSentinel:
-		o, err := d.FailoverOptions()
-		if err != nil {
-			return nil, err
-		}
-		rdb = redis.NewFailoverClient(o)
+		rdb = redis.NewFailoverClient(r.failoverOptions())
 	default:
-		o, err := d.ClientOptions()
-		if err != nil {
-			return nil, err
-		}
-		rdb = redis.NewClient(o)
+		rdb = redis.NewClient(r.clientOptions())
 	}
-	h, err := Apply(rdb, d, extra...)
+	h, err := r.attach(rdb, extra)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, err
@@ -386,5 +357,5 @@ func NewClient(c Config, extra ...hooks.Guard) (*Client, error) {
 		slog.Int("max_blocking_ops", d.MaxBlocking),
 		slog.Duration("health_check_interval", d.HealthCheckInterval),
 	)
-	return &Client{UniversalClient: rdb, Hooks: h, cfg: d}, nil
+	return &Client{UniversalClient: rdb, Hooks: h, cfg: func() Config { return d }}, nil
 }

@@ -71,7 +71,7 @@ func TestNewClientRejectsBadConfigBeforeIO(t *testing.T) {
 	cfg = API()
 	cfg.Addr = "127.0.0.1:1"
 	cfg.Password = "hunter2-secret"
-	cfg.MaxBlocking = cfg.WithDefaults().MaxConcurrentOps
+	cfg.MaxBlocking = cfg.withDefaults().MaxConcurrentOps
 	_, err = NewClient(cfg)
 	if err == nil || !strings.Contains(err.Error(), "MaxBlocking") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("want an error naming MaxBlocking without the password, got %v", err)

@@ -96,9 +96,9 @@ const (
 	maxKeepAliveCount   = 127
 )
 
-// DefaultAddr is the address used when a Config names no server at all
+// defaultAddr is the address used when a Config names no server at all
 // (the same default go-redis uses).
-const DefaultAddr = "localhost:6379"
+const defaultAddr = "localhost:6379"
 
 // Retry is the policy of the Retry hook. A zero field means the preset's
 // default. The hook retries only what its retry table allows
@@ -162,7 +162,7 @@ var (
 // builders (ClientOptions, ClusterOptions, FailoverOptions) call it.
 //
 // Which server: URL, or Addr, or ClusterAddrs, or SentinelAddrs with
-// SentinelMaster — one of them, or none for DefaultAddr. See Mode.
+// SentinelMaster — one of them, or none for localhost:6379. See Mode.
 //
 // A Config never prints its passwords: String, GoString, LogValue and
 // MarshalJSON show "xxxxx" instead, and the password part of URL is redacted
@@ -186,7 +186,7 @@ type Config struct {
 	URL string
 
 	// Addr is "host:port" of a single server, or the path of a unix socket
-	// (starting with "/"). Default: DefaultAddr when no other target is set.
+	// (starting with "/"). Default: localhost:6379 when no other target is set.
 	Addr string
 
 	// Username is the ACL user (Redis 6+). Empty means the default user.
@@ -275,7 +275,7 @@ type Config struct {
 
 // API returns the API preset: pool 50, socket timeout 30s, blocking cap
 // 120s, health check every 30s, keepalive 600s/60s/3, the API retry policy
-// (see Retry), server DefaultAddr. Its limiter budgets are left at zero
+// (see Retry), server localhost:6379. Its limiter budgets are left at zero
 // so that they follow PoolSize: 40 with 10 for blocking commands at the pool
 // of 50 (see MaxConcurrentOps and MaxBlocking).
 func API() Config {
@@ -294,7 +294,7 @@ func API() Config {
 
 // Worker returns the Worker preset: pool 200, socket timeout 60s, blocking
 // cap 300s, health check every 60s, keepalive 600s/60s/3, the Worker retry
-// policy (see Retry), server DefaultAddr. Its limiter budgets are left at
+// policy (see Retry), server localhost:6379. Its limiter budgets are left at
 // zero so that they follow PoolSize: 100 with 25 for blocking commands at
 // the pool of 200.
 func Worker() Config {
@@ -322,12 +322,12 @@ func (c Config) preset() (Config, bool) {
 	return Config{}, false
 }
 
-// WithDefaults returns a copy of c whose zero sizes, timeouts, keepalive and
+// withDefaults returns a copy of c whose zero sizes, timeouts, keepalive and
 // retry fields hold the values of the preset named by Name (an empty Name
 // becomes NameAPI), the limiter budgets scaled to PoolSize. Connection
 // fields are left as they are; an unknown Name leaves c unchanged (Validate
 // reports it).
-func (c Config) WithDefaults() Config {
+func (c Config) withDefaults() Config {
 	p, ok := c.preset()
 	if !ok {
 		return c
@@ -485,14 +485,26 @@ func fieldErr(field, related, format string, args ...any) *ConfigError {
 // naming the budget's field). Zero fields are checked with the preset's
 // defaults in their place.
 func (c Config) Validate() error {
-	err := c.validate()
+	_, err := c.resolve()
+	return err
+}
+
+// resolve checks c and resolves it, once, into the value the options
+// builders, the dialer and the hooks read: c with its preset's defaults,
+// and its connection (the URL parsed, the TLS configuration chosen). Its
+// errors are Validate's.
+func (c Config) resolve() (*resolved, error) {
+	if testHook != nil {
+		testHook("resolve")
+	}
+	r, err := c.check()
 	var ce *ConfigError
 	if errors.As(err, &ce) {
 		// A field echoed in a reason (an address, a user name) may hold a
 		// password by accident.
 		ce.Reason = redactAll(ce.Reason, c.secrets()...)
 	}
-	return err
+	return r, err
 }
 
 // secrets lists the passwords c holds, in every form they may be printed.
@@ -500,9 +512,9 @@ func (c Config) secrets() []string {
 	return append(urlSecrets(c.URL), c.Password, c.SentinelPassword)
 }
 
-func (c Config) validate() error {
+func (c Config) check() (*resolved, error) {
 	if _, ok := c.preset(); !ok {
-		return fieldErr("Name", "", "unknown preset %q (want %q or %q)", c.Name, NameAPI, NameWorker)
+		return nil, fieldErr("Name", "", "unknown preset %q (want %q or %q)", c.Name, NameAPI, NameWorker)
 	}
 	for _, f := range []struct {
 		name string
@@ -512,7 +524,7 @@ func (c Config) validate() error {
 		{"KeepAliveCount", c.KeepAliveCount}, {"Retry.MaxAttempts", c.Retry.MaxAttempts}, {"DB", c.DB},
 	} {
 		if f.v < 0 {
-			return fieldErr(f.name, "", "%d is negative", f.v)
+			return nil, fieldErr(f.name, "", "%d is negative", f.v)
 		}
 	}
 	for _, f := range []struct {
@@ -526,38 +538,41 @@ func (c Config) validate() error {
 		{"Retry.Deadline", c.Retry.Deadline}, {"Retry.AttemptTimeout", c.Retry.AttemptTimeout},
 	} {
 		if f.v < 0 {
-			return fieldErr(f.name, "", "%s is negative", f.v)
+			return nil, fieldErr(f.name, "", "%s is negative", f.v)
 		}
 	}
 
-	d := c.WithDefaults()
+	d := c.withDefaults()
 	if d.PoolSize > math.MaxInt32 {
-		return fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
+		return nil, fieldErr("PoolSize", "", "%d is larger than go-redis accepts (%d)", d.PoolSize, math.MaxInt32)
 	}
 	if err := c.validateBudgets(d); err != nil {
-		return err
+		return nil, err
 	}
 	if d.KeepAliveIdle > maxKeepAliveSeconds*time.Second {
-		return fieldErr("KeepAliveIdle", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveIdle, maxKeepAliveSeconds)
+		return nil, fieldErr("KeepAliveIdle", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveIdle, maxKeepAliveSeconds)
 	}
 	if d.KeepAliveInterval > maxKeepAliveSeconds*time.Second {
-		return fieldErr("KeepAliveInterval", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveInterval, maxKeepAliveSeconds)
+		return nil, fieldErr("KeepAliveInterval", "", "%s is more than the kernel accepts (%ds)", d.KeepAliveInterval, maxKeepAliveSeconds)
 	}
 	if d.KeepAliveCount > maxKeepAliveCount {
-		return fieldErr("KeepAliveCount", "", "%d is more than the kernel accepts (%d)", d.KeepAliveCount, maxKeepAliveCount)
+		return nil, fieldErr("KeepAliveCount", "", "%d is more than the kernel accepts (%d)", d.KeepAliveCount, maxKeepAliveCount)
 	}
 	if d.Retry.MaxInterval < d.Retry.InitialInterval {
-		return fieldErr("Retry.MaxInterval", "Retry.InitialInterval",
+		return nil, fieldErr("Retry.MaxInterval", "Retry.InitialInterval",
 			"Retry.MaxInterval %s is smaller than Retry.InitialInterval %s", d.Retry.MaxInterval, d.Retry.InitialInterval)
 	}
 	if !d.Retry.NoBudget {
 		// The rules are the hook's; its error names the field.
 		if _, err := hooks.NewRetry(hooks.RetryOptions{Budget: &d.Retry.Budget}); err != nil {
-			return fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
+			return nil, fieldErr("Retry.Budget", "", "%s", strings.TrimPrefix(err.Error(), "hooks: retry: "))
 		}
 	}
-	_, err := c.conn()
-	return err
+	ci, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	return &resolved{cfg: d, conn: ci}, nil
 }
 
 // validateBudgets checks the limiter budgets of d, which is c with its
@@ -650,8 +665,11 @@ func (c Config) conn() (*connInfo, error) {
 		if c.SentinelMaster != "" {
 			return nil, fieldErr("SentinelMaster", "SentinelAddrs", "SentinelMaster is set without SentinelAddrs")
 		}
-		if c.SentinelUsername != "" || c.SentinelPassword != "" {
+		if c.SentinelUsername != "" {
 			return nil, fieldErr("SentinelUsername", "SentinelAddrs", "Sentinel credentials are set without SentinelAddrs")
+		}
+		if c.SentinelPassword != "" {
+			return nil, fieldErr("SentinelPassword", "SentinelAddrs", "Sentinel credentials are set without SentinelAddrs")
 		}
 	}
 
@@ -659,37 +677,10 @@ func (c Config) conn() (*connInfo, error) {
 	if ci.mode == ModeSingle {
 		switch {
 		case c.URL != "":
-			u, err := parseURL(c.URL)
-			if err != nil {
-				return nil, &ConfigError{Field: "URL", Reason: err.Error()}
+			if err := c.connURL(ci, wantTLS); err != nil {
+				return nil, err
 			}
-			ci.url = u
-			ci.network, ci.addr = u.opts.Network, u.opts.Addr
-			if c.Addr != "" && !sameAddr(c.Addr, u.opts.Addr) {
-				return nil, fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", c.Addr, u.opts.Addr)
-			}
-			if u.hasUser {
-				if c.Username != "" && c.Username != u.opts.Username {
-					return nil, fieldErr("Username", "URL", "Username %q disagrees with the URL's user %q", c.Username, u.opts.Username)
-				}
-				ci.username = u.opts.Username
-			}
-			if u.hasPassword {
-				if c.Password != "" && c.Password != u.opts.Password {
-					return nil, fieldErr("Password", "URL", "Password disagrees with the URL's password")
-				}
-				ci.password = u.opts.Password
-			}
-			if u.hasDB {
-				if c.DB != 0 && c.DB != u.opts.DB {
-					return nil, fieldErr("DB", "URL", "DB %d disagrees with the URL's database %d", c.DB, u.opts.DB)
-				}
-				ci.db = u.opts.DB
-			}
-			if u.opts.TLSConfig == nil && wantTLS {
-				return nil, fieldErr("TLS", "URL", "TLS is on but the URL's scheme is not rediss://")
-			}
-			wantTLS = wantTLS || u.opts.TLSConfig != nil
+			wantTLS = wantTLS || ci.url.opts.TLSConfig != nil
 		case c.Addr != "":
 			if err := checkAddr(c.Addr); err != nil {
 				return nil, fieldErr("Addr", "", "%q: %s", c.Addr, err)
@@ -700,13 +691,49 @@ func (c Config) conn() (*connInfo, error) {
 				ci.network = "unix"
 			}
 		default:
-			ci.network, ci.addr = "tcp", DefaultAddr
+			ci.network, ci.addr = "tcp", defaultAddr
 		}
 	}
 	if wantTLS {
 		ci.tls = c.tlsConfig(ci.url)
 	}
 	return ci, nil
+}
+
+// connURL parses c.URL into ci and checks that Addr, Username, Password,
+// DB and TLS agree with it; what the URL leaves out comes from them.
+func (c Config) connURL(ci *connInfo, wantTLS bool) error {
+	u, err := parseURL(c.URL)
+	if err != nil {
+		return &ConfigError{Field: "URL", Reason: err.Error()}
+	}
+	ci.url = u
+	ci.network, ci.addr = u.opts.Network, u.opts.Addr
+	if c.Addr != "" && !sameAddr(c.Addr, u.opts.Addr) {
+		return fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", c.Addr, u.opts.Addr)
+	}
+	if u.hasUser {
+		if c.Username != "" && c.Username != u.opts.Username {
+			return fieldErr("Username", "URL", "Username %q disagrees with the URL's user %q", c.Username, u.opts.Username)
+		}
+		ci.username = u.opts.Username
+	}
+	if u.hasPassword {
+		if c.Password != "" && c.Password != u.opts.Password {
+			return fieldErr("Password", "URL", "Password disagrees with the URL's password")
+		}
+		ci.password = u.opts.Password
+	}
+	if u.hasDB {
+		if c.DB != 0 && c.DB != u.opts.DB {
+			return fieldErr("DB", "URL", "DB %d disagrees with the URL's database %d", c.DB, u.opts.DB)
+		}
+		ci.db = u.opts.DB
+	}
+	if u.opts.TLSConfig == nil && wantTLS {
+		return fieldErr("TLS", "URL", "TLS is on but the URL's scheme is not rediss://")
+	}
+	return nil
 }
 
 // tlsConfig returns the TLS configuration to dial with (a fresh copy), given

@@ -29,7 +29,7 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 				t.Fatalf("preset %s sets limiter budgets %d/%d; they must be left to follow PoolSize",
 					tc.name, tc.c.MaxConcurrentOps, tc.c.MaxBlocking)
 			}
-			c := tc.c.WithDefaults()
+			c := tc.c.withDefaults()
 			if c.Name != tc.name || c.PoolSize != tc.pool || c.MaxConcurrentOps != tc.ops || c.MaxBlocking != tc.blocking ||
 				c.SocketTimeout != tc.socket || c.BlockingTimeout != tc.blockCap || c.HealthCheckInterval != tc.health {
 				t.Fatalf("preset %s = %v", tc.name, c)
@@ -51,13 +51,13 @@ func TestPresetsMatchSpecifiedDefaults(t *testing.T) {
 }
 
 func TestWithDefaultsFillsOnlyZeroFields(t *testing.T) {
-	if got := (Config{}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(API().WithDefaults()) {
-		t.Fatalf("zero Config: %v\nwant %v", got, API().WithDefaults())
+	if got := (Config{}).withDefaults(); fmt.Sprint(got) != fmt.Sprint(API().withDefaults()) {
+		t.Fatalf("zero Config: %v\nwant %v", got, API().withDefaults())
 	}
-	if got := (Config{Name: NameWorker}).WithDefaults(); fmt.Sprint(got) != fmt.Sprint(Worker().WithDefaults()) {
+	if got := (Config{Name: NameWorker}).withDefaults(); fmt.Sprint(got) != fmt.Sprint(Worker().withDefaults()) {
 		t.Fatalf("worker: %v", got)
 	}
-	c := Config{Name: NameWorker, PoolSize: 7, MaxConcurrentOps: 5, MaxBlocking: 2, Retry: Retry{MaxAttempts: 1}}.WithDefaults()
+	c := Config{Name: NameWorker, PoolSize: 7, MaxConcurrentOps: 5, MaxBlocking: 2, Retry: Retry{MaxAttempts: 1}}.withDefaults()
 	if c.PoolSize != 7 || c.MaxConcurrentOps != 5 || c.MaxBlocking != 2 || c.Retry.MaxAttempts != 1 {
 		t.Fatalf("explicit fields changed: %v", c)
 	}
@@ -99,7 +99,8 @@ func TestValidateRejects(t *testing.T) {
 		{"addr with sentinel", Config{Addr: "a:1", SentinelAddrs: []string{"b:2"}, SentinelMaster: "m"}, "Addr", "cannot be combined with SentinelAddrs"},
 		{"sentinel without master", Config{SentinelAddrs: []string{"b:2"}}, "SentinelMaster", "SentinelMaster (the master name) is empty"},
 		{"master without sentinels", Config{SentinelMaster: "m"}, "SentinelMaster", "without SentinelAddrs"},
-		{"sentinel creds without sentinels", Config{SentinelPassword: "pw"}, "SentinelUsername", "without SentinelAddrs"},
+		{"sentinel creds without sentinels", Config{SentinelPassword: "pw"}, "SentinelPassword", "without SentinelAddrs"},
+		{"sentinel user without sentinels", Config{SentinelUsername: "su"}, "SentinelUsername", "without SentinelAddrs"},
 		{"db on cluster", Config{ClusterAddrs: []string{"a:1"}, DB: 2}, "DB", "only database 0"},
 		{"bad cluster addr", Config{ClusterAddrs: []string{"a:1", "nohost"}}, "ClusterAddrs", `"nohost": not host:port`},
 		{"unix in cluster", Config{ClusterAddrs: []string{"/tmp/x.sock"}}, "ClusterAddrs", "unix socket"},

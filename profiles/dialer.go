@@ -7,12 +7,12 @@ import (
 	"net"
 )
 
-// Dialer returns the dial function the profiles give go-redis (Options.Dialer
+// dialer returns the dial function the profiles give go-redis (Options.Dialer
 // and the cluster and failover equivalents). It dials with TCP keepalive set
-// from c (KeepAliveIdle, KeepAliveInterval, KeepAliveCount; zero fields take
-// the preset's values) instead of go-redis's 30s/5s/3, and, when c enables
-// TLS (TLS, TLSConfig or a rediss:// URL), performs the TLS handshake itself:
-// go-redis does not wrap a custom Dialer's connections in TLS.
+// from the Config (KeepAliveIdle, KeepAliveInterval, KeepAliveCount) instead
+// of go-redis's 30s/5s/3, and, when the Config enables TLS (TLS, TLSConfig
+// or a rediss:// URL), performs the TLS handshake itself: go-redis does not
+// wrap a custom Dialer's connections in TLS.
 //
 // The TLS configuration is TLSConfig if set, else the one a rediss:// URL
 // yields (ServerName and skip_verify), else a default with TLS 1.2 or newer
@@ -23,9 +23,8 @@ import (
 //
 // The dial honours ctx: go-redis bounds each attempt by its DialTimeout
 // (5s by default) through ctx, and the handshake is bounded by the same ctx.
-// A URL that does not parse is ignored here; the options builders report it.
-func Dialer(c Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := c.WithDefaults()
+func (r *resolved) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := r.cfg
 	nd := &net.Dialer{
 		KeepAliveConfig: net.KeepAliveConfig{
 			Enable:   true,
@@ -34,13 +33,9 @@ func Dialer(c Config) func(ctx context.Context, network, addr string) (net.Conn,
 			Count:    d.KeepAliveCount,
 		},
 	}
-	var u *urlInfo
-	if c.URL != "" {
-		u, _ = parseURL(c.URL) // nil on error
-	}
 	var base *tls.Config
-	if c.TLS || c.TLSConfig != nil || (u != nil && u.opts.TLSConfig != nil) {
-		base = c.tlsConfig(u)
+	if r.conn.tls != nil {
+		base = r.conn.tls.Clone() // the options hold r.conn.tls; the dialer keeps its own
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := nd.DialContext(ctx, network, addr)

@@ -67,7 +67,7 @@
 //     per-command deadline, or the caller's) cuts a read in progress;
 //   - MaxRetries -1: the Retry hook replaces go-redis's own retry loop (see
 //     hooks.Attach for why both cannot be on);
-//   - Dialer from Dialer: the profile's TCP keepalive, and the TLS handshake
+//   - a Dialer of the profile's: its TCP keepalive, and the TLS handshake
 //     done by the dialer itself, since go-redis does not wrap a custom
 //     Dialer's connections. TLSConfig is set as well, to the configuration
 //     the dialer uses, so go-redis knows the connection is TLS;
@@ -86,8 +86,10 @@
 //
 // # Secrets
 //
-// Passwords never appear in a Config's or a *Client's String, GoString,
-// LogValue, MarshalJSON or fmt output, nor in any error of this package: passwords print as "xxxxx", a URL's password
-// part is redacted (RedactURL), and a URL parser message that would repeat
-// any piece of the password is withheld.
+// Passwords never appear in a Config's String, GoString, LogValue,
+// MarshalJSON or fmt output, in any printed form of a Client (which keeps
+// its Config where printing does not reach), nor in any error of this
+// package: passwords print as "xxxxx", a URL's password part is redacted,
+// and a URL parser message that would repeat any piece of the password is
+// withheld.
 package profiles

@@ -36,22 +36,27 @@ func (e *EnvError) Unwrap() error { return e.Err }
 
 // Environment variables shared by both presets.
 const (
-	EnvURL              = "REDIS_URL"               // redis://, rediss:// or unix:// URL of a single server
-	EnvHost             = "REDIS_HOST"              // host name, IP address, or unix socket path
-	EnvPort             = "REDIS_PORT"              // TCP port (default 6379)
-	EnvUsername         = "REDIS_USERNAME"          // ACL user
-	EnvPassword         = "REDIS_PASSWORD"          // password; never printed
-	EnvDB               = "REDIS_DB"                // database number
-	EnvTLS              = "REDIS_TLS"               // true to use TLS
-	EnvClusterAddrs     = "REDIS_CLUSTER_ADDRS"     // comma separated cluster seed addresses
-	EnvSentinelAddrs    = "REDIS_SENTINEL_ADDRS"    // comma separated Sentinel addresses
-	EnvSentinelMaster   = "REDIS_SENTINEL_MASTER"   // master name the Sentinels monitor
-	EnvSentinelUsername = "REDIS_SENTINEL_USERNAME" // ACL user on the Sentinels
-	EnvSentinelPassword = "REDIS_SENTINEL_PASSWORD" // password on the Sentinels; never printed
-	EnvKeepAliveIdle    = "REDIS_TCP_KEEPIDLE"      // seconds before the first keepalive probe
-	EnvKeepAliveIntvl   = "REDIS_TCP_KEEPINTVL"     // seconds between keepalive probes
-	EnvKeepAliveCount   = "REDIS_TCP_KEEPCNT"       // unanswered probes before the connection is dropped
+	envURL              = "REDIS_URL"               // redis://, rediss:// or unix:// URL of a single server
+	envHost             = "REDIS_HOST"              // host name, IP address, or unix socket path
+	envPort             = "REDIS_PORT"              // TCP port (default 6379)
+	envUsername         = "REDIS_USERNAME"          // ACL user
+	envPassword         = "REDIS_PASSWORD"          // password; never printed
+	envDB               = "REDIS_DB"                // database number
+	envTLS              = "REDIS_TLS"               // true to use TLS
+	envClusterAddrs     = "REDIS_CLUSTER_ADDRS"     // comma separated cluster seed addresses
+	envSentinelAddrs    = "REDIS_SENTINEL_ADDRS"    // comma separated Sentinel addresses
+	envSentinelMaster   = "REDIS_SENTINEL_MASTER"   // master name the Sentinels monitor
+	envSentinelUsername = "REDIS_SENTINEL_USERNAME" // ACL user on the Sentinels
+	envSentinelPassword = "REDIS_SENTINEL_PASSWORD" // password on the Sentinels; never printed
+	envKeepAliveIdle    = "REDIS_TCP_KEEPIDLE"      // seconds before the first keepalive probe
+	envKeepAliveIntvl   = "REDIS_TCP_KEEPINTVL"     // seconds between keepalive probes
+	envKeepAliveCount   = "REDIS_TCP_KEEPCNT"       // unanswered probes before the connection is dropped
 )
+
+// connVars are the connection fields that a variable sets, by field.
+var connVars = map[string]string{
+	"URL": envURL, "SentinelAddrs": envSentinelAddrs, "SentinelMaster": envSentinelMaster,
+}
 
 // envNames are the per-preset variable names of the settings. Where a
 // setting has two names (aliases), both are read and must agree.
@@ -100,14 +105,8 @@ var workerEnv = envNames{
 	RetryMaxElapsed:      []string{"WORKER_REDIS_RETRY_MAX_ELAPSED"},
 }
 
-// FromEnv returns preset with the settings the process environment gives;
-// see FromEnvLookup.
-func FromEnv(preset Config) (Config, error) {
-	return FromEnvLookup(preset, os.LookupEnv)
-}
-
-// FromEnvLookup returns preset overridden by the variables lookup finds, with
-// the preset's defaults filled in (WithDefaults), validated. preset.Name
+// FromEnv returns preset overridden by the process environment's variables,
+// with the preset's defaults filled in, validated. preset.Name
 // chooses the variable names (the table in the package documentation): the
 // API names for NameAPI or an empty Name, the Worker names for NameWorker;
 // the other preset's names are ignored. A variable that is unset or empty is
@@ -129,12 +128,19 @@ func FromEnv(preset Config) (Config, error) {
 // in what the URL leaves out and must agree with what it says, as must
 // REDIS_HOST and REDIS_PORT. Naming two kinds of target is an error.
 //
-// Every problem found is reported, joined with errors.Join, each as an
-// *EnvError naming the variable and its value (secrets redacted); rules
-// between settings (the limiter larger than the pool, MaxBlocking not
-// smaller than the limiter) are reported against a variable that set one of
-// them. A nil error means the returned Config passes Validate.
-func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, error) {
+// Every variable that cannot be read is reported, joined with errors.Join,
+// each as an *EnvError naming the variable and its value (secrets
+// redacted). When all can be read, the rules of Validate (the limiter larger
+// than the pool, MaxBlocking not smaller than the limiter, a REDIS_USERNAME
+// that disagrees with REDIS_URL, ...) are checked, and the first one broken
+// is reported against a variable that set one of the fields involved. A nil
+// error means the returned Config passes Validate.
+func FromEnv(preset Config) (Config, error) {
+	return fromEnvLookup(preset, os.LookupEnv)
+}
+
+// fromEnvLookup is FromEnv reading the variables with lookup.
+func fromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, error) {
 	var names envNames
 	switch preset.Name {
 	case "", NameAPI:
@@ -153,9 +159,9 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 	r.duration(&c.SocketTimeout, "SocketTimeout", names.SocketTimeout...)
 	r.duration(&c.BlockingTimeout, "BlockingTimeout", names.BlockingTimeout...)
 	r.duration(&c.HealthCheckInterval, "HealthCheckInterval", names.HealthCheckInterval...)
-	r.duration(&c.KeepAliveIdle, "KeepAliveIdle", EnvKeepAliveIdle)
-	r.duration(&c.KeepAliveInterval, "KeepAliveInterval", EnvKeepAliveIntvl)
-	r.size(&c.KeepAliveCount, "KeepAliveCount", EnvKeepAliveCount)
+	r.duration(&c.KeepAliveIdle, "KeepAliveIdle", envKeepAliveIdle)
+	r.duration(&c.KeepAliveInterval, "KeepAliveInterval", envKeepAliveIntvl)
+	r.size(&c.KeepAliveCount, "KeepAliveCount", envKeepAliveCount)
 	r.size(&c.Retry.MaxAttempts, "Retry.MaxAttempts", names.RetryMaxAttempts...)
 	r.duration(&c.Retry.InitialInterval, "Retry.InitialInterval", names.RetryInitialInterval...)
 	r.duration(&c.Retry.MaxInterval, "Retry.MaxInterval", names.RetryMaxInterval...)
@@ -169,7 +175,7 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 		if err := c.Validate(); err != nil {
 			r.errs = append(r.errs, r.blame(err))
 		}
-		c = c.WithDefaults()
+		c = c.withDefaults()
 	}
 	if len(r.errs) == 0 {
 		return c, nil
@@ -177,8 +183,8 @@ func FromEnvLookup(preset Config, lookup func(string) (string, bool)) (Config, e
 	// A value echoed in an error may still hold a password by accident
 	// (REDIS_HOST set to the password, a password copied into a query):
 	// redact every secret the environment or the preset holds.
-	secrets := append(preset.secrets(), urlSecrets(r.value(EnvURL))...)
-	secrets = append(secrets, r.value(EnvPassword), r.value(EnvSentinelPassword))
+	secrets := append(preset.secrets(), urlSecrets(r.value(envURL))...)
+	secrets = append(secrets, r.value(envPassword), r.value(envSentinelPassword))
 	for _, err := range r.errs {
 		var ee *EnvError
 		if errors.As(err, &ee) {
@@ -406,237 +412,262 @@ func parseAddrList(s string) ([]string, string) {
 	return out, ""
 }
 
+// connEnv are the connection variables as read: each value, and whether it
+// is set and usable (a value that did not parse is reported and then
+// treated as unset).
+type connEnv struct {
+	rawURL, host, port, cluster, sentinel, master, sUser, sPass, user, pass, dbRaw, tlsRaw string
+
+	hasURL, hasHost, hasPort, hasCluster, hasSentinel, hasMaster, hasSUser, hasSPass bool
+	hasUser, hasPass, hasDB, hasTLS                                                  bool
+
+	db     int
+	useTLS bool
+}
+
 // connection applies the connection variables to c.
 func (r *envReader) connection(c *Config) {
-	rawURL, hasURL := r.get(EnvURL)
-	host, hasHost := r.get(EnvHost)
-	port, hasPort := r.get(EnvPort)
-	clusterRaw, hasCluster := r.get(EnvClusterAddrs)
-	sentinelRaw, hasSentinel := r.get(EnvSentinelAddrs)
-	master, hasMaster := r.get(EnvSentinelMaster)
-	sUser, hasSUser := r.get(EnvSentinelUsername)
-	sPass, hasSPass := r.get(EnvSentinelPassword)
-	user, hasUser := r.get(EnvUsername)
-	pass, hasPass := r.get(EnvPassword)
-	dbRaw, hasDB := r.get(EnvDB)
-	tlsRaw, hasTLS := r.get(EnvTLS)
+	e := r.readConn()
+	if r.conflicts(e) {
+		return
+	}
+	presetAddr := c.Addr
+	if e.hasURL || e.hasHost || e.hasPort || e.hasCluster || e.hasSentinel {
+		c.URL, c.Addr, c.ClusterAddrs = "", "", nil
+		c.SentinelAddrs, c.SentinelMaster, c.SentinelUsername, c.SentinelPassword = nil, "", "", ""
+	}
+	var ok bool
+	switch {
+	case e.hasURL:
+		ok = r.applyURL(c, e)
+	case e.hasHost || e.hasPort:
+		ok = r.applyHostPort(c, e, presetAddr)
+	case e.hasCluster:
+		ok = r.applyList(&c.ClusterAddrs, "ClusterAddrs", envClusterAddrs, e.cluster)
+	case e.hasSentinel:
+		ok = r.applyList(&c.SentinelAddrs, "SentinelAddrs", envSentinelAddrs, e.sentinel)
+	default:
+		ok = true
+	}
+	if !ok {
+		return
+	}
+	// The Sentinel settings are applied whatever the target: Validate says
+	// when one is set without the others.
+	r.setString(&c.SentinelMaster, "SentinelMaster", envSentinelMaster, strings.TrimSpace(e.master), e.master, e.hasMaster)
+	r.setString(&c.SentinelUsername, "SentinelUsername", envSentinelUsername, e.sUser, e.sUser, e.hasSUser)
+	r.setString(&c.SentinelPassword, "SentinelPassword", envSentinelPassword, e.sPass, redacted, e.hasSPass)
+	r.setString(&c.Username, "Username", envUsername, e.user, e.user, e.hasUser)
+	r.setString(&c.Password, "Password", envPassword, e.pass, redacted, e.hasPass)
+	if e.hasDB {
+		c.DB = e.db
+		r.origin["DB"] = &envVar{envDB, e.dbRaw}
+	}
+	if e.hasTLS {
+		c.TLS = e.useTLS
+		r.origin["TLS"] = &envVar{envTLS, e.tlsRaw}
+	}
+}
 
-	// Parse the simple values first.
-	var db int
-	if hasDB {
-		n, why := parseWhole(dbRaw)
+// setString sets *dst (the Config field called field) to v when the
+// variable name was set; display is its value as it may be shown.
+func (r *envReader) setString(dst *string, field, name, v, display string, set bool) {
+	if set {
+		*dst = v
+		r.origin[field] = &envVar{name, display}
+	}
+}
+
+// readConn reads the connection variables and parses the simple ones.
+func (r *envReader) readConn() *connEnv {
+	e := &connEnv{}
+	e.rawURL, e.hasURL = r.get(envURL)
+	e.host, e.hasHost = r.get(envHost)
+	e.port, e.hasPort = r.get(envPort)
+	e.cluster, e.hasCluster = r.get(envClusterAddrs)
+	e.sentinel, e.hasSentinel = r.get(envSentinelAddrs)
+	e.master, e.hasMaster = r.get(envSentinelMaster)
+	e.sUser, e.hasSUser = r.get(envSentinelUsername)
+	e.sPass, e.hasSPass = r.get(envSentinelPassword)
+	e.user, e.hasUser = r.get(envUsername)
+	e.pass, e.hasPass = r.get(envPassword)
+	e.dbRaw, e.hasDB = r.get(envDB)
+	e.tlsRaw, e.hasTLS = r.get(envTLS)
+
+	if e.hasDB {
+		n, why := parseWhole(e.dbRaw)
 		if why == "" && n < 0 {
 			why = "must not be negative"
 		}
 		if why != "" {
-			r.fail(EnvDB, dbRaw, "%s", why)
-			hasDB = false
+			r.fail(envDB, e.dbRaw, "%s", why)
+			e.hasDB = false
 		}
-		db = n
+		e.db = n
 	}
-	var useTLS bool
-	if hasTLS {
+	if e.hasTLS {
 		var why string
-		if useTLS, why = parseBool(tlsRaw); why != "" {
-			r.fail(EnvTLS, tlsRaw, "%s", why)
-			hasTLS = false
+		if e.useTLS, why = parseBool(e.tlsRaw); why != "" {
+			r.fail(envTLS, e.tlsRaw, "%s", why)
+			e.hasTLS = false
 		}
 	}
-	if hasPort {
-		if err := checkPort(strings.TrimSpace(port)); err != nil {
-			r.fail(EnvPort, port, "not a port number (1..65535)")
-			hasPort = false
+	if e.hasPort {
+		if err := checkPort(strings.TrimSpace(e.port)); err != nil {
+			r.fail(envPort, e.port, "not a port number (1..65535)")
+			e.hasPort = false
 		}
-		port = strings.TrimSpace(port)
+		e.port = strings.TrimSpace(e.port)
 	}
-	if hasHost {
-		host = strings.TrimSpace(host)
-		switch {
-		case strings.Contains(host, "://"):
-			r.fail(EnvHost, host, "looks like a URL; put URLs in %s", EnvURL)
-			hasHost = false
-		case strings.HasPrefix(host, "/"):
-			if hasPort {
-				r.fail(EnvPort, port, "set together with a unix socket path in %s", EnvHost)
-				hasPort = false
-			}
-		default:
-			if _, _, err := net.SplitHostPort(host); err == nil {
-				r.fail(EnvHost, host, "includes a port; put it in %s", EnvPort)
-				hasHost = false
-			} else if host == "" || strings.ContainsAny(host, " \t\r\n/@?#") {
-				r.fail(EnvHost, host, "not a host name or address")
-				hasHost = false
-			}
-		}
+	if e.hasHost {
+		r.readHost(e)
 	}
+	return e
+}
 
-	// Which target? Exactly one kind.
-	kinds := []string{}
-	if hasURL {
-		kinds = append(kinds, EnvURL)
-	}
-	if hasHost || hasPort {
-		if hasHost {
-			kinds = append(kinds, EnvHost)
-		} else {
-			kinds = append(kinds, EnvPort)
+// readHost checks REDIS_HOST (and REDIS_PORT beside a unix socket path).
+func (r *envReader) readHost(e *connEnv) {
+	e.host = strings.TrimSpace(e.host)
+	switch {
+	case strings.Contains(e.host, "://"):
+		r.fail(envHost, e.host, "looks like a URL; put URLs in %s", envURL)
+		e.hasHost = false
+	case strings.HasPrefix(e.host, "/"):
+		if e.hasPort {
+			r.fail(envPort, e.port, "set together with a unix socket path in %s", envHost)
+			e.hasPort = false
+		}
+	default:
+		if _, _, err := net.SplitHostPort(e.host); err == nil {
+			r.fail(envHost, e.host, "includes a port; put it in %s", envPort)
+			e.hasHost = false
+		} else if e.host == "" || strings.ContainsAny(e.host, " \t\r\n/@?#") {
+			r.fail(envHost, e.host, "not a host name or address")
+			e.hasHost = false
 		}
 	}
-	if hasCluster {
-		kinds = append(kinds, EnvClusterAddrs)
+}
+
+// conflicts reports variables that name more than one kind of server; it
+// returns true when the target is ambiguous.
+func (r *envReader) conflicts(e *connEnv) bool {
+	var kinds []string
+	if e.hasURL {
+		kinds = append(kinds, envURL)
 	}
-	if hasSentinel {
-		kinds = append(kinds, EnvSentinelAddrs)
+	if e.hasHost {
+		kinds = append(kinds, envHost)
+	} else if e.hasPort {
+		kinds = append(kinds, envPort)
 	}
-	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (below).
+	if e.hasCluster {
+		kinds = append(kinds, envClusterAddrs)
+	}
+	if e.hasSentinel {
+		kinds = append(kinds, envSentinelAddrs)
+	}
+	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (applyURL).
 	conflict := false
 	for i := 0; i < len(kinds); i++ {
 		for j := i + 1; j < len(kinds); j++ {
 			a, b := kinds[i], kinds[j]
-			if a == EnvURL && (b == EnvHost || b == EnvPort) {
+			if a == envURL && (b == envHost || b == envPort) {
 				continue
 			}
 			r.fail(b, r.display(b), "cannot be combined with %s: name one kind of server (single, cluster or sentinel)", a)
 			conflict = true
 		}
 	}
-	if hasMaster && !hasSentinel {
-		r.fail(EnvSentinelMaster, master, "set without %s", EnvSentinelAddrs)
+	return conflict
+}
+
+// applyURL sets c.URL from REDIS_URL, drops the preset's credentials, and
+// checks that REDIS_HOST and REDIS_PORT agree with the URL. It returns
+// false when the URL does not parse.
+func (r *envReader) applyURL(c *Config, e *connEnv) bool {
+	u, err := parseURL(e.rawURL)
+	if err != nil {
+		var ue *urlError
+		if errors.As(err, &ue) {
+			r.errs = append(r.errs, &EnvError{Var: envURL, Value: ue.url, Reason: ue.reason})
+		}
+		return false
 	}
-	if hasSentinel && !hasMaster {
-		r.fail(EnvSentinelAddrs, sentinelRaw, "set without %s (the master name)", EnvSentinelMaster)
+	c.URL = e.rawURL
+	r.origin["URL"] = &envVar{envURL, RedactURL(e.rawURL)}
+	c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
+	if e.hasHost {
+		urlHost := u.host
+		if u.opts.Network == "unix" {
+			urlHost = u.opts.Addr
+		}
+		if !strings.EqualFold(strings.Trim(e.host, "[]"), urlHost) {
+			r.fail(envHost, e.host, "disagrees with the host of %s (%q)", envURL, urlHost)
+		}
 	}
-	if (hasSUser || hasSPass) && !hasSentinel {
-		if hasSUser {
-			r.fail(EnvSentinelUsername, sUser, "set without %s", EnvSentinelAddrs)
+	if e.hasPort && e.port != u.port {
+		if u.opts.Network == "unix" {
+			r.fail(envPort, e.port, "set with a unix:// %s", envURL)
 		} else {
-			r.fail(EnvSentinelPassword, redact(sPass), "set without %s", EnvSentinelAddrs)
+			r.fail(envPort, e.port, "disagrees with the port of %s (%s)", envURL, u.port)
 		}
 	}
-	if conflict {
-		return
+	// REDIS_USERNAME, REDIS_PASSWORD, REDIS_DB and REDIS_TLS=true are
+	// applied below; Validate checks them against the URL. Only an explicit
+	// REDIS_TLS=false, which a Config cannot say, is checked here.
+	if e.hasTLS && !e.useTLS && u.opts.TLSConfig != nil {
+		r.fail(envTLS, e.tlsRaw, "disagrees with the scheme of %s (TLS is true)", envURL)
 	}
+	e.hasTLS = e.hasTLS && e.useTLS // false: the scheme decides
+	return true
+}
 
-	presetAddr := c.Addr
-	target := hasURL || hasHost || hasPort || hasCluster || hasSentinel
-	if target {
-		c.URL, c.Addr, c.ClusterAddrs = "", "", nil
-		c.SentinelAddrs, c.SentinelMaster, c.SentinelUsername, c.SentinelPassword = nil, "", "", ""
+// applyHostPort sets c.Addr from REDIS_HOST and REDIS_PORT; the one not
+// set comes from presetAddr (or the default address).
+func (r *envReader) applyHostPort(c *Config, e *connEnv, presetAddr string) bool {
+	h, p, _ := net.SplitHostPort(defaultAddr)
+	if ph, pp, err := net.SplitHostPort(presetAddr); err == nil {
+		h, p = ph, pp
 	}
+	if e.hasHost {
+		h = strings.Trim(e.host, "[]")
+	}
+	if e.hasPort {
+		p = e.port
+	}
+	if strings.HasPrefix(h, "/") {
+		c.Addr = h
+	} else {
+		c.Addr = net.JoinHostPort(h, p)
+	}
+	from := &envVar{envHost, e.host}
+	if !e.hasHost {
+		from = &envVar{envPort, e.port}
+	}
+	r.origin["Addr"] = from
+	return true
+}
 
-	switch {
-	case hasURL:
-		u, err := parseURL(rawURL)
-		if err != nil {
-			var ue *urlError
-			if errors.As(err, &ue) {
-				r.errs = append(r.errs, &EnvError{Var: EnvURL, Value: ue.url, Reason: ue.reason})
-			}
-			return
-		}
-		c.URL = rawURL
-		r.origin["URL"] = &envVar{EnvURL, RedactURL(rawURL)}
-		c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
-		if hasHost {
-			urlHost := u.host
-			if u.opts.Network == "unix" {
-				urlHost = u.opts.Addr
-			}
-			if !strings.EqualFold(strings.Trim(host, "[]"), urlHost) {
-				r.fail(EnvHost, host, "disagrees with the host of %s (%q)", EnvURL, urlHost)
-			}
-		}
-		if hasPort && port != u.port {
-			if u.opts.Network == "unix" {
-				r.fail(EnvPort, port, "set with a unix:// %s", EnvURL)
-			} else {
-				r.fail(EnvPort, port, "disagrees with the port of %s (%s)", EnvURL, u.port)
-			}
-		}
-		if hasUser && u.hasUser && user != u.opts.Username {
-			r.fail(EnvUsername, user, "disagrees with the user in %s (%q)", EnvURL, u.opts.Username)
-			hasUser = false
-		}
-		if hasPass && u.hasPassword && pass != u.opts.Password {
-			r.fail(EnvPassword, redact(pass), "disagrees with the password in %s", EnvURL)
-			hasPass = false
-		}
-		if hasDB && u.hasDB && db != u.opts.DB {
-			r.fail(EnvDB, dbRaw, "disagrees with the database in %s (%d)", EnvURL, u.opts.DB)
-			hasDB = false
-		}
-		if hasTLS && useTLS != (u.opts.TLSConfig != nil) {
-			r.fail(EnvTLS, tlsRaw, "disagrees with the scheme of %s (TLS is %t)", EnvURL, u.opts.TLSConfig != nil)
-		}
-		hasTLS = false // the scheme decides
-	case hasHost || hasPort:
-		h, p := "localhost", "6379"
-		if ph, pp, err := net.SplitHostPort(presetAddr); err == nil {
-			h, p = ph, pp
-		}
-		if hasHost {
-			h = strings.Trim(host, "[]")
-		}
-		if hasPort {
-			p = port
-		}
-		if strings.HasPrefix(h, "/") {
-			c.Addr = h
-		} else {
-			c.Addr = net.JoinHostPort(h, p)
-		}
-		from := &envVar{EnvHost, host}
-		if !hasHost {
-			from = &envVar{EnvPort, port}
-		}
-		r.origin["Addr"] = from
-	case hasCluster:
-		addrs, why := parseAddrList(clusterRaw)
-		if why != "" {
-			r.fail(EnvClusterAddrs, clusterRaw, "%s", why)
-			return
-		}
-		c.ClusterAddrs = addrs
-		r.origin["ClusterAddrs"] = &envVar{EnvClusterAddrs, clusterRaw}
-	case hasSentinel:
-		addrs, why := parseAddrList(sentinelRaw)
-		if why != "" {
-			r.fail(EnvSentinelAddrs, sentinelRaw, "%s", why)
-			return
-		}
-		c.SentinelAddrs = addrs
-		c.SentinelMaster = strings.TrimSpace(master)
-		c.SentinelUsername, c.SentinelPassword = sUser, sPass
-		r.origin["SentinelAddrs"] = &envVar{EnvSentinelAddrs, sentinelRaw}
-		r.origin["SentinelMaster"] = &envVar{EnvSentinelMaster, master}
+// applyList sets *dst (the Config field called field) from the address list
+// in the variable name.
+func (r *envReader) applyList(dst *[]string, field, name, raw string) bool {
+	addrs, why := parseAddrList(raw)
+	if why != "" {
+		r.fail(name, raw, "%s", why)
+		return false
 	}
-
-	if hasUser {
-		c.Username = user
-		r.origin["Username"] = &envVar{EnvUsername, user}
-	}
-	if hasPass {
-		c.Password = pass
-		r.origin["Password"] = &envVar{EnvPassword, redacted}
-	}
-	if hasDB {
-		c.DB = db
-		r.origin["DB"] = &envVar{EnvDB, dbRaw}
-	}
-	if hasTLS {
-		c.TLS = useTLS
-		r.origin["TLS"] = &envVar{EnvTLS, tlsRaw}
-	}
+	*dst = addrs
+	r.origin[field] = &envVar{name, raw}
+	return true
 }
 
 // display returns the shown value of a variable (secrets redacted).
 func (r *envReader) display(name string) string {
 	v, _ := r.get(name)
 	switch name {
-	case EnvPassword, EnvSentinelPassword:
+	case envPassword, envSentinelPassword:
 		return redact(v)
-	case EnvURL:
+	case envURL:
 		return RedactURL(v)
 	}
 	return v
@@ -656,6 +687,9 @@ func (r *envReader) blame(err error) error {
 			if o := r.origin[ce.Related]; i == 0 && o != nil {
 				// Both sides came from the environment: name the other one too.
 				reason += fmt.Sprintf(" (%s is %s=%q)", ce.Related, o.name, o.display)
+			} else if other := []string{ce.Related, ce.Field}[i]; connVars[other] != "" {
+				// The other side is unset: say which variable sets it.
+				reason += fmt.Sprintf(" (%s is read from %s)", other, connVars[other])
 			}
 			return &EnvError{Var: v.name, Value: v.display, Reason: reason, Err: ce}
 		}

@@ -69,7 +69,7 @@ func TestFromEnvEveryVariable(t *testing.T) {
 		{Worker(), "REDIS_CLUSTER_ADDRS", "a:1, b:2,c:3,", func(c Config) any { return c.ClusterAddrs }, []string{"a:1", "b:2", "c:3"}},
 	} {
 		t.Run(tc.preset.Name+"/"+tc.name, func(t *testing.T) {
-			c, err := FromEnvLookup(tc.preset, env(tc.name, tc.value))
+			c, err := fromEnvLookup(tc.preset, env(tc.name, tc.value))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,22 +84,22 @@ func TestFromEnvEveryVariable(t *testing.T) {
 }
 
 func TestFromEnvPresetsIgnoreTheOtherPresetsNames(t *testing.T) {
-	api, err := FromEnvLookup(API(), env("WORKER_REDIS_MAX_CONNECTIONS", "999", "REDIS_WORKER_MAX_CONCURRENT_OPS", "1", "WORKER_REDIS_SOCKET_TIMEOUT", "x"))
+	api, err := fromEnvLookup(API(), env("WORKER_REDIS_MAX_CONNECTIONS", "999", "REDIS_WORKER_MAX_CONCURRENT_OPS", "1", "WORKER_REDIS_SOCKET_TIMEOUT", "x"))
 	if err != nil || api.PoolSize != 50 || api.MaxConcurrentOps != 40 {
 		t.Fatalf("API read Worker variables: %v %v", api, err)
 	}
-	w, err := FromEnvLookup(Worker(), env("REDIS_MAX_CONNECTIONS", "999", "REDIS_MAX_CONCURRENT_OPS", "1", "REDIS_SOCKET_TIMEOUT", "x"))
+	w, err := fromEnvLookup(Worker(), env("REDIS_MAX_CONNECTIONS", "999", "REDIS_MAX_CONCURRENT_OPS", "1", "REDIS_SOCKET_TIMEOUT", "x"))
 	if err != nil || w.PoolSize != 200 || w.MaxConcurrentOps != 100 {
 		t.Fatalf("Worker read API variables: %v %v", w, err)
 	}
 }
 
 func TestFromEnvWorkerPoolAliases(t *testing.T) {
-	c, err := FromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", " 250"))
+	c, err := fromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", " 250"))
 	if err != nil || c.PoolSize != 250 {
 		t.Fatalf("agreeing aliases: %v %v", c.PoolSize, err)
 	}
-	_, err = FromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", "150"))
+	_, err = fromEnvLookup(Worker(), env("WORKER_REDIS_MAX_CONNECTIONS", "250", "REDIS_WORKER_MAX_CONNECTIONS", "150"))
 	var ee *EnvError
 	if !errors.As(err, &ee) {
 		t.Fatalf("disagreeing aliases: %v", err)
@@ -111,18 +111,18 @@ func TestFromEnvWorkerPoolAliases(t *testing.T) {
 }
 
 func TestFromEnvEmptyMeansUnset(t *testing.T) {
-	c, err := FromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "", "REDIS_URL", "", "REDIS_PASSWORD", ""))
+	c, err := fromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "", "REDIS_URL", "", "REDIS_PASSWORD", ""))
 	if err != nil || c.PoolSize != 50 || c.URL != "" || c.Password != "" {
 		t.Fatalf("%v %v", c, err)
 	}
 }
 
 func TestFromEnvFillsDefaults(t *testing.T) {
-	c, err := FromEnvLookup(Config{Name: NameWorker}, env())
+	c, err := fromEnvLookup(Config{Name: NameWorker}, env())
 	if err != nil || c.PoolSize != defaultWorkerPoolSize || c.Retry.MaxAttempts != defaultWorkerRetry.MaxAttempts {
 		t.Fatalf("%v %v", c, err)
 	}
-	if _, err := FromEnvLookup(Config{Name: "other"}, env()); err == nil || !strings.Contains(err.Error(), `unknown preset "other"`) {
+	if _, err := fromEnvLookup(Config{Name: "other"}, env()); err == nil || !strings.Contains(err.Error(), `unknown preset "other"`) {
 		t.Fatalf("unknown preset: %v", err)
 	}
 }
@@ -200,25 +200,26 @@ func TestFromEnvBadValues(t *testing.T) {
 		{API(), []string{"REDIS_CLUSTER_ADDRS", "a:1,b"}, "REDIS_CLUSTER_ADDRS", "a:1,b", `entry "b": not host:port`},
 		{API(), []string{"REDIS_CLUSTER_ADDRS", ","}, "REDIS_CLUSTER_ADDRS", ",", "no host:port entries"},
 		{API(), []string{"REDIS_CLUSTER_ADDRS", "a:1", "REDIS_DB", "3"}, "REDIS_DB", "3", "only database 0"},
-		{API(), []string{"REDIS_SENTINEL_ADDRS", "a:26379"}, "REDIS_SENTINEL_ADDRS", "a:26379", "without REDIS_SENTINEL_MASTER"},
-		{API(), []string{"REDIS_SENTINEL_MASTER", "mymaster"}, "REDIS_SENTINEL_MASTER", "mymaster", "without REDIS_SENTINEL_ADDRS"},
+		{API(), []string{"REDIS_SENTINEL_ADDRS", "a:26379"}, "REDIS_SENTINEL_ADDRS", "a:26379", "SentinelMaster (the master name) is empty (SentinelMaster is read from REDIS_SENTINEL_MASTER)"},
+		{API(), []string{"REDIS_SENTINEL_MASTER", "mymaster"}, "REDIS_SENTINEL_MASTER", "mymaster", "without SentinelAddrs (SentinelAddrs is read from REDIS_SENTINEL_ADDRS)"},
 		{API(), []string{"REDIS_SENTINEL_ADDRS", "a:x", "REDIS_SENTINEL_MASTER", "m"}, "REDIS_SENTINEL_ADDRS", "a:x", "not a number in 1..65535"},
-		{API(), []string{"REDIS_SENTINEL_USERNAME", "s"}, "REDIS_SENTINEL_USERNAME", "s", "without REDIS_SENTINEL_ADDRS"},
-		{API(), []string{"REDIS_SENTINEL_PASSWORD", "sentinel-" + envSecret}, "REDIS_SENTINEL_PASSWORD", "xxxxx", "without REDIS_SENTINEL_ADDRS"},
+		{API(), []string{"REDIS_SENTINEL_USERNAME", "s"}, "REDIS_SENTINEL_USERNAME", "s", "without SentinelAddrs (SentinelAddrs is read from REDIS_SENTINEL_ADDRS)"},
+		{API(), []string{"REDIS_SENTINEL_PASSWORD", "sentinel-" + envSecret}, "REDIS_SENTINEL_PASSWORD", "xxxxx", "without SentinelAddrs (SentinelAddrs is read from REDIS_SENTINEL_ADDRS)"},
 		{API(), []string{"REDIS_CLUSTER_ADDRS", "a:1", "REDIS_SENTINEL_ADDRS", "b:2", "REDIS_SENTINEL_MASTER", "m"}, "REDIS_SENTINEL_ADDRS", "b:2", "cannot be combined with REDIS_CLUSTER_ADDRS"},
 		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_CLUSTER_ADDRS", "a:1"}, "REDIS_CLUSTER_ADDRS", "a:1", "cannot be combined with REDIS_URL"},
 		{API(), []string{"REDIS_HOST", "h", "REDIS_CLUSTER_ADDRS", "a:1"}, "REDIS_CLUSTER_ADDRS", "a:1", "cannot be combined with REDIS_HOST"},
 		{API(), []string{"REDIS_PORT", "1", "REDIS_SENTINEL_ADDRS", "a:1", "REDIS_SENTINEL_MASTER", "m"}, "REDIS_SENTINEL_ADDRS", "a:1", "cannot be combined with REDIS_PORT"},
-		// REDIS_URL and the separate variables must agree.
+		// REDIS_URL and the separate variables must agree (the credentials by
+		// Validate's rules, blamed on the variable that disagrees).
 		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_HOST", "g"}, "REDIS_HOST", "g", `disagrees with the host of REDIS_URL ("h")`},
 		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_PORT", "2"}, "REDIS_PORT", "2", "disagrees with the port of REDIS_URL (1)"},
 		{API(), []string{"REDIS_URL", "redis://h", "REDIS_PORT", "6380"}, "REDIS_PORT", "6380", "disagrees with the port of REDIS_URL (6379)"},
 		{API(), []string{"REDIS_URL", "unix:///tmp/r.sock", "REDIS_PORT", "6379"}, "REDIS_PORT", "6379", "unix://"},
-		{API(), []string{"REDIS_URL", "redis://bob:pw@h:1", "REDIS_USERNAME", "alice"}, "REDIS_USERNAME", "alice", `disagrees with the user in REDIS_URL ("bob")`},
-		{API(), []string{"REDIS_URL", "redis://bob:" + envSecret + "@h:1", "REDIS_PASSWORD", "other-" + envSecret}, "REDIS_PASSWORD", "xxxxx", "disagrees with the password in REDIS_URL"},
-		{API(), []string{"REDIS_URL", "redis://h:1/2", "REDIS_DB", "3"}, "REDIS_DB", "3", "disagrees with the database in REDIS_URL (2)"},
-		{API(), []string{"REDIS_URL", "redis://h:1?db=2", "REDIS_DB", "3"}, "REDIS_DB", "3", "(2)"},
-		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_TLS", "true"}, "REDIS_TLS", "true", "disagrees with the scheme of REDIS_URL (TLS is false)"},
+		{API(), []string{"REDIS_URL", "redis://bob:pw@h:1", "REDIS_USERNAME", "alice"}, "REDIS_USERNAME", "alice", `disagrees with the URL's user "bob" (URL is REDIS_URL=`},
+		{API(), []string{"REDIS_URL", "redis://bob:" + envSecret + "@h:1", "REDIS_PASSWORD", "other-" + envSecret}, "REDIS_PASSWORD", "xxxxx", "disagrees with the URL's password (URL is REDIS_URL="},
+		{API(), []string{"REDIS_URL", "redis://h:1/2", "REDIS_DB", "3"}, "REDIS_DB", "3", "disagrees with the URL's database 2 (URL is REDIS_URL="},
+		{API(), []string{"REDIS_URL", "redis://h:1?db=2", "REDIS_DB", "3"}, "REDIS_DB", "3", "database 2"},
+		{API(), []string{"REDIS_URL", "redis://h:1", "REDIS_TLS", "true"}, "REDIS_TLS", "true", "the URL's scheme is not rediss:// (URL is REDIS_URL="},
 		{API(), []string{"REDIS_URL", "rediss://h:1", "REDIS_TLS", "0"}, "REDIS_TLS", "0", "(TLS is true)"},
 		{API(), []string{"REDIS_URL", "ftp://h:1"}, "REDIS_URL", "ftp://h:1", "invalid URL scheme: ftp"},
 		{API(), []string{"REDIS_URL", "redis://h:1?pool_size=10"}, "REDIS_URL", "redis://h:1?pool_size=10", "use PoolSize"},
@@ -228,7 +229,7 @@ func TestFromEnvBadValues(t *testing.T) {
 			if tc.kv[0] == "REDIS_URL" && strings.Contains(tc.kv[1], "@") || len(tc.kv) > 2 && tc.kv[2] == "REDIS_PASSWORD" {
 				kv = tc.kv
 			}
-			c, err := FromEnvLookup(tc.preset, env(kv...))
+			c, err := fromEnvLookup(tc.preset, env(kv...))
 			if err == nil {
 				t.Fatalf("no error; got %v", c)
 			}
@@ -254,14 +255,14 @@ func TestFromEnvBadValues(t *testing.T) {
 }
 
 func TestFromEnvErrorFormat(t *testing.T) {
-	_, err := FromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc"))
+	_, err := fromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc"))
 	if got, want := err.Error(), `profiles: REDIS_MAX_CONNECTIONS="abc": not a whole number`; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
 func TestFromEnvReportsEveryBadVariable(t *testing.T) {
-	_, err := FromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc", "REDIS_SOCKET_TIMEOUT", "x", "REDIS_TLS", "maybe"))
+	_, err := fromEnvLookup(API(), env("REDIS_MAX_CONNECTIONS", "abc", "REDIS_SOCKET_TIMEOUT", "x", "REDIS_TLS", "maybe"))
 	for _, v := range []string{"REDIS_MAX_CONNECTIONS", "REDIS_SOCKET_TIMEOUT", "REDIS_TLS"} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Fatalf("%v does not mention %s", err, v)
@@ -308,7 +309,7 @@ func TestFromEnvConnection(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := FromEnvLookup(preset, env(tc.kv...))
+			c, err := fromEnvLookup(preset, env(tc.kv...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -338,7 +339,7 @@ func TestFromEnvRedactsPasswordsEchoedByOtherVariables(t *testing.T) {
 		{"REDIS_SENTINEL_ADDRS", "a:1", "REDIS_SENTINEL_MASTER", "m", "REDIS_SENTINEL_PASSWORD", envSecret, "REDIS_DB", envSecret},
 		{"REDIS_URL", "redis://u:" + envSecret + "@h:1", "REDIS_TLS", envSecret},
 	} {
-		_, err := FromEnvLookup(API(), env(kv...))
+		_, err := fromEnvLookup(API(), env(kv...))
 		if err == nil || strings.Contains(err.Error(), envSecret) || !strings.Contains(err.Error(), "xxxxx") {
 			t.Errorf("%v: %v", kv, err)
 		}

@@ -3,37 +3,34 @@ package profiles_test
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/redisguard/redisguard/profiles"
 )
 
-func ExampleFromEnvLookup() {
-	env := map[string]string{
+func ExampleFromEnv() {
+	// The environment a deployment gives the process.
+	for k, v := range map[string]string{
 		"REDIS_URL":                    "redis://app:s3cret@cache.internal:6379/2",
 		"WORKER_REDIS_MAX_CONNECTIONS": "300",
 		"WORKER_REDIS_SOCKET_TIMEOUT":  "90",
+	} {
+		os.Setenv(k, v)
+		defer os.Unsetenv(k)
 	}
-	cfg, err := profiles.FromEnvLookup(profiles.Worker(), func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
-	})
+	cfg, err := profiles.FromEnv(profiles.Worker())
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(cfg.Mode(), cfg.PoolSize, cfg.MaxConcurrentOps, cfg.MaxBlocking, cfg.SocketTimeout)
-	fmt.Println(profiles.RedactURL(cfg.URL))
 	// Output:
 	// single 300 150 37 1m30s
-	// redis://app:xxxxx@cache.internal:6379/2
 }
 
-func ExampleFromEnvLookup_badValue() {
-	_, err := profiles.FromEnvLookup(profiles.API(), func(k string) (string, bool) {
-		if k == "REDIS_MAX_CONNECTIONS" {
-			return "abc", true
-		}
-		return "", false
-	})
+func ExampleFromEnv_badValue() {
+	os.Setenv("REDIS_MAX_CONNECTIONS", "abc")
+	defer os.Unsetenv("REDIS_MAX_CONNECTIONS")
+	_, err := profiles.FromEnv(profiles.API())
 	fmt.Println(err)
 	var envErr *profiles.EnvError
 	if errors.As(err, &envErr) {

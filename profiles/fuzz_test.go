@@ -11,7 +11,7 @@ import (
 // the fixed text of a message by chance.
 const fuzzMarker = "Zq9"
 
-// FuzzFromEnv feeds FromEnvLookup (and Config.Validate, the options builders,
+// FuzzFromEnv feeds fromEnvLookup (and Config.Validate, the options builders,
 // String and LogValue) arbitrary values for the connection and size
 // variables. Invariants: nothing panics; no error, String or LogValue
 // contains a password (REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD, or the
@@ -48,9 +48,9 @@ func FuzzFromEnv(f *testing.F) {
 			urlValue = rest
 		}
 		kv := map[string]string{
-			EnvURL: urlValue, EnvHost: host, EnvPort: port, EnvDB: db, EnvTLS: tlsv,
-			EnvClusterAddrs: cluster, EnvSentinelAddrs: sentinel, EnvSentinelMaster: master,
-			EnvKeepAliveIdle: keepidle, EnvKeepAliveCount: keepcnt,
+			envURL: urlValue, envHost: host, envPort: port, envDB: db, envTLS: tlsv,
+			envClusterAddrs: cluster, envSentinelAddrs: sentinel, envSentinelMaster: master,
+			envKeepAliveIdle: keepidle, envKeepAliveCount: keepcnt,
 		}
 		names := apiEnv
 		preset := API()
@@ -67,14 +67,14 @@ func FuzzFromEnv(f *testing.F) {
 		}
 		switch pwMode % 4 {
 		case 1:
-			kv[EnvPassword] = secret
+			kv[envPassword] = secret
 			secrets = append(secrets, secret)
 		case 2:
-			kv[EnvPassword] = fuzzMarker + "other" + pw
-			secrets = append(secrets, kv[EnvPassword])
+			kv[envPassword] = fuzzMarker + "other" + pw
+			secrets = append(secrets, kv[envPassword])
 		case 3:
-			kv[EnvSentinelPassword] = fuzzMarker + "sentinel" + pw
-			secrets = append(secrets, kv[EnvSentinelPassword])
+			kv[envSentinelPassword] = fuzzMarker + "sentinel" + pw
+			secrets = append(secrets, kv[envSentinelPassword])
 		}
 		lookup := func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
 
@@ -93,15 +93,15 @@ func FuzzFromEnv(f *testing.F) {
 			}
 		}
 
-		c, err := FromEnvLookup(preset, lookup)
-		checkErr("FromEnvLookup error", err)
+		c, err := fromEnvLookup(preset, lookup)
+		checkErr("fromEnvLookup error", err)
 		leak("String", c.String())
 		var buf bytes.Buffer
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "config", c)
 		leak("LogValue", buf.String())
 		if err == nil {
 			if verr := c.Validate(); verr != nil {
-				t.Fatalf("FromEnvLookup returned a Config Validate rejects: %v", verr)
+				t.Fatalf("fromEnvLookup returned a Config Validate rejects: %v", verr)
 			}
 			var oerr error
 			switch c.Mode() {
@@ -120,7 +120,7 @@ func FuzzFromEnv(f *testing.F) {
 		// The same URL set in code.
 		cc := preset
 		cc.URL = urlValue
-		cc.Password = kv[EnvPassword]
+		cc.Password = kv[envPassword]
 		checkErr("Validate error", cc.Validate())
 		leak("String (code)", cc.String())
 		if urlSecretChecked {

@@ -29,7 +29,7 @@ func TestClientOptions(t *testing.T) {
 		t.Fatalf("%+v %v", o, err)
 	}
 	o, err = Config{}.ClientOptions()
-	if err != nil || o.Addr != DefaultAddr {
+	if err != nil || o.Addr != defaultAddr {
 		t.Fatalf("default addr: %+v %v", o, err)
 	}
 

@@ -62,7 +62,7 @@ func newClient(t *testing.T, c Config) redis.UniversalClient {
 
 func mustEnv(t *testing.T, preset Config, kv ...string) Config {
 	t.Helper()
-	c, err := FromEnvLookup(preset, env(kv...))
+	c, err := fromEnvLookup(preset, env(kv...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +153,8 @@ func TestDialerSetsKeepAliveOnTheSocket(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := mustEnv(t, Worker(), append(hostPort(s), tc.kv...)...)
 
-			// Straight from Dialer.
-			conn, err := Dialer(c)(ctxT(t, 5*time.Second), "tcp", s.Addr())
+			// Straight from the dialer.
+			conn, err := dialerOf(t, c)(ctxT(t, 5*time.Second), "tcp", s.Addr())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +333,7 @@ func TestTLS(t *testing.T) {
 	t.Run("keepalive also on TLS connections", func(t *testing.T) {
 		c := mustEnv(t, API(), "REDIS_URL", "rediss://"+tlsAddr, "REDIS_TCP_KEEPIDLE", "77")
 		c.TLSConfig = &tls.Config{RootCAs: pool}
-		conn, err := Dialer(c)(ctxT(t, 5*time.Second), "tcp", tlsAddr)
+		conn, err := dialerOf(t, c)(ctxT(t, 5*time.Second), "tcp", tlsAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -527,4 +527,14 @@ func TestSentinelFailover(t *testing.T) {
 	if got, err := rdb.Get(ctx, "before").Result(); err != nil || got != "1" {
 		t.Fatalf("GET before = %q, %v", got, err)
 	}
+}
+
+// dialerOf is the dial function the options built from c carry.
+func dialerOf(t *testing.T, c Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	t.Helper()
+	r, err := c.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.dialer()
 }

@@ -47,6 +47,9 @@ const withheld = "malformed URL (the parser's message is withheld because it wou
 // parseURL parses a redis://, rediss:// or unix:// URL with redis.ParseURL.
 // Errors are *urlError.
 func parseURL(raw string) (*urlInfo, error) {
+	if testHook != nil {
+		testHook("parseURL")
+	}
 	var password string // set once the URL parsed; scrub removes it too
 	fail := func(reason string) error {
 		return &urlError{url: RedactURL(raw), reason: scrub(reason, raw, password)}

@@ -91,7 +91,7 @@ func TestURLErrorsNeverRepeatThePassword(t *testing.T) {
 			for _, via := range []string{"env", "config"} {
 				var err error
 				if via == "env" {
-					_, err = FromEnvLookup(API(), env("REDIS_URL", tc.url))
+					_, err = fromEnvLookup(API(), env("REDIS_URL", tc.url))
 					var ee *EnvError
 					if !errors.As(err, &ee) || ee.Var != "REDIS_URL" {
 						t.Fatalf("%s: %v is not an EnvError on REDIS_URL", via, err)

@@ -160,10 +160,16 @@ func (s *servers) newHandle(c0 *cell, name string) *handle {
 		h.printed = []printable{{"profiles.Config", c}, {"profiles.Hooks", h.hooks}}
 	case "Ring+Apply":
 		c.Password = secret
+		// A Ring has no builder of its own: it dials with the dialer the
+		// single-server options carry (the profile's keepalive).
+		so, oerr := c.ClientOptions()
+		if oerr != nil {
+			c0.fatal("%s: %v", name, oerr)
+		}
 		o := &redis.RingOptions{
 			Addrs:                 map[string]string{"a": s.ringProxies[0].Addr(), "b": s.ringProxies[1].Addr()},
 			Password:              c.Password,
-			Dialer:                profiles.Dialer(c),
+			Dialer:                so.Dialer,
 			PoolSize:              c.PoolSize,
 			ReadTimeout:           c.SocketTimeout,
 			WriteTimeout:          c.SocketTimeout,

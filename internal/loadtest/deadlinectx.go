@@ -85,7 +85,7 @@ func deadlineClient(cfg profiles.Config, std bool) (*redis.Client, func(), error
 	}
 	closeAll := func() { _ = h.Breaker.Close() }
 	if std {
-		d := cfg.WithDefaults().Retry.Deadline
+		d := cfg.Retry.Deadline // the API preset leaves it 0: the hooks' own deadlines
 		to := hooks.TimeoutOptions{BlockingCap: cfg.BlockingTimeout, Read: d, Write: d, Default: d, StdContext: true}
 		if h.Timeouts, err = hooks.NewTimeouts(to); err != nil {
 			closeAll()

@@ -17,11 +17,10 @@ import (
 	"github.com/redisguard/redisguard/profiles"
 )
 
-// connectionVars are the variables that name a server; any of them set
-// means "use a real server".
+// connectionVars are the variables that name a server (see the profiles
+// package documentation); any of them set means "use a real server".
 var connectionVars = []string{
-	profiles.EnvURL, profiles.EnvHost, profiles.EnvPort,
-	profiles.EnvClusterAddrs, profiles.EnvSentinelAddrs,
+	"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS",
 }
 
 // Target is the server an example uses.
@@ -38,7 +37,7 @@ type Target struct {
 func Open() (*Target, error) {
 	for _, v := range connectionVars {
 		if val := os.Getenv(v); val != "" {
-			if v == profiles.EnvURL {
+			if v == "REDIS_URL" {
 				val = profiles.RedactURL(val)
 			}
 			return &Target{line: fmt.Sprintf("redis: real server from the environment (%s=%s)", v, val)}, nil
@@ -140,7 +139,7 @@ func (t *Target) ClientOptions() (*redis.Options, error) {
 	if t.Embedded {
 		return &redis.Options{Addr: t.mr.Addr()}, nil
 	}
-	if u := os.Getenv(profiles.EnvURL); u != "" {
+	if u := os.Getenv("REDIS_URL"); u != "" {
 		o, err := redis.ParseURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("exampleredis: REDIS_URL=%s: %w", profiles.RedactURL(u), err)
