@@ -1,0 +1,486 @@
+package hooks
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The state word of a limCore packs the permits in use, the budgets'
+// generation and two flags:
+//
+//	bits  0..20  commands in flight (general budget)
+//	bits 21..41  blocking commands in flight
+//	bits 42..61  generation of the budgets, which SetLimits advances
+//	bit  62      short commands are queued
+//	bit  63      blocking commands are queued
+//
+// Every change goes through a compare-and-swap of the whole word, so the
+// lock-free fast path and the locked slow path always see each other. A
+// lock-free change loads the word, then the budgets, then swaps: were the
+// budgets replaced in between, the generation has moved and the swap
+// fails, so no permit is ever taken or given back by stale budgets (short
+// of 2^20 changes of the budgets during one swap).
+const (
+	limCountBits = 21 // holds maxLimiterBudget
+	limCountMask = 1<<limCountBits - 1
+	limBlkShift  = limCountBits
+	limGenShift  = 2 * limCountBits
+	limGenMask   = (uint64(1)<<20 - 1) << limGenShift
+	limShortWait = uint64(1) << 62
+	limBlkWait   = uint64(1) << 63
+)
+
+func limInFlight(s uint64) uint64 { return s & limCountMask }
+func limBlocking(s uint64) uint64 { return s >> limBlkShift & limCountMask }
+
+// limDelta is what a command adds to the state word while it holds its
+// permits.
+func limDelta(blocking bool) uint64 {
+	if blocking {
+		return 1 | 1<<limBlkShift
+	}
+	return 1
+}
+
+// fits reports whether the permits of a command are free in state s.
+func (b *limBudgets) fits(s uint64, blocking bool) bool {
+	if limInFlight(s) >= b.maxIn {
+		return false
+	}
+	if blocking {
+		return limBlocking(s) < b.maxBlk
+	}
+	return limInFlight(s)-limBlocking(s) < b.maxShort
+}
+
+// fastOK reports whether a command may take its permits without the lock:
+// they are free and no queued waiter could be overtaken.
+func (b *limBudgets) fastOK(s uint64, blocking bool) bool {
+	if !b.fits(s, blocking) || s&limShortWait != 0 {
+		return false
+	}
+	if blocking {
+		return s&limBlkWait == 0
+	}
+	// Queued blocking commands are no obstacle while the blocking budget is
+	// spent: they could not use the permit.
+	return s&limBlkWait == 0 || limBlocking(s) >= b.maxBlk
+}
+
+// acquire takes a permit (two for a blocking command) or returns why not.
+func (c *limCore) acquire(ctx context.Context, blocking bool) error {
+	d := limDelta(blocking)
+	for {
+		s := c.state.Load()
+		if !c.budgets.Load().fastOK(s, blocking) {
+			return c.acquireSlow(ctx, blocking)
+		}
+		if c.state.CompareAndSwap(s, s+d) {
+			c.admitted.Add(1)
+			return nil
+		}
+	}
+}
+
+func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
+	if err := ctx.Err(); err != nil {
+		c.cancelled.Add(1)
+		return &waitEndedError{msg: "hooks: limiter: context ended before a permit was free", cause: err}
+	}
+	d := limDelta(blocking)
+	bit := limShortWait
+	q := &c.shortQ
+	if blocking {
+		bit, q = limBlkWait, &c.blkQ
+	}
+	// A full queue refuses without the lock, which belongs to the releases
+	// that grant waiters: callers refused in a tight loop must not slow them.
+	if b, s := c.budgets.Load(), c.state.Load(); !b.fits(s, blocking) && b.waitBound() > 0 && c.waiting.Load() >= b.waitBound() {
+		c.rejected.Add(1)
+		return c.limitErr(b, 0, true, blocking, s)
+	}
+
+	c.mu.Lock()
+	b := c.budgets.Load() // fixed while mu is held
+	for {
+		s := c.state.Load()
+		if b.fits(s, blocking) {
+			// By the invariant nobody queued could use these permits.
+			if c.state.CompareAndSwap(s, s+d) {
+				c.mu.Unlock()
+				c.admitted.Add(1)
+				return nil
+			}
+			continue
+		}
+		if w := b.waitBound(); w > 0 && c.waiting.Load() >= w {
+			c.rejected.Add(1)
+			c.mu.Unlock()
+			return c.limitErr(b, 0, true, blocking, s)
+		}
+		// Raising the flag in the same compare-and-swap that saw the permits
+		// taken: a release that lands after it must take the lock, and
+		// will find this waiter queued.
+		if c.state.CompareAndSwap(s, s|bit) {
+			break
+		}
+	}
+	w := waiterPool.Get().(*waiter)
+	w.blocking = blocking
+	c.seq++
+	w.seq = c.seq
+	q.pushBack(w)
+	c.waiting.Add(1)
+	c.mu.Unlock()
+
+	start := time.Now()
+	limit, byDeadline := b.limits.MaxWait, false
+	if dl, ok := waitDeadline(ctx); ok {
+		if until := time.Until(dl); limit <= 0 || until < limit {
+			limit, byDeadline = max(until, 0), true
+		}
+	}
+	var timeout <-chan time.Time
+	if limit > 0 || byDeadline {
+		t := getTimer(limit)
+		defer putTimer(t)
+		timeout = t.C
+	}
+
+	select {
+	case <-w.ch:
+		c.endWait(start, w)
+		c.admitted.Add(1)
+		return nil
+	case <-ctx.Done():
+		return c.abandon(w, start, ctx.Err())
+	case <-timeout:
+		if byDeadline {
+			return c.abandon(w, start, context.DeadlineExceeded)
+		}
+		return c.abandon(w, start, nil)
+	}
+}
+
+// abandon ends a wait that the context (cause != nil) or MaxWait (cause
+// == nil) cut short. The wait leaves the queue and is counted in one step
+// under mu (see limCore).
+func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
+	blocking := w.blocking
+	c.mu.Lock()
+	if w.granted {
+		// The permits arrived while the wait was ending.
+		<-w.ch // sent under mu, before granted was visible
+		c.endWait(start, w)
+		if cause == nil {
+			// MaxWait ran out but the permit is here: use it.
+			c.mu.Unlock()
+			c.admitted.Add(1)
+			return nil
+		}
+		// The caller is gone: hand the permits on rather than leak them.
+		c.settle(limDelta(blocking), false)
+		c.cancelled.Add(1)
+		c.mu.Unlock()
+		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
+	}
+	q, bit := &c.shortQ, limShortWait
+	if blocking {
+		q, bit = &c.blkQ, limBlkWait
+	}
+	q.remove(w)
+	c.waiting.Add(-1)
+	if q.head == nil {
+		// Leaving frees nothing, and a waiter that could not be granted
+		// does not make another one grantable: only the flag changes.
+		for {
+			s := c.state.Load()
+			if c.state.CompareAndSwap(s, s&^bit) {
+				break
+			}
+		}
+	}
+	waited := c.endWait(start, w)
+	if cause != nil {
+		c.cancelled.Add(1)
+		c.mu.Unlock()
+		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
+	}
+	c.rejected.Add(1)
+	s, b := c.state.Load(), c.budgets.Load()
+	c.mu.Unlock()
+	return c.limitErr(b, waited, false, blocking, s)
+}
+
+// waitEndedError is the Limiter's error when the context ended before the
+// command got a permit: the command was not sent. errors.Is matches
+// ErrNotSent and the context's error (context.Canceled or
+// context.DeadlineExceeded).
+type waitEndedError struct {
+	msg   string
+	cause error
+}
+
+func (e *waitEndedError) Error() string {
+	return e.msg + "; the command was not sent: " + e.cause.Error()
+}
+
+func (e *waitEndedError) Unwrap() error { return e.cause }
+
+func (e *waitEndedError) Is(target error) bool { return target == ErrNotSent }
+
+// endWait records the wait and recycles w. w must be out of every queue
+// and its channel empty.
+func (c *limCore) endWait(start time.Time, w *waiter) time.Duration {
+	waited := time.Since(start)
+	c.totalWait.Add(int64(waited))
+	for {
+		m := c.maxWaitSeen.Load()
+		if int64(waited) <= m || c.maxWaitSeen.CompareAndSwap(m, int64(waited)) {
+			break
+		}
+	}
+	w.reset()
+	waiterPool.Put(w)
+	return waited
+}
+
+// release gives back a command's permits and hands them to waiters.
+func (c *limCore) release(blocking bool) {
+	d := limDelta(blocking)
+	for {
+		s := c.state.Load()
+		n := s - d
+		// Without the lock only when no waiter could use what is freed.
+		if n&limShortWait != 0 || (n&limBlkWait != 0 && limBlocking(n) < c.budgets.Load().maxBlk) {
+			break
+		}
+		if c.state.CompareAndSwap(s, n) {
+			return
+		}
+	}
+	c.mu.Lock()
+	c.settle(d, false)
+	c.mu.Unlock()
+}
+
+// settle frees rel and grants waiters in arrival order, in one
+// compare-and-swap, so that no lock-free acquire can slip in between; with
+// newGen it also advances the generation of the budgets. c.mu must be
+// held.
+func (c *limCore) settle(rel uint64, newGen bool) {
+	b := c.budgets.Load()
+	for {
+		s := c.state.Load()
+		n := s - rel
+		in, blk := limInFlight(n), limBlocking(n)
+		sp, bp := c.shortQ.head, c.blkQ.head
+		ns, nb := 0, 0
+		for in < b.maxIn {
+			var pick *waiter
+			if sp != nil && in-blk < b.maxShort {
+				pick = sp
+			}
+			if bp != nil && blk < b.maxBlk && (pick == nil || bp.seq < pick.seq) {
+				pick = bp
+			}
+			if pick == nil {
+				break
+			}
+			in++
+			if pick.blocking {
+				blk++
+				bp = bp.next
+				nb++
+			} else {
+				sp = sp.next
+				ns++
+			}
+		}
+		gen := n & limGenMask
+		if newGen {
+			gen = (gen + 1<<limGenShift) & limGenMask
+		}
+		next := in | blk<<limBlkShift | gen
+		if sp != nil {
+			next |= limShortWait
+		}
+		if bp != nil {
+			next |= limBlkWait
+		}
+		if !c.state.CompareAndSwap(s, next) {
+			continue
+		}
+		for ; ns > 0; ns-- {
+			c.grant(c.shortQ.popFront())
+		}
+		for ; nb > 0; nb-- {
+			c.grant(c.blkQ.popFront())
+		}
+		return
+	}
+}
+
+func (c *limCore) grant(w *waiter) {
+	w.granted = true
+	c.waiting.Add(-1)
+	w.ch <- struct{}{}
+}
+
+// stats reads the figures under mu, where waits are queued, granted and
+// ended, so that they agree (see LimiterStats).
+func (c *limCore) stats() LimiterStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var blkWaiting int64
+	for w := c.blkQ.head; w != nil; w = w.next {
+		blkWaiting++
+	}
+	s := c.state.Load()
+	return LimiterStats{
+		InFlight:         int64(limInFlight(s)),
+		InFlightBlocking: int64(limBlocking(s)),
+		Waiting:          c.waiting.Load(),
+		WaitingBlocking:  blkWaiting,
+		Admitted:         c.admitted.Load(),
+		Rejected:         c.rejected.Load(),
+		Cancelled:        c.cancelled.Load(),
+		TotalWait:        time.Duration(c.totalWait.Load()),
+		MaxWaitSeen:      time.Duration(c.maxWaitSeen.Load()),
+		Limit:            int64(c.budgets.Load().maxShort),
+		LimiterLimits:    c.budgets.Load().limits,
+	}
+}
+
+// limitErr builds the ErrLimited error: what was exhausted under the
+// budgets b, and the wait.
+func (c *limCore) limitErr(b *limBudgets, waited time.Duration, queueFull, blocking bool, s uint64) error {
+	return &limitError{
+		addr:      c.addr,
+		waited:    waited,
+		queueFull: queueFull,
+		blocking:  blocking,
+		inFlight:  limInFlight(s),
+		maxIn:     b.maxIn,
+		blk:       limBlocking(s),
+		maxBlk:    b.maxBlk,
+		waiting:   b.waitBound(),
+	}
+}
+
+// limitError is the error a Limiter returns when it admits no command. It
+// wraps ErrLimited.
+type limitError struct {
+	addr      string
+	waited    time.Duration
+	queueFull bool
+	blocking  bool
+	inFlight  uint64
+	maxIn     uint64
+	blk       uint64
+	maxBlk    uint64
+	waiting   int64
+}
+
+func (e *limitError) Error() string {
+	var b strings.Builder
+	b.WriteString("hooks: limiter: ")
+	if e.queueFull {
+		b.WriteString(strconv.FormatInt(e.waiting, 10))
+		b.WriteString(" commands already waiting (MaxWaiting)")
+	} else {
+		b.WriteString("waited ")
+		b.WriteString(e.waited.Round(time.Millisecond).String())
+		b.WriteString(" for a permit")
+	}
+	b.WriteString(" (in flight ")
+	b.WriteString(strconv.FormatUint(e.inFlight, 10))
+	b.WriteByte('/')
+	b.WriteString(strconv.FormatUint(e.maxIn, 10))
+	if e.blocking {
+		b.WriteString(", blocking ")
+		b.WriteString(strconv.FormatUint(e.blk, 10))
+		b.WriteByte('/')
+		b.WriteString(strconv.FormatUint(e.maxBlk, 10))
+	}
+	if e.addr != "" {
+		b.WriteString(", node ")
+		b.WriteString(e.addr)
+	}
+	b.WriteString("): ")
+	b.WriteString(ErrLimited.Error())
+	return b.String()
+}
+
+func (e *limitError) Unwrap() error { return ErrLimited }
+
+// waiter is a command queued for a permit.
+type waiter struct {
+	prev, next *waiter
+	seq        uint64
+	blocking   bool
+	granted    bool          // set under mu when the permits are its own
+	ch         chan struct{} // capacity 1; receives once, when granted
+}
+
+func (w *waiter) reset() {
+	w.prev, w.next = nil, nil
+	w.seq, w.blocking, w.granted = 0, false, false
+}
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
+
+// waitList is an intrusive FIFO of waiters.
+type waitList struct{ head, tail *waiter }
+
+func (l *waitList) pushBack(w *waiter) {
+	w.prev, w.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = w
+	} else {
+		l.head = w
+	}
+	l.tail = w
+}
+
+func (l *waitList) popFront() *waiter {
+	w := l.head
+	l.remove(w)
+	return w
+}
+
+func (l *waitList) remove(w *waiter) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		l.tail = w.prev
+	}
+	w.prev, w.next = nil, nil
+}
+
+// timerPool keeps the timers of waits for a permit: a wait is the path of
+// every command while the limiter is saturated, and a new timer costs two
+// allocations. Since Go 1.23 (this module's go line is newer) a stopped
+// timer's channel holds no stale value, so a pooled timer can be Reset.
+var timerPool sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timerPool.Put(t)
+}
