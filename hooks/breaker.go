@@ -2,10 +2,7 @@ package hooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +144,8 @@ type Breaker struct {
 	probeStop   context.CancelFunc
 }
 
+var _ nodeHook = (*Breaker)(nil)
+
 // BreakerState is the state of a node's circuit. Its value is its name.
 type BreakerState string
 
@@ -176,8 +175,6 @@ func breakerState(s gobreaker.State) BreakerState {
 type subscription struct {
 	fn func(node string, from, to BreakerState)
 }
-
-var _ nodeHook = (*Breaker)(nil)
 
 type stateEvent struct {
 	node     string
@@ -376,188 +373,6 @@ func (b *Breaker) readyToTrip(c gobreaker.Counts) bool {
 	return n >= b.minRequests && n > 0 && float64(c.TotalFailures)/float64(n) >= b.failureRatio
 }
 
-// state returns the state of addr's breaker; an address with no breaker
-// (never seen, or evicted) is closed.
-func (b *Breaker) state(addr string) BreakerState {
-	nb, ok := b.nodes.Peek(addr)
-	if !ok {
-		return BreakerClosed
-	}
-	s := breakerState(nb.cb.State())
-	b.deliver()
-	return s
-}
-
-// States returns the state of every node's breaker the Breaker keeps.
-func (b *Breaker) States() map[string]BreakerState {
-	keys := b.nodes.Keys()
-	m := make(map[string]BreakerState, len(keys))
-	for _, k := range keys {
-		if nb, ok := b.nodes.Peek(k); ok {
-			m[k] = breakerState(nb.cb.State())
-		}
-	}
-	b.deliver()
-	return m
-}
-
-// Subscribe adds fn to the listeners of every node's state changes, next
-// to BreakerOptions.OnStateChange and any other subscriber, and returns a
-// function that removes it (safe to call more than once). fn is called as
-// OnStateChange is: in order, with no lock held, on the goroutine of a call
-// that follows the change or of State and States; it may call them. Keep
-// it short: the next listeners and the call wait for it. A health.Monitor
-// subscribes this way to follow the breaker at once.
-func (b *Breaker) Subscribe(fn func(node string, from, to BreakerState)) (unsubscribe func()) {
-	if fn == nil {
-		return func() {}
-	}
-	s := &subscription{fn: fn}
-	b.subMu.Lock()
-	var cur []*subscription
-	if p := b.subs.Load(); p != nil {
-		cur = *p
-	}
-	next := append(append(make([]*subscription, 0, len(cur)+1), cur...), s)
-	b.subs.Store(&next)
-	b.subMu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.subMu.Lock()
-			defer b.subMu.Unlock()
-			p := b.subs.Load()
-			if p == nil {
-				return
-			}
-			next := make([]*subscription, 0, len(*p))
-			for _, o := range *p {
-				if o != s {
-					next = append(next, o)
-				}
-			}
-			b.subs.Store(&next)
-		})
-	}
-}
-
-// enqueue is gobreaker's OnStateChange: it runs under gobreaker's lock, so
-// it only queues the event.
-func (b *Breaker) enqueue(node string, from, to gobreaker.State) {
-	b.evMu.Lock()
-	b.events = append(b.events, stateEvent{node: node, from: breakerState(from), to: breakerState(to)})
-	b.pending.Add(1)
-	b.evMu.Unlock()
-}
-
-// deliver hands queued events to OnStateChange and the subscribers, in
-// order, with no lock held. One goroutine delivers at a time; one that finds
-// another at it leaves the events to it.
-func (b *Breaker) deliver() {
-	for b.pending.Load() != 0 {
-		if !b.delivering.CompareAndSwap(false, true) {
-			return
-		}
-		b.deliverQueued()
-	}
-}
-
-func (b *Breaker) deliverQueued() {
-	defer b.delivering.Store(false)
-	for {
-		b.evMu.Lock()
-		batch := b.events
-		b.events = nil
-		b.pending.Store(0)
-		b.evMu.Unlock()
-		if len(batch) == 0 {
-			return
-		}
-		var subs []*subscription
-		if p := b.subs.Load(); p != nil {
-			subs = *p
-		}
-		for _, e := range batch {
-			if b.onStateChange != nil {
-				b.onStateChange(e.node, e.from, e.to)
-			}
-			for _, s := range subs {
-				s.fn(e.node, e.from, e.to)
-			}
-		}
-	}
-}
-
-// Verdicts handed to gobreaker in place of the real error, decided outside
-// its lock.
-var (
-	errBreakerFailure  = errors.New("hooks: breaker: node failure")
-	errBreakerExcluded = errors.New("hooks: breaker: not counted")
-)
-
-// verdict says how gobreaker counts a call that returned err.
-func verdict(ctx context.Context, err error, pipeline bool) error {
-	if err == nil || err == redis.Nil {
-		return nil
-	}
-	if canceled(ctx, err) {
-		return errBreakerExcluded
-	}
-	o, fault := classify(err, pipeline)
-	switch {
-	case fault && callerDeadlineCut(ctx, err):
-		return errBreakerExcluded
-	case fault:
-		return errBreakerFailure
-	case o == outcomeNotSent, o == outcomeStopped:
-		return errBreakerExcluded
-	default:
-		return nil
-	}
-}
-
-// deadlineSlack absorbs the difference between the clock a socket deadline
-// fires by and time.Now for a deadline without a monotonic reading.
-const deadlineSlack = time.Millisecond
-
-// callerDeadlineCut reports whether err is the caller's own deadline
-// cutting the command: err is a timeout (not a dial's), and the deadline of
-// the caller's context (the one Timeouts was given, see callerContext) was
-// no later than any other deadline on ctx and had passed when err came. A
-// class deadline of Timeouts that was earlier, or a socket timeout that
-// fired before the caller's deadline, is the node's failure.
-func callerDeadlineCut(ctx context.Context, err error) bool {
-	if !isDeadlineErr(err) {
-		return false
-	}
-	dl, ok := callerContext(ctx).Deadline()
-	if !ok {
-		return false
-	}
-	if eff, ok := ctx.Deadline(); ok && eff.Before(dl) {
-		return false
-	}
-	return !time.Now().Add(deadlineSlack).Before(dl)
-}
-
-// isDeadlineErr reports a timeout other than a dial's: a socket deadline,
-// a net.Error timing out, or context.DeadlineExceeded.
-func isDeadlineErr(err error) bool {
-	var m *maybeAppliedError
-	if errors.As(err, &m) {
-		err = m.Cause()
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return false
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 // dialHook counts the failed dials of the breaker of address "" (see
 // breakerHook.DialHook).
 func (b *Breaker) dialHook(next redis.DialHook) redis.DialHook {
@@ -592,132 +407,4 @@ func (b *Breaker) selfHook() *breakerHook {
 	h = b.self
 	b.mu.Unlock()
 	return h
-}
-
-// breakerHook is the hook of one node, bound to its breaker.
-type breakerHook struct {
-	b      *Breaker
-	addr   string
-	target *redis.Options // the node client's options, or nil
-	nb     atomic.Pointer[nodeBreaker]
-}
-
-var _ redis.Hook = (*breakerHook)(nil)
-
-// node returns the node's breaker, looking it up again if the cache
-// dropped it.
-func (h *breakerHook) node() *nodeBreaker {
-	nb := h.nb.Load()
-	if nb.evicted.Load() {
-		nb = h.b.node(h.addr, h.target)
-		h.nb.Store(nb)
-	}
-	return nb
-}
-
-// DialHook counts every failed dial as a failure of the node, whoever
-// waits for the connection: go-redis dials on a goroutine of its own,
-// detached from the command that needed the connection, so a caller whose
-// deadline ends first never sees the dial's error. A dial cancelled
-// (context.Canceled) does not count; a successful dial is not a success,
-// since a node that accepts connections may still not answer. The dial
-// itself is never refused: the commands that need it were let through.
-func (h *breakerHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := next(ctx, network, addr)
-		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() != context.Canceled {
-			h.dialFailed()
-		}
-		return conn, err
-	}
-}
-
-// dialFailed records a failure with the node's breaker. An open breaker
-// records nothing; a half-open one with no probe left neither (the probe's
-// own result decides).
-func (h *breakerHook) dialFailed() {
-	nb := h.node()
-	nb.fast.failing()
-	_, _ = nb.cb.Execute(func() (struct{}, error) { return struct{}{}, errBreakerFailure })
-	nb.fast.done()
-	if h.b.pending.Load() != 0 {
-		h.b.deliver()
-	}
-}
-
-func (h *breakerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if handshakeCall(ctx, cmd, nil) {
-			return next(ctx, cmd)
-		}
-		return h.execute(ctx, false, func(ctx context.Context) error { return next(ctx, cmd) })
-	}
-}
-
-func (h *breakerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if handshakeCall(ctx, nil, cmds) {
-			return next(ctx, cmds)
-		}
-		err := h.execute(ctx, true, func(ctx context.Context) error { return next(ctx, cmds) })
-		if _, refused := err.(*circuitOpenError); refused {
-			// go-redis sets no per-command error when a hook fails a
-			// pipeline without calling next: say why on each command,
-			// as the Limiter does.
-			for _, cmd := range cmds {
-				cmd.SetErr(err)
-			}
-		}
-		return err
-	}
-}
-
-// execute runs call, a command or a batch (pipeline), through the node's
-// breaker.
-func (h *breakerHook) execute(ctx context.Context, pipeline bool, call func(context.Context) error) error {
-	nb := h.node()
-	if err, ok := h.executeFast(ctx, nb, pipeline, call); ok {
-		return err
-	}
-	if !nb.closed.Load() {
-		if ctx.Value(nestedKey{nb}) != nil {
-			return call(ctx)
-		}
-		ctx = context.WithValue(ctx, nestedKey{nb}, true)
-	}
-	var err error
-	failed := false
-	_, v := nb.cb.Execute(func() (struct{}, error) {
-		err = call(ctx)
-		vd := verdict(ctx, err, pipeline)
-		if vd == errBreakerFailure {
-			nb.fast.failing()
-			failed = true
-		}
-		return struct{}{}, vd
-	})
-	if failed {
-		nb.fast.done()
-	} else if v == nil {
-		nb.fast.endStreak(&nb.cb)
-	}
-	if h.b.pending.Load() != 0 {
-		h.b.deliver()
-	}
-	if v == gobreaker.ErrOpenState || v == gobreaker.ErrTooManyRequests {
-		return nb.openErr
-	}
-	return err
-}
-
-// circuitOpenError is the error of an open circuit: it names the node and
-// matches ErrCircuitOpen and ErrNotSent.
-type circuitOpenError struct {
-	msg string
-}
-
-func (e *circuitOpenError) Error() string { return e.msg }
-
-func (e *circuitOpenError) Is(target error) bool {
-	return target == ErrCircuitOpen || target == ErrNotSent
 }
