@@ -50,121 +50,21 @@ func runFlapping(e *env) ([]Row, error) {
 	d, faultAt, faultFor := e.dur(6*time.Second), e.dur(500*time.Millisecond), e.dur(5*time.Second)
 	every := time.Second / perSecond
 
-	type result struct {
-		calls, ok, sent int64 // during the fault
-		errs            map[string]int
-		retry           hooks.RetryStats
-	}
-	measure := func(c redis.UniversalClient, r *hooks.Retry) (result, error) {
-		res := result{errs: map[string]int{}}
-		start := time.Now()
-		faultStart, faultEnd, stop := start.Add(faultAt), start.Add(faultAt+faultFor), start.Add(d)
-		var before, after int64
-		var statErr error
-		faultDone := make(chan struct{})
-		go func() {
-			defer close(faultDone)
-			time.Sleep(time.Until(faultStart))
-			name := px.CutReplies(share)
-			if before, statErr = redistest.CommandCalls(srv.Addr(), "get", "set"); statErr != nil {
-				px.RemoveToxic(name)
-				return
-			}
-			time.Sleep(time.Until(faultEnd))
-			after, statErr = redistest.CommandCalls(srv.Addr(), "get", "set")
-			px.RemoveToxic(name)
-		}()
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for gi := range workers {
-			wg.Go(func() {
-				var calls, ok int64
-				errs := map[string]int{}
-				k := "f" + strconv.Itoa(gi)
-				next := start.Add(every * time.Duration(gi) / workers)
-				for i := 0; next.Before(stop); i++ {
-					time.Sleep(time.Until(next))
-					t0 := time.Now()
-					var err error
-					if i%2 == 0 {
-						err = c.Set(context.Background(), k, i, 0).Err()
-					} else if err = c.Get(context.Background(), k).Err(); err == redis.Nil {
-						err = nil
-					}
-					if !t0.Before(faultStart) && t0.Before(faultEnd) {
-						calls++
-						if err == nil {
-							ok++
-						} else {
-							errs[errKind(err)]++
-						}
-					}
-					// A call that overran its slot skips the slots it missed.
-					for next = next.Add(every); next.Before(time.Now()); next = next.Add(every) {
-					}
-				}
-				mu.Lock()
-				res.calls += calls
-				res.ok += ok
-				for k, v := range errs {
-					res.errs[k] += v
-				}
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		<-faultDone
-		if statErr != nil {
-			return res, statErr
-		}
-		res.sent = after - before
-		if r != nil {
-			res.retry = r.Stats()
-		}
-		return res, nil
-	}
-	// apiClient builds a client with the API preset's options and hooks,
-	// all of them or all but the Breaker. Every client of the scenario sets
-	// DisableIdentity, so that a new connection's set-up is a HELLO alone,
-	// which the proxy lets through.
-	apiClient := func(breaker bool, change func(*profiles.Config)) (redis.UniversalClient, *hooks.Retry, error) {
-		cfg := profiles.API()
-		cfg.Addr = px.Addr()
-		if change != nil {
-			change(&cfg)
-		}
-		opt, err := cfg.ClientOptions()
-		if err != nil {
-			return nil, nil, err
-		}
-		opt.DisableIdentity = true
-		c := redis.NewClient(opt)
-		var h profiles.Hooks
-		if breaker {
-			h, err = profiles.Apply(c, cfg)
-		} else if h, err = profiles.NewHooks(cfg); err == nil {
-			err = hooks.Attach(c, h.Timeouts, h.Retry, h.Limiter)
-		}
-		if err != nil {
-			closeClient(c)
-			return nil, nil, err
-		}
-		return c, h.Retry, nil
-	}
-	run := func(out *result, c redis.UniversalClient, r *hooks.Retry) error {
+	f := flapRun{srv: srv, px: px, workers: workers, share: share, d: d, faultAt: faultAt, faultFor: faultFor, every: every}
+	run := func(out *flapResult, c redis.UniversalClient, r *hooks.Retry) error {
 		var err error
-		*out, err = measure(c, r)
+		*out, err = f.measure(c, r)
 		closeClient(c.(io.Closer))
 		return err
 	}
 
-	var b, g, gb, gn result
+	var b, g, gb, gn flapResult
 	bare := redis.NewClient(&redis.Options{Addr: px.Addr(), PoolSize: 50, MaxRetries: 3, DisableIdentity: true})
 	if err := run(&b, bare, nil); err != nil {
 		return nil, err
 	}
 	for _, v := range []struct {
-		out     *result
+		out     *flapResult
 		breaker bool
 		change  func(*profiles.Config)
 	}{
@@ -172,7 +72,7 @@ func runFlapping(e *env) ([]Row, error) {
 		{&gb, false, nil},
 		{&gn, false, func(cfg *profiles.Config) { cfg.Retry.NoBudget = true }},
 	} {
-		c, r, err := apiClient(v.breaker, v.change)
+		c, r, err := flapClient(px.Addr(), v.breaker, v.change)
 		if err != nil {
 			return nil, err
 		}
@@ -181,10 +81,10 @@ func runFlapping(e *env) ([]Row, error) {
 		}
 	}
 
-	amp := func(r result) float64 { return float64(r.sent) / float64(r.calls) }
-	goodput := func(r result) float64 { return float64(r.ok) / faultFor.Seconds() }
-	errs := func(r result) float64 { return float64(r.calls - r.ok) }
-	figures := func(r result) string {
+	amp := func(r flapResult) float64 { return float64(r.sent) / float64(r.calls) }
+	goodput := func(r flapResult) float64 { return float64(r.ok) / faultFor.Seconds() }
+	errs := func(r flapResult) float64 { return float64(r.calls - r.ok) }
+	figures := func(r flapResult) string {
 		s := (&sample{errs: r.errs}).errString()
 		return fmt.Sprintf("calls %d, sent %d, retries %d, budget spent %d, errors %s",
 			r.calls, r.sent, r.retry.Retries, r.retry.BudgetSpent, s)
@@ -202,4 +102,120 @@ func runFlapping(e *env) ([]Row, error) {
 		row("flapping", "same, without Breaker or budget: amplification", "ratio", amp(b), amp(gn),
 			"Retry.NoBudget, for what the budget saves; "+figures(gn)),
 	}, nil
+}
+
+// flapResult is one variant's figures over the fault.
+type flapResult struct {
+	calls, ok, sent int64 // during the fault
+	errs            map[string]int
+	retry           hooks.RetryStats
+}
+
+// flapRun is the flapping scenario's server, proxy and schedule.
+type flapRun struct {
+	srv                         *redistest.Server
+	px                          *redistest.Proxy
+	workers                     int
+	share                       float64
+	d, faultAt, faultFor, every time.Duration
+}
+
+// measure runs the schedule on c, cutting replies during the fault, and
+// returns c's figures over it (r: its Retry, if any).
+func (f flapRun) measure(c redis.UniversalClient, r *hooks.Retry) (flapResult, error) {
+	res := flapResult{errs: map[string]int{}}
+	start := time.Now()
+	faultStart, faultEnd, stop := start.Add(f.faultAt), start.Add(f.faultAt+f.faultFor), start.Add(f.d)
+	var before, after int64
+	var statErr error
+	faultDone := make(chan struct{})
+	go func() {
+		defer close(faultDone)
+		time.Sleep(time.Until(faultStart))
+		name := f.px.CutReplies(f.share)
+		if before, statErr = redistest.CommandCalls(f.srv.Addr(), "get", "set"); statErr != nil {
+			f.px.RemoveToxic(name)
+			return
+		}
+		time.Sleep(time.Until(faultEnd))
+		after, statErr = redistest.CommandCalls(f.srv.Addr(), "get", "set")
+		f.px.RemoveToxic(name)
+	}()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for gi := range f.workers {
+		wg.Go(func() {
+			var calls, ok int64
+			errs := map[string]int{}
+			k := "f" + strconv.Itoa(gi)
+			next := start.Add(f.every * time.Duration(gi) / time.Duration(f.workers))
+			for i := 0; next.Before(stop); i++ {
+				time.Sleep(time.Until(next))
+				t0 := time.Now()
+				var err error
+				if i%2 == 0 {
+					err = c.Set(context.Background(), k, i, 0).Err()
+				} else if err = c.Get(context.Background(), k).Err(); err == redis.Nil {
+					err = nil
+				}
+				if !t0.Before(faultStart) && t0.Before(faultEnd) {
+					calls++
+					if err == nil {
+						ok++
+					} else {
+						errs[errKind(err)]++
+					}
+				}
+				// A call that overran its slot skips the slots it missed.
+				for next = next.Add(f.every); next.Before(time.Now()); next = next.Add(f.every) {
+				}
+			}
+			mu.Lock()
+			res.calls += calls
+			res.ok += ok
+			for k, v := range errs {
+				res.errs[k] += v
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	<-faultDone
+	if statErr != nil {
+		return res, statErr
+	}
+	res.sent = after - before
+	if r != nil {
+		res.retry = r.Stats()
+	}
+	return res, nil
+}
+
+// flapClient builds a client with the API preset's options and hooks,
+// all of them or all but the Breaker. Every client of the scenario sets
+// DisableIdentity, so that a new connection's set-up is a HELLO alone,
+// which the proxy lets through.
+func flapClient(addr string, breaker bool, change func(*profiles.Config)) (redis.UniversalClient, *hooks.Retry, error) {
+	cfg := profiles.API()
+	cfg.Addr = addr
+	if change != nil {
+		change(&cfg)
+	}
+	opt, err := cfg.ClientOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	opt.DisableIdentity = true
+	c := redis.NewClient(opt)
+	var h profiles.Hooks
+	if breaker {
+		h, err = profiles.Apply(c, cfg)
+	} else if h, err = profiles.NewHooks(cfg); err == nil {
+		err = hooks.Attach(c, h.Timeouts, h.Retry, h.Limiter)
+	}
+	if err != nil {
+		closeClient(c)
+		return nil, nil, err
+	}
+	return c, h.Retry, nil
 }

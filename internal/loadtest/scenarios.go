@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/redisguard/redisguard/batch"
 	"github.com/redisguard/redisguard/hooks"
 	"github.com/redisguard/redisguard/internal/redistest"
 	"github.com/redisguard/redisguard/profiles"
@@ -117,27 +116,7 @@ func runStarvation(e *env) ([]Row, error) {
 	unloadedTput := float64(unloaded.ops) / e.dur(3*time.Second).Seconds()
 
 	measure := func(c redis.UniversalClient) (*sample, int64) {
-		bctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		var blpopErrs atomic.Int64
-		for i := 0; i < blockers; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for bctx.Err() == nil {
-					err := c.BLPop(bctx, 2*time.Second, "starve:empty").Err()
-					if err != nil && !errors.Is(err, redis.Nil) && bctx.Err() == nil {
-						blpopErrs.Add(1)
-						time.Sleep(10 * time.Millisecond)
-					}
-				}
-			}()
-		}
-		time.Sleep(200 * time.Millisecond) // let the consumers take their places
-		s := runFor(ctx, setters, d, setOp(c))
-		cancel()
-		wg.Wait()
-		return s, blpopErrs.Load()
+		return starveLoad(ctx, c, blockers, setters, d, setOp(c))
 	}
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
@@ -178,6 +157,33 @@ func runStarvation(e *env) ([]Row, error) {
 			fmt.Sprintf("guarded with %d of %d slots for BLPOP: SET p99 %.2f ms, errors %s", smallBlocking, pool, ms(gs4.pct(0.99)), gs4.errString())),
 	}
 	return r, nil
+}
+
+// starveLoad runs set from setters goroutines for d while blockers
+// goroutines loop on BLPOP of an empty list; it returns the SETs' sample
+// and the BLPOPs' errors.
+func starveLoad(ctx context.Context, c redis.UniversalClient, blockers, setters int, d time.Duration, set func(ctx context.Context, gi, i int) error) (*sample, int64) {
+	bctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var blpopErrs atomic.Int64
+	for i := 0; i < blockers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for bctx.Err() == nil {
+				err := c.BLPop(bctx, 2*time.Second, "starve:empty").Err()
+				if err != nil && !errors.Is(err, redis.Nil) && bctx.Err() == nil {
+					blpopErrs.Add(1)
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // let the consumers take their places
+	s := runFor(ctx, setters, d, set)
+	cancel()
+	wg.Wait()
+	return s, blpopErrs.Load()
 }
 
 // ---------------------------------------------------------------- overload
@@ -248,107 +254,6 @@ func runOverload(e *env) ([]Row, error) {
 const shedWaiting = 100
 
 // ------------------------------------------------------------------- batch
-
-func runBatch(e *env) ([]Row, error) {
-	srv, err := e.server()
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
-	ctx := context.Background()
-	const n, chunk = 100000, 50
-	values := make([]any, n)
-	for i := range values {
-		values[i] = "v" + strconv.Itoa(i)
-	}
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer closeClient(c)
-	g, err := guarded(profiles.Worker(), srv.Addr(), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer closeClient(g)
-
-	timeIt := func(key string, f func() error) (float64, error) {
-		c.Del(ctx, key)
-		t0 := time.Now()
-		if err := f(); err != nil {
-			return 0, err
-		}
-		rate := n / time.Since(t0).Seconds()
-		if l, err := c.LLen(ctx, key).Result(); err != nil || l != n {
-			return 0, fmt.Errorf("%s holds %d values (%v), want %d", key, l, err, n)
-		}
-		return rate, nil
-	}
-	loop, err := timeIt("b:loop", func() error {
-		for _, v := range values {
-			if err := c.RPush(ctx, "b:loop", v).Err(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	pipeOnce := func() (float64, error) {
-		return timeIt("b:pipe", func() error {
-			for i := 0; i < n; i += chunk {
-				// One RPUSH per value, as the helper sends (it reports per
-				// value), so both send the same commands.
-				p := c.Pipeline()
-				for _, v := range values[i:min(i+chunk, n)] {
-					p.RPush(ctx, "b:pipe", v)
-				}
-				if _, err := p.Exec(ctx); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	helperOnce := func() (float64, error) {
-		return timeIt("b:helper", func() error {
-			res, err := batch.RPush(ctx, g, "b:helper", values, batch.Options{ChunkSize: chunk})
-			if err != nil {
-				return err
-			}
-			if len(res.Written) != n {
-				return fmt.Errorf("helper wrote %d of %d", len(res.Written), n)
-			}
-			return nil
-		})
-	}
-	// The pipelined runs take a fraction of a second each: run them in
-	// alternating rounds, order flipped every round, and keep the medians.
-	const rounds = 5
-	var pipes, helpers []float64
-	for r := 0; r < rounds; r++ {
-		first, second := pipeOnce, helperOnce
-		if r%2 == 1 {
-			first, second = helperOnce, pipeOnce
-		}
-		a, err := first()
-		if err != nil {
-			return nil, err
-		}
-		b, err := second()
-		if err != nil {
-			return nil, err
-		}
-		if r%2 == 1 {
-			a, b = b, a
-		}
-		pipes, helpers = append(pipes, a), append(helpers, b)
-	}
-	pipe, helper := median(pipes), median(helpers)
-	note := fmt.Sprintf("100,000 RPUSH; bare = plain loop (one run), guarded = batch.RPush (chunks of %d, Worker preset hooks); hand-written pipeline (bare client, one RPUSH per value, chunks of %d): %.0f values/s; pipeline and helper are medians of %d alternating runs", chunk, chunk, pipe, rounds)
-	return []Row{
-		row("batch", "helper vs loop", "values/s", loop, helper, note),
-		row("batch", "helper vs hand-written pipeline", "values/s", pipe, helper, "target: >= 0.90"),
-	}, nil
-}
 
 // ------------------------------------------------------------ autopipeline
 
@@ -490,126 +395,6 @@ func failedLatencies(s *sample) *sample {
 }
 
 // ----------------------------------------------------------------- restart
-
-func runRestart(e *env) ([]Row, error) {
-	type outcome struct {
-		incrAcked, incrAmbiguous, incrErrs, setErrs, setOK int64
-		final                                              int64
-		dup                                                int64
-	}
-	run := func(build func(addr string) (redis.UniversalClient, error)) (outcome, error) {
-		var o outcome
-		srv, err := e.server("--appendonly", "yes", "--appendfsync", "always")
-		if err != nil {
-			return o, err
-		}
-		defer srv.Close()
-		c, err := build(srv.Addr())
-		if err != nil {
-			return o, err
-		}
-		defer closeClient(c)
-		ctx := context.Background()
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		var acked, ambiguous, incrErrs, setErrs, setOK atomic.Int64
-		for w := 0; w < 8; w++ {
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					err := c.Incr(cctx, "r:counter").Err()
-					cancel()
-					switch {
-					case err == nil:
-						acked.Add(1)
-					case maybeApplied(err):
-						ambiguous.Add(1)
-						incrErrs.Add(1)
-					default:
-						incrErrs.Add(1)
-					}
-				}
-			}()
-			go func(w int) {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					err := c.Set(cctx, "r:set:"+strconv.Itoa(w), i, 0).Err()
-					cancel()
-					if err != nil {
-						setErrs.Add(1)
-					} else {
-						setOK.Add(1)
-					}
-				}
-			}(w)
-		}
-		for i := 0; i < 3; i++ {
-			time.Sleep(e.dur(time.Second))
-			srv.Kill()
-			time.Sleep(200 * time.Millisecond)
-			srv.Restart()
-		}
-		time.Sleep(e.dur(time.Second))
-		close(stop)
-		wg.Wait()
-		check := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-		final, err := check.Get(ctx, "r:counter").Int64()
-		closeClient(check)
-		if err != nil && err != redis.Nil {
-			return o, err
-		}
-		o = outcome{incrAcked: acked.Load(), incrAmbiguous: ambiguous.Load(), incrErrs: incrErrs.Load(),
-			setErrs: setErrs.Load(), setOK: setOK.Load(), final: final}
-		if final > o.incrAcked+o.incrAmbiguous {
-			o.dup = final - o.incrAcked - o.incrAmbiguous
-		}
-		if final < o.incrAcked {
-			return o, fmt.Errorf("lost acknowledged INCRs: final %d < acked %d", final, o.incrAcked)
-		}
-		return o, nil
-	}
-	b, err := run(func(addr string) (redis.UniversalClient, error) {
-		return redis.NewClient(&redis.Options{Addr: addr}), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bare: %w", err)
-	}
-	g, err := run(func(addr string) (redis.UniversalClient, error) {
-		return guarded(profiles.Worker(), addr, nil)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("guarded: %w", err)
-	}
-	note := fmt.Sprintf("8 goroutines INCR + 8 SET, server SIGKILLed and restarted 3 times (AOF always); bare = go-redis defaults (MaxRetries 3); guarded = Worker preset. INCR acked/ambiguous/final: bare %d/%d/%d, guarded %d/%d/%d",
-		b.incrAcked, b.incrAmbiguous, b.final, g.incrAcked, g.incrAmbiguous, g.final)
-	return []Row{
-		row("restart", "INCR duplicates (final - acked - ambiguous, if > 0)", "count", float64(b.dup), float64(g.dup), note),
-		row("restart", "SET errors seen by callers", "count", float64(b.setErrs), float64(g.setErrs), fmt.Sprintf("target: guarded 0; SETs ok bare %d, guarded %d", b.setOK, g.setOK)),
-		row("restart", "INCR errors seen by callers", "count", float64(b.incrErrs), float64(g.incrErrs), "an INCR that may have run is reported, never re-sent"),
-	}, nil
-}
-
-// maybeApplied reports whether an error leaves an INCR's outcome unknown.
-func maybeApplied(err error) bool {
-	switch errKind(err) {
-	case "limited", "circuit_open", "pool_timeout", "refused":
-		return false
-	}
-	return true
-}
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)
