@@ -71,7 +71,7 @@ fuzz: deps ## Run each fuzz target for FUZZTIME (default 60s).
 	done
 
 .PHONY: lint
-lint: ## gofmt check, then go vet and golangci-lint (installed at a pinned version when missing) in every module.
+lint: ## gofmt check, go vet and golangci-lint (installed at a pinned version when missing) in every module, then the api and sizes targets.
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	@export PATH="$$($(GO) env GOPATH)/bin:$$PATH"; \
 	command -v golangci-lint >/dev/null 2>&1 || \
@@ -80,6 +80,7 @@ lint: ## gofmt check, then go vet and golangci-lint (installed at a pinned versi
 		echo "lint: $$m"; \
 		(cd $$m && $(GO) vet ./... && golangci-lint run ./...); \
 	done
+	@$(MAKE) --no-print-directory api sizes
 
 .PHONY: api
 api: ## Count the exported names per package against the targets (total 150, hooks 50).
