@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -122,73 +123,77 @@ func TestBreakerFailureRatio(t *testing.T) {
 }
 
 // TestBreakerWindowRolls: failures older than the window no longer count.
-// Real short durations, no timing assertion: the sleep only needs to be
-// at least the window.
+// In a synctest bubble: the sleep moves the fake clock past the window at
+// once.
 func TestBreakerWindowRolls(t *testing.T) {
-	const window = 100 * time.Millisecond
-	b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 100, FailureRatio: 0.5, MinRequests: 4, Window: window})
-	h := b.forNode("n")
-	ctx := context.Background()
-	for i := 0; i < 3; i++ {
+	synctest.Test(t, func(t *testing.T) {
+		const window = 100 * time.Millisecond
+		b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 100, FailureRatio: 0.5, MinRequests: 4, Window: window})
+		h := b.forNode("n")
+		ctx := context.Background()
+		for i := 0; i < 3; i++ {
+			callWith(h, ctx, io.EOF)
+		}
+		time.Sleep(window + window/2)
+		for i := 0; i < 3; i++ {
+			callWith(h, ctx, nil)
+		}
 		callWith(h, ctx, io.EOF)
-	}
-	time.Sleep(window + window/2)
-	for i := 0; i < 3; i++ {
-		callWith(h, ctx, nil)
-	}
-	callWith(h, ctx, io.EOF)
-	// Counting the old failures it would be 4 of 7; in the window it is 1
-	// of 4.
-	if s := b.state("n"); s != BreakerClosed {
-		t.Errorf("state %v, want closed: old failures must have left the window; counts %+v", s, counts(b, "n"))
-	}
-	if c := counts(b, "n"); c.TotalFailures > 1 {
-		t.Errorf("counts %+v: failures from before the window", c)
-	}
+		// Counting the old failures it would be 4 of 7; in the window it is 1
+		// of 4.
+		if s := b.state("n"); s != BreakerClosed {
+			t.Errorf("state %v, want closed: old failures must have left the window; counts %+v", s, counts(b, "n"))
+		}
+		if c := counts(b, "n"); c.TotalFailures > 1 {
+			t.Errorf("counts %+v: failures from before the window", c)
+		}
+	})
 }
 
 func TestBreakerHalfOpenProbes(t *testing.T) {
-	const openTimeout = 50 * time.Millisecond
-	b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 1, OpenTimeout: openTimeout, HalfOpenProbes: 2})
-	h := b.forNode("n")
-	ctx := context.Background()
-	callWith(h, ctx, io.EOF)
-	if s := b.state("n"); s != BreakerOpen {
-		t.Fatalf("state %v, want open", s)
-	}
-	time.Sleep(openTimeout * 2)
-	if s := b.state("n"); s != BreakerHalfOpen {
-		t.Fatalf("state %v after the open timeout, want half-open", s)
-	}
-	// A failed probe opens it again.
-	callWith(h, ctx, io.EOF)
-	if s := b.state("n"); s != BreakerOpen {
-		t.Fatalf("state %v after a failed probe, want open", s)
-	}
-	time.Sleep(openTimeout * 2)
-	// Probe 1 succeeds: with two probes it stays half-open.
-	if ran, err := callWith(h, ctx, nil); !ran || err != nil {
-		t.Fatalf("probe 1: ran %v, %v", ran, err)
-	}
-	if s := b.state("n"); s != BreakerHalfOpen {
-		t.Fatalf("state %v after one probe of two, want half-open", s)
-	}
-	// While probe 2 is in flight, a third call is refused without running.
-	var thirdRan bool
-	var third error
-	probe2 := func(context.Context, redis.Cmder) error {
-		thirdRan, third = callWith(h, ctx, nil)
-		return nil
-	}
-	if err := h.ProcessHook(probe2)(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
-		t.Fatal(err)
-	}
-	if thirdRan || !errors.Is(third, ErrCircuitOpen) {
-		t.Errorf("call beyond the probes: ran %v, %v; want ErrCircuitOpen", thirdRan, third)
-	}
-	if s := b.state("n"); s != BreakerClosed {
-		t.Errorf("state %v after two good probes, want closed", s)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const openTimeout = 50 * time.Millisecond
+		b := newTestBreaker(t, BreakerOptions{ConsecutiveFailures: 1, OpenTimeout: openTimeout, HalfOpenProbes: 2})
+		h := b.forNode("n")
+		ctx := context.Background()
+		callWith(h, ctx, io.EOF)
+		if s := b.state("n"); s != BreakerOpen {
+			t.Fatalf("state %v, want open", s)
+		}
+		time.Sleep(openTimeout * 2)
+		if s := b.state("n"); s != BreakerHalfOpen {
+			t.Fatalf("state %v after the open timeout, want half-open", s)
+		}
+		// A failed probe opens it again.
+		callWith(h, ctx, io.EOF)
+		if s := b.state("n"); s != BreakerOpen {
+			t.Fatalf("state %v after a failed probe, want open", s)
+		}
+		time.Sleep(openTimeout * 2)
+		// Probe 1 succeeds: with two probes it stays half-open.
+		if ran, err := callWith(h, ctx, nil); !ran || err != nil {
+			t.Fatalf("probe 1: ran %v, %v", ran, err)
+		}
+		if s := b.state("n"); s != BreakerHalfOpen {
+			t.Fatalf("state %v after one probe of two, want half-open", s)
+		}
+		// While probe 2 is in flight, a third call is refused without running.
+		var thirdRan bool
+		var third error
+		probe2 := func(context.Context, redis.Cmder) error {
+			thirdRan, third = callWith(h, ctx, nil)
+			return nil
+		}
+		if err := h.ProcessHook(probe2)(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
+			t.Fatal(err)
+		}
+		if thirdRan || !errors.Is(third, ErrCircuitOpen) {
+			t.Errorf("call beyond the probes: ran %v, %v; want ErrCircuitOpen", thirdRan, third)
+		}
+		if s := b.state("n"); s != BreakerClosed {
+			t.Errorf("state %v after two good probes, want closed", s)
+		}
+	})
 }
 
 func TestBreakerCountsOnlyNodeFailures(t *testing.T) {
