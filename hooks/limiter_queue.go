@@ -145,8 +145,8 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	}
 	var timeout <-chan time.Time
 	if limit > 0 || byDeadline {
-		t := getTimer(limit)
-		defer putTimer(t)
+		t := time.NewTimer(limit)
+		defer t.Stop()
 		timeout = t.C
 	}
 
@@ -464,23 +464,4 @@ func (l *waitList) remove(w *waiter) {
 		l.tail = w.prev
 	}
 	w.prev, w.next = nil, nil
-}
-
-// timerPool keeps the timers of waits for a permit: a wait is the path of
-// every command while the limiter is saturated, and a new timer costs two
-// allocations. Since Go 1.23 (this module's go line is newer) a stopped
-// timer's channel holds no stale value, so a pooled timer can be Reset.
-var timerPool sync.Pool
-
-func getTimer(d time.Duration) *time.Timer {
-	if t, ok := timerPool.Get().(*time.Timer); ok {
-		t.Reset(d)
-		return t
-	}
-	return time.NewTimer(d)
-}
-
-func putTimer(t *time.Timer) {
-	t.Stop()
-	timerPool.Put(t)
 }
