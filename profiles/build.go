@@ -41,15 +41,6 @@ func (h Hooks) List() []hooks.Guard {
 	return l
 }
 
-// workerBreakerOpenTimeout is how long the Worker preset's breaker stays
-// open before it lets a caller's command through again (half-open), when its
-// probes (hooks.BreakerOptions.ProbeInterval) have not closed it sooner. It
-// is shorter than the hooks' default (5s) because the Worker preset's Retry
-// waits out an open circuit (RetryOptions.WaitOutOpenCircuit): a worker's
-// commands back off while the breaker keeps the traffic off the node, and go
-// on within about a second of the node's return even without probes.
-const workerBreakerOpenTimeout = time.Second
-
 // NewHooks builds the hooks of c's preset with c's settings: Timeouts with
 // BlockingTimeout as the cap of blocking commands, Retry with c.Retry (and
 // its budget, unless c.Retry.NoBudget), a
@@ -57,8 +48,8 @@ const workerBreakerOpenTimeout = time.Second
 // for a permit is sized to end inside the command's deadline (below). A bad
 // c is an error naming what is wrong.
 //
-// The presets differ in what an open circuit means to a caller. API fails
-// fast: a command to a node whose breaker is open gets ErrCircuitOpen at
+// The presets differ in what an open circuit means to a caller
+// (Retry.OpenCircuit, BreakerOpenTimeout). API fails fast: a command to a node whose breaker is open gets ErrCircuitOpen at
 // once (breaker defaults: 5 consecutive failures, 5s open), until the
 // breaker's probes find the node answering. Worker rides it out: Retry backs
 // off and tries again within its MaxElapsed while the breaker probes the
@@ -100,7 +91,6 @@ func (r *resolved) hooks() (Hooks, error) {
 	d := r.cfg
 	var h Hooks
 	var err error
-	worker := d.Name == NameWorker
 	to := hooks.TimeoutOptions{
 		BlockingCap: d.BlockingTimeout,
 		Read:        d.Retry.Deadline, Write: d.Retry.Deadline, Default: d.Retry.Deadline,
@@ -115,7 +105,7 @@ func (r *resolved) hooks() (Hooks, error) {
 		MaxElapsed:          d.Retry.MaxElapsed,
 		Multiplier:          retryMultiplier,
 		RandomizationFactor: retryJitter,
-		WaitOutOpenCircuit:  worker,
+		WaitOutOpenCircuit:  d.Retry.OpenCircuit == OpenCircuitWait,
 		AttemptTimeout:      d.Retry.AttemptTimeout,
 	}
 	if !d.Retry.NoBudget {
@@ -125,10 +115,7 @@ func (r *resolved) hooks() (Hooks, error) {
 	if h.Retry, err = hooks.NewRetry(ro); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}
-	bo := hooks.BreakerOptions{}
-	if worker {
-		bo.OpenTimeout = workerBreakerOpenTimeout
-	}
+	bo := hooks.BreakerOptions{OpenTimeout: d.BreakerOpenTimeout}
 	if h.Breaker, err = hooks.NewBreaker(bo); err != nil {
 		return Hooks{}, fmt.Errorf("profiles: %w", err)
 	}

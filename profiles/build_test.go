@@ -223,10 +223,10 @@ func waitUntil(t *testing.T, cond func() bool) {
 // ErrCircuitOpen, Worker backs off and finishes the command once the server
 // is back.
 func TestPresetsOnOpenCircuit(t *testing.T) {
-	t.Run("api fails fast", func(t *testing.T) {
+	failsFast := func(t *testing.T, cfg Config) {
 		s := redistest.Start(t)
-		cfg := API()
 		cfg.Addr = s.Addr()
+		cfg.BreakerOpenTimeout = time.Minute // no half-open call during the test
 		c := presetClient(t, cfg)
 		ctx := context.Background()
 		if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
@@ -235,14 +235,33 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 		s.Kill()
 		var last error
 		for i := 0; i < 20 && !errors.Is(last, hooks.ErrCircuitOpen); i++ {
-			last = c.Get(ctx, "k").Err()
+			// Bounded, so a client that waits the circuit out fails here
+			// instead of spending its whole deadline.
+			gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			last = c.Get(gctx, "k").Err()
+			cancel()
 		}
 		if !errors.Is(last, hooks.ErrCircuitOpen) {
-			t.Fatalf("20 GETs to a dead server never opened the circuit; last error %v", last)
+			t.Fatalf("20 GETs to a dead server never failed with an open circuit; last error %v", last)
 		}
 		if st := c.Hooks.Breaker.States()[s.Addr()]; st != hooks.BreakerOpen {
 			t.Fatalf("breaker state %v, want open", st)
 		}
+		// Failing fast means no retry: a client that waits the circuit
+		// out backs off and tries again until the caller's context ends.
+		before := c.Hooks.Retry.Stats().Retries
+		gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := c.Get(gctx, "k").Err()
+		cancel()
+		if n := c.Hooks.Retry.Stats().Retries - before; !errors.Is(err, hooks.ErrCircuitOpen) || n != 0 {
+			t.Fatalf("GET with the circuit open: %v after %d retries; want ErrCircuitOpen and no retry", err, n)
+		}
+	}
+	t.Run("api fails fast", func(t *testing.T) { failsFast(t, API()) })
+	t.Run("worker told to fail fast", func(t *testing.T) {
+		cfg := Worker()
+		cfg.Retry.OpenCircuit = OpenCircuitFail
+		failsFast(t, cfg)
 	})
 	t.Run("worker waits it out", func(t *testing.T) {
 		s := redistest.Start(t)
@@ -279,4 +298,18 @@ func TestPresetsOnOpenCircuit(t *testing.T) {
 			t.Fatalf("retry stats %+v: no recovered call recorded", st)
 		}
 	})
+}
+
+func TestOpenCircuitPolicyIsChecked(t *testing.T) {
+	cfg := API()
+	cfg.Retry.OpenCircuit = "retry"
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "Retry.OpenCircuit") || !strings.Contains(err.Error(), `"retry"`) {
+		t.Fatalf("Validate with Retry.OpenCircuit %q: %v, want an error naming the field and the value", cfg.Retry.OpenCircuit, err)
+	}
+	cfg = Worker()
+	cfg.BreakerOpenTimeout = -time.Second
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "BreakerOpenTimeout") {
+		t.Fatalf("Validate with a negative BreakerOpenTimeout: %v, want an error naming it", err)
+	}
 }

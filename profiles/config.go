@@ -120,6 +120,13 @@ type Retry struct {
 	// for another (hooks.RetryOptions.AttemptTimeout). Default: API 1s,
 	// Worker 3s.
 	AttemptTimeout time.Duration
+	// OpenCircuit is what a command does when its node's circuit is open
+	// (nothing was sent): OpenCircuitFail fails at once with
+	// hooks.ErrCircuitOpen, OpenCircuitWait backs off and tries again
+	// within the bounds above while the breaker probes the node
+	// (hooks.RetryOptions.WaitOutOpenCircuit). Default: API fail, Worker
+	// wait.
+	OpenCircuit string
 	// Budget bounds the re-sends of all the client's calls together to a
 	// share of those calls (hooks.RetryBudget); its zero fields take the
 	// preset's values, hooks.RetryBudget's defaults for both presets.
@@ -141,8 +148,14 @@ type Retry struct {
 // worker still rides out a restart: its refused connections and the open
 // circuit it waits out take nothing from the budget.
 var (
-	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, AttemptTimeout: time.Second, Budget: hooks.RetryBudget{}}
-	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Deadline: 30 * time.Second, AttemptTimeout: 3 * time.Second, Budget: hooks.RetryBudget{}}
+	defaultAPIRetry    = Retry{MaxAttempts: 3, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, AttemptTimeout: time.Second, OpenCircuit: OpenCircuitFail, Budget: hooks.RetryBudget{}}
+	defaultWorkerRetry = Retry{MaxAttempts: 10, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 30 * time.Second, Deadline: 30 * time.Second, AttemptTimeout: 3 * time.Second, OpenCircuit: OpenCircuitWait, Budget: hooks.RetryBudget{}}
+)
+
+// The values of Retry.OpenCircuit.
+const (
+	OpenCircuitFail = "fail"
+	OpenCircuitWait = "wait"
 )
 
 // Config is everything needed to build a guarded go-redis client: where the
@@ -253,6 +266,15 @@ type Config struct {
 	// Default: API 30s, Worker 60s.
 	HealthCheckInterval time.Duration
 
+	// BreakerOpenTimeout is how long a node's circuit stays open before a
+	// caller's command is let through (half-open), when the breaker's probes
+	// have not closed it sooner. 0 means the hooks' default
+	// (hooks.BreakerOptions.OpenTimeout). Default: API 0, Worker 1s: a
+	// worker waits out an open circuit (Retry.OpenCircuit), so its commands
+	// back off while the breaker keeps the traffic off the node, and go on
+	// within about a second of the node's return even without probes.
+	BreakerOpenTimeout time.Duration
+
 	// KeepAliveIdle is the idle time before the first TCP keepalive probe
 	// (TCP_KEEPIDLE). Default 600s; at most 32767s.
 	KeepAliveIdle time.Duration
@@ -302,6 +324,7 @@ func Worker() Config {
 		KeepAliveInterval:   defaultKeepAliveInterval,
 		KeepAliveCount:      defaultKeepAliveCount,
 		Retry:               defaultWorkerRetry,
+		BreakerOpenTimeout:  time.Second,
 	}
 }
 
@@ -342,6 +365,10 @@ func (c Config) withDefaults() Config {
 	setDur(&c.Retry.MaxElapsed, p.Retry.MaxElapsed)
 	setDur(&c.Retry.Deadline, p.Retry.Deadline)
 	setDur(&c.Retry.AttemptTimeout, p.Retry.AttemptTimeout)
+	if c.Retry.OpenCircuit == "" {
+		c.Retry.OpenCircuit = p.Retry.OpenCircuit
+	}
+	setDur(&c.BreakerOpenTimeout, p.BreakerOpenTimeout)
 	setFloat(&c.Retry.Budget.Ratio, p.Retry.Budget.Ratio)
 	setFloat(&c.Retry.Budget.MinPerSecond, p.Retry.Budget.MinPerSecond)
 	setInt(&c.Retry.Budget.Burst, p.Retry.Budget.Burst)

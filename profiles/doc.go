@@ -23,6 +23,8 @@
 //	retry time budget              5s      30s     REDIS_RETRY_MAX_ELAPSED / WORKER_REDIS_RETRY_MAX_ELAPSED
 //	short command deadline         3s/5s   30s     in code only: Retry.Deadline (API: the hooks' reads 3s, writes 5s)
 //	per-attempt limit (idempotent) 1s      3s      in code only: Retry.AttemptTimeout
+//	on an open circuit             fail    wait    in code only: Retry.OpenCircuit (wait: back off and try again)
+//	breaker open timeout           -       1s      in code only: BreakerOpenTimeout (API: the hooks' default, 5s)
 //	retry budget (all calls)       hooks.RetryBudget's defaults  in code only: Retry.Budget, Retry.NoBudget
 //
 // The blocking-budget and retry variables are this package's additions,
@@ -53,7 +55,9 @@
 // equivalents are REDIS_URL (redis://, rediss://, unix://), or REDIS_HOST and
 // REDIS_PORT, REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with
 // REDIS_SENTINEL_MASTER; credentials and TLS come from the URL or from
-// REDIS_USERNAME, REDIS_PASSWORD, REDIS_DB and REDIS_TLS.
+// REDIS_USERNAME, REDIS_PASSWORD, REDIS_DB and REDIS_TLS, and the
+// Sentinels' own credentials from REDIS_SENTINEL_USERNAME and
+// REDIS_SENTINEL_PASSWORD.
 //
 // # go-redis options
 //

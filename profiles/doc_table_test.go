@@ -37,6 +37,12 @@ func TestDocTableMatchesPresets(t *testing.T) {
 		}
 		return d.String()
 	}
+	orDash := func(d time.Duration) string { // 0: the hooks' default
+		if d == 0 {
+			return "-"
+		}
+		return dur(d)
+	}
 	for name, want := range map[string][2]string{
 		"pool size":                   {itoa(api.PoolSize), itoa(worker.PoolSize)},
 		"socket (read/write) timeout": {dur(api.SocketTimeout), dur(worker.SocketTimeout)},
@@ -46,6 +52,8 @@ func TestDocTableMatchesPresets(t *testing.T) {
 		"retry first backoff":         {dur(api.Retry.InitialInterval), dur(worker.Retry.InitialInterval)},
 		"retry longest backoff":       {dur(api.Retry.MaxInterval), dur(worker.Retry.MaxInterval)},
 		"retry time budget":           {dur(api.Retry.MaxElapsed), dur(worker.Retry.MaxElapsed)},
+		"on an open circuit":          {api.Retry.OpenCircuit, worker.Retry.OpenCircuit},
+		"breaker open timeout":        {orDash(api.BreakerOpenTimeout), orDash(worker.BreakerOpenTimeout)},
 	} {
 		got, ok := rows[name]
 		if !ok {

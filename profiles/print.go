@@ -42,8 +42,10 @@ func (c Config) String() string {
 	fmt.Fprintf(&b, " PoolSize:%d MaxConcurrentOps:%d MaxBlocking:%d", c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking)
 	fmt.Fprintf(&b, " SocketTimeout:%s BlockingTimeout:%s HealthCheckInterval:%s", c.SocketTimeout, c.BlockingTimeout, c.HealthCheckInterval)
 	fmt.Fprintf(&b, " KeepAlive:%s/%s/%d", c.KeepAliveIdle, c.KeepAliveInterval, c.KeepAliveCount)
-	fmt.Fprintf(&b, " Retry:{MaxAttempts:%d InitialInterval:%s MaxInterval:%s MaxElapsed:%s Budget:%s}}",
-		c.Retry.MaxAttempts, c.Retry.InitialInterval, c.Retry.MaxInterval, c.Retry.MaxElapsed, c.Retry.budgetString())
+	fmt.Fprintf(&b, " BreakerOpenTimeout:%s", c.BreakerOpenTimeout)
+	fmt.Fprintf(&b, " Retry:{MaxAttempts:%d InitialInterval:%s MaxInterval:%s MaxElapsed:%s Deadline:%s AttemptTimeout:%s OpenCircuit:%s Budget:%s}}",
+		c.Retry.MaxAttempts, c.Retry.InitialInterval, c.Retry.MaxInterval, c.Retry.MaxElapsed,
+		c.Retry.Deadline, c.Retry.AttemptTimeout, c.Retry.OpenCircuit, c.Retry.budgetString())
 	return b.String()
 }
 
@@ -112,11 +114,15 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("keepalive_idle", c.KeepAliveIdle),
 		slog.Duration("keepalive_interval", c.KeepAliveInterval),
 		slog.Int("keepalive_count", c.KeepAliveCount),
+		slog.Duration("breaker_open_timeout", c.BreakerOpenTimeout),
 		slog.Group("retry",
 			slog.Int("max_attempts", c.Retry.MaxAttempts),
 			slog.Duration("initial_interval", c.Retry.InitialInterval),
 			slog.Duration("max_interval", c.Retry.MaxInterval),
 			slog.Duration("max_elapsed", c.Retry.MaxElapsed),
+			slog.Duration("deadline", c.Retry.Deadline),
+			slog.Duration("attempt_timeout", c.Retry.AttemptTimeout),
+			slog.String("open_circuit", c.Retry.OpenCircuit),
 			slog.String("budget", c.Retry.budgetString())),
 	)
 	return slog.GroupValue(attrs...)

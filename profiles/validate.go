@@ -76,10 +76,17 @@ func (c Config) check() (*resolved, error) {
 		{"KeepAliveInterval", c.KeepAliveInterval}, {"Retry.InitialInterval", c.Retry.InitialInterval},
 		{"Retry.MaxInterval", c.Retry.MaxInterval}, {"Retry.MaxElapsed", c.Retry.MaxElapsed},
 		{"Retry.Deadline", c.Retry.Deadline}, {"Retry.AttemptTimeout", c.Retry.AttemptTimeout},
+		{"BreakerOpenTimeout", c.BreakerOpenTimeout},
 	} {
 		if f.v < 0 {
 			return nil, fieldErr(f.name, "", "%s is negative", f.v)
 		}
+	}
+
+	switch c.Retry.OpenCircuit {
+	case "", OpenCircuitFail, OpenCircuitWait:
+	default:
+		return nil, fieldErr("Retry.OpenCircuit", "", "%q: want %q or %q", c.Retry.OpenCircuit, OpenCircuitFail, OpenCircuitWait)
 	}
 
 	d := c.withDefaults()
