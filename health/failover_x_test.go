@@ -19,8 +19,9 @@ import (
 	"github.com/redisguard/redisguard/profiles"
 )
 
-// failoverLimit bounds each wait: the cluster fails a master over in about
-// cluster-node-timeout + 1 s.
+// failoverLimit bounds each wait: the cluster fails a master over a few
+// seconds after the kill (node timeout, agreement, the replica's election
+// delay: docs/guarantees.md, known limits).
 const failoverLimit = 30 * time.Second
 
 // TestClusterFailoverIsDegradedThenHealthy kills a master of a 3-master,

@@ -19,7 +19,8 @@ import (
 )
 
 // failoverLimit bounds every wait of the failover tests: the cluster fails
-// a master over in about cluster-node-timeout + 1 s, and go-redis would
+// a master over a few seconds after the kill (node timeout, agreement, the
+// replica's election delay: docs/guarantees.md, known limits), and go-redis would
 // reload its slot map on its own only after ClusterStateReloadInterval
 // (60 s by default, 10 min on the clients that test one trigger alone).
 const failoverLimit = 30 * time.Second
