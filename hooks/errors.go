@@ -6,9 +6,11 @@ import (
 )
 
 // ErrLimited is returned when the Limiter could not admit a command: the
-// wait for a permit exceeded LimiterOptions.MaxWait, or MaxWaiting callers
-// were already queued. The command was never sent, so it is safe to retry.
-// The returned error wraps ErrLimited with what was exhausted; test it with
+// wait for a permit exceeded LimiterOptions.MaxWait, or the queue was full
+// (MaxWaiting, or the adaptive limit). The command was never sent. Retry
+// tries it again after a MaxWait, not after a full queue: that refusal is
+// the load shedding the bound asks for, and comes back at once. The
+// returned error wraps ErrLimited with what was exhausted; test it with
 // errors.Is.
 var ErrLimited = errors.New("hooks: limiter: no permit")
 

@@ -31,8 +31,8 @@ type LimiterOptions struct {
 	// an error matching the context's error and ErrNotSent, not ErrLimited).
 	MaxWait time.Duration
 	// MaxWaiting sheds load: when that many commands are already waiting
-	// for a permit on a node, the next one fails at once with ErrLimited.
-	// 0 means no bound.
+	// for a permit on a node, the next one fails at once with ErrLimited,
+	// which Retry does not try again. 0 means no bound.
 	MaxWaiting int
 	// MinInFlight turns on the adaptive limit: the limit for short
 	// (non-blocking) commands then follows their latency, between

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -368,6 +369,7 @@ func (c *limCore) limitErr(b *limBudgets, waited time.Duration, queueFull, block
 		blk:       limBlocking(s),
 		maxBlk:    b.maxBlk,
 		waiting:   b.waitBound(),
+		adaptive:  b.waitBound() != b.maxWaiting,
 	}
 }
 
@@ -383,6 +385,8 @@ type limitError struct {
 	blk       uint64
 	maxBlk    uint64
 	waiting   int64
+	// adaptive: the adaptive limit, not MaxWaiting, bounded the queue.
+	adaptive bool
 }
 
 func (e *limitError) Error() string {
@@ -390,7 +394,12 @@ func (e *limitError) Error() string {
 	b.WriteString("hooks: limiter: ")
 	if e.queueFull {
 		b.WriteString(strconv.FormatInt(e.waiting, 10))
-		b.WriteString(" commands already waiting (MaxWaiting)")
+		b.WriteString(" commands already waiting")
+		if e.adaptive {
+			b.WriteString(" (the adaptive limit)")
+		} else {
+			b.WriteString(" (MaxWaiting)")
+		}
 	} else {
 		b.WriteString("waited ")
 		b.WriteString(e.waited.Round(time.Millisecond).String())
@@ -416,6 +425,14 @@ func (e *limitError) Error() string {
 }
 
 func (e *limitError) Unwrap() error { return ErrLimited }
+
+// isShed reports whether err is the Limiter shedding load: a command
+// refused at once because the queue for a permit was full. Retry does not
+// send it again: the refusal is the answer the bound was set for.
+func isShed(err error) bool {
+	var le *limitError
+	return errors.As(err, &le) && le.queueFull
+}
 
 // waiter is a command queued for a permit.
 type waiter struct {

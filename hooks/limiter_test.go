@@ -884,3 +884,31 @@ func TestLimiterSetLimitsInvalidatesRacingSwaps(t *testing.T) {
 		t.Fatalf("state %#x after the releases, want no permit and no flag", now)
 	}
 }
+
+// TestLimiterAdaptiveQueueBoundIsNamed: with the adaptive limit on and no
+// MaxWaiting, the queue is bounded by the limit, and the refusal says so
+// rather than naming a MaxWaiting that was never set.
+func TestLimiterAdaptiveQueueBoundIsNamed(t *testing.T) {
+	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MinInFlight: 1})
+	g := newLtGate()
+	h := l.processHook(g.next)
+	var wg sync.WaitGroup
+	// The limit starts at MaxInFlight: two run, two wait.
+	ids := []string{"h1", "h2", "w1", "w2"}
+	for i, id := range ids {
+		wg.Go(func() {
+			if err := h(context.Background(), ltGet(id)); err != nil {
+				t.Error(err)
+			}
+		})
+		ltWaitFor(t, id, func() bool { st := l.Stats(); return st.InFlight+st.Waiting == int64(i+1) })
+	}
+	err := h(context.Background(), ltGet("shed"))
+	if !errors.Is(err, ErrLimited) || !strings.Contains(err.Error(), "2 commands already waiting (the adaptive limit)") {
+		t.Fatalf("err = %v, want ErrLimited naming the adaptive limit", err)
+	}
+	for _, id := range ids {
+		g.let(id)
+	}
+	wg.Wait()
+}

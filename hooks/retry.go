@@ -15,14 +15,17 @@ import (
 // Retry is a go-redis hook that re-sends a command (or a whole pipeline or
 // MULTI/EXEC) after a failure, only where this table allows it:
 //
-//   - not sent (dial error, connection refused, pool timeout, ErrLimited):
-//     every command;
+//   - not sent (dial error, connection refused, pool timeout, ErrLimited
+//     after LimiterOptions.MaxWait): every command;
 //   - rejected by the server without running (LOADING, TRYAGAIN,
 //     CLUSTERDOWN, MASTERDOWN, READONLY, BUSY, max clients): every command;
 //   - may have run (read timeout, EOF or reset after the write, deadline
 //     during the read): idempotent commands only, by the CommandTable;
 //   - answers (redis.Nil, WRONGTYPE, NOSCRIPT, ...), the caller's context
-//     ended, ErrCircuitOpen: never.
+//     ended, ErrCircuitOpen, and ErrLimited for a full queue (the Limiter
+//     shedding load: LimiterOptions.MaxWaiting, or the adaptive limit):
+//     never. A shed command comes back at once as a *RetryError that
+//     matches ErrNotSent and ErrLimited.
 //
 // A pipeline or a transaction is retried whole, and only if every command
 // in it may be retried for the error it got; a command that succeeded in

@@ -19,7 +19,7 @@ type decision struct {
 func (r *Retry) decide(t *retryTarget, err error) decision {
 	if !t.pipeline {
 		o, fault := r.classify(err, false, t.cut)
-		return decision{outcome: o, nodeFault: fault, allowed: mayResend(t.cmd, t.call.info, o)}
+		return decision{outcome: o, nodeFault: fault, allowed: mayResend(t.cmd, t.call.info, o) && !isShed(err)}
 	}
 	return r.decidePipeline(t, err)
 }
@@ -64,7 +64,7 @@ func (r *Retry) decidePipeline(t *retryTarget, err error) decision {
 	cmds := t.cmds
 	d := decision{allowed: true}
 	d.outcome, d.nodeFault = r.classify(err, true, t.cut)
-	if d.outcome == outcomeStopped {
+	if d.outcome == outcomeStopped || isShed(err) {
 		d.allowed = false
 		return d
 	}

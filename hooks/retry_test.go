@@ -77,6 +77,7 @@ var (
 	errReset     = &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	errWriteFail = &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
 	errLimited   = fmt.Errorf("%w: waited 1s", ErrLimited)
+	errShed      = &limitError{queueFull: true, waiting: 1, maxIn: 1}
 )
 
 func TestClassifyError(t *testing.T) {
@@ -159,6 +160,7 @@ func TestRetryDecisionTable(t *testing.T) {
 		{"dial", errDial, 3, 3, ErrNotSent},
 		{"pool timeout", redis.ErrPoolTimeout, 3, 3, ErrNotSent},
 		{"limited", errLimited, 3, 3, ErrNotSent},
+		{"shed", errShed, 1, 1, ErrLimited},
 		{"write failed", errWriteFail, 3, 3, ErrNotSent},
 		{"loading", replyErr("LOADING Redis is loading the dataset in memory"), 3, 3, ErrRejected},
 		{"tryagain", replyErr("TRYAGAIN Multiple keys request during rehashing of slot"), 3, 3, ErrRejected},

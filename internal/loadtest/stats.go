@@ -143,6 +143,14 @@ func errKind(err error) string {
 // runFor runs n goroutines calling op until d has passed and returns what
 // they saw. op gets the goroutine's index.
 func runFor(ctx context.Context, n int, d time.Duration, op func(ctx context.Context, g, i int) error) *sample {
+	return runPaced(ctx, n, d, op, 0)
+}
+
+// runPaced is runFor whose goroutines, after a call the Limiter refused
+// (ErrLimited), pause for backOff before the next one, as the client of an
+// API that answers such a call with 503 would; the pause is not part of the
+// call's latency. 0 means no pause.
+func runPaced(ctx context.Context, n int, d time.Duration, op func(ctx context.Context, g, i int) error, backOff time.Duration) *sample {
 	s := newSample()
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -153,7 +161,11 @@ func runFor(ctx context.Context, n int, d time.Duration, op func(ctx context.Con
 			r := s.recorder()
 			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
 				t0 := time.Now()
-				r.done(t0, op(ctx, g, i))
+				err := op(ctx, g, i)
+				r.done(t0, err)
+				if backOff > 0 && errors.Is(err, hooks.ErrLimited) {
+					time.Sleep(backOff)
+				}
 			}
 			s.merge(r)
 		}(g)
