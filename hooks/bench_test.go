@@ -120,12 +120,29 @@ func BenchmarkTimeoutsProcessPipelineHook(b *testing.B) {
 	ltBenchSetPipeline(b, ltBenchTimeouts(b, TimeoutOptions{}).processPipelineHook(noopNextPipeline))
 }
 
-// ltChain builds the hook chain go-redis would: hs[0] outermost.
+// ltChain builds the hook chain Attach would: the classify hook on top,
+// then hs, hs[0] outermost.
 func ltChain(next redis.ProcessHook, hs ...Guard) redis.ProcessHook {
 	for i := len(hs) - 1; i >= 0; i-- {
 		next = hs[i].redisHook().ProcessHook(next)
 	}
-	return next
+	return classifyHook{table: chainTable(hs)}.processHook(next)
+}
+
+// BenchmarkChain is the whole chain of the presets as Attach builds it on
+// a *redis.Client: classify, Timeouts, Retry, Breaker and Limiter, breaker
+// closed, a permit free, a no-op next. The classify sub-benchmark is the
+// classify hook alone, the per-call cost of carrying the call's
+// classification to the hooks below.
+func BenchmarkChain(b *testing.B) {
+	b.Run("classify", func(b *testing.B) { benchProcess(b, ltChain(noopNext)) })
+	b.Run("all", func(b *testing.B) {
+		br, err := NewBreaker(BreakerOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchProcess(b, ltChain(noopNext, ltBenchTimeouts(b, TimeoutOptions{}), benchRetry(b), br, ltBenchLimiter(b)))
+	})
 }
 
 // BenchmarkLimiterTimeoutsFastPath is the acceptance figure: Timeouts then
