@@ -487,9 +487,7 @@ type ConfigError struct {
 	// Reason says what is wrong, with the values involved.
 	Reason string
 
-	// part is the part of Field at fault when the rule tells it ("host" or
-	// "port" of Addr), so that FromEnv blames the variable that set it.
-	part string
+	part string // "host" or "port" of Addr, when the rule tells: FromEnv blames its variable
 }
 
 // Error returns "profiles: <Field>: <Reason>".
