@@ -168,8 +168,9 @@ const (
 // environment with FromEnv. Validate reports the first problem; the options
 // builders (ClientOptions, ClusterOptions, FailoverOptions) call it.
 //
-// Which server: URL, or Addr, or ClusterAddrs, or SentinelAddrs with
-// SentinelMaster — one of them, or none for localhost:6379. See Mode.
+// Which server: URL or Addr (or both, when they agree), or ClusterAddrs, or
+// SentinelAddrs with SentinelMaster — one kind of server, or none for
+// localhost:6379. See Mode; Validate states the rules.
 //
 // A Config never prints its passwords: String, GoString, LogValue and
 // MarshalJSON show "xxxxx" instead, and the password part of URL is redacted
@@ -187,9 +188,9 @@ type Config struct {
 	// pool_size (PoolSize), read_timeout and write_timeout (SocketTimeout),
 	// max_retries, min_retry_backoff and max_retry_backoff (Retry).
 	// When URL is set, Addr, Username, Password, DB and TLS may still be set
-	// but must agree with what the URL says; what the URL leaves out
-	// (username, password, database) is taken from those fields. rediss://
-	// turns TLS on. URL cannot be combined with ClusterAddrs or SentinelAddrs.
+	// but must agree with what the URL says (Validate); what the URL leaves
+	// out (username, password, database) is taken from those fields.
+	// rediss:// turns TLS on.
 	URL string
 
 	// Addr is "host:port" of a single server, or the path of a unix socket
@@ -485,6 +486,8 @@ type ConfigError struct {
 	Related string
 	// Reason says what is wrong, with the values involved.
 	Reason string
+
+	part string // "host" or "port" of Addr, when the rule tells: FromEnv blames its variable
 }
 
 // Error returns "profiles: <Field>: <Reason>".

@@ -116,24 +116,30 @@ var workerEnv = envNames{
 // zero. REDIS_TLS is true/false, 1/0, yes/no or on/off. Address lists are
 // comma separated "host:port" entries.
 //
-// Connection: REDIS_URL, or REDIS_HOST and REDIS_PORT (REDIS_HOST may be a
-// unix socket path starting with "/"), or REDIS_CLUSTER_ADDRS, or
-// REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER (and optionally
-// REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD for the Sentinels
-// themselves). When one of them is set, the preset's own target (URL, Addr,
+// Connection: REDIS_URL sets URL; REDIS_HOST and REDIS_PORT set Addr
+// (REDIS_HOST may be a unix socket path starting with "/"; the one not set
+// is taken from REDIS_URL when it is set, else from the preset's Addr, else
+// from localhost:6379); REDIS_CLUSTER_ADDRS sets ClusterAddrs;
+// REDIS_SENTINEL_ADDRS, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_USERNAME and
+// REDIS_SENTINEL_PASSWORD set the Sentinel fields; REDIS_USERNAME,
+// REDIS_PASSWORD, REDIS_DB and REDIS_TLS set Username, Password, DB and
+// TLS. When REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_CLUSTER_ADDRS or
+// REDIS_SENTINEL_ADDRS is set, the preset's own target (URL, Addr,
 // ClusterAddrs, Sentinel fields) is dropped; REDIS_URL also drops the
-// preset's Username, Password, DB and TLS. REDIS_USERNAME, REDIS_PASSWORD,
-// REDIS_DB and REDIS_TLS apply to every mode; alongside REDIS_URL they fill
-// in what the URL leaves out and must agree with what it says, as must
-// REDIS_HOST and REDIS_PORT. Naming two kinds of target is an error.
+// preset's Username, Password, DB and TLS. Which of these fields may be
+// combined, and how they must agree with the URL, are Validate's rules;
+// besides values that do not parse, FromEnv itself refuses only what a
+// Config cannot say: REDIS_TLS=false beside a rediss:// REDIS_URL, and
+// REDIS_PORT beside a unix socket path (in REDIS_HOST or REDIS_URL).
 //
 // Every variable that cannot be read is reported, joined with errors.Join,
 // each as an *EnvError naming the variable and its value (secrets
 // redacted). When all can be read, the rules of Validate (the limiter larger
 // than the pool, MaxBlocking not smaller than the limiter, a REDIS_USERNAME
-// that disagrees with REDIS_URL, ...) are checked, and the first one broken
-// is reported against a variable that set one of the fields involved. A nil
-// error means the returned Config passes Validate.
+// or REDIS_HOST that disagrees with REDIS_URL, two kinds of server, ...)
+// are checked, and the first one broken is reported against a variable
+// that set one of the fields involved, wrapping Validate's *ConfigError. A
+// nil error means the returned Config passes Validate.
 func FromEnv(preset Config) (Config, error) {
 	return fromEnvLookup(preset, os.LookupEnv)
 }
@@ -411,18 +417,6 @@ func parseAddrList(s string) ([]string, string) {
 	return out, ""
 }
 
-// display returns the shown value of a variable (secrets redacted).
-func (r *envReader) display(name string) string {
-	v, _ := r.get(name)
-	switch name {
-	case envPassword, envSentinelPassword:
-		return redact(v)
-	case envURL:
-		return RedactURL(v)
-	}
-	return v
-}
-
 // blame turns a Validate error into an *EnvError against a variable that set
 // one of the fields involved; a rule the environment did not touch is
 // returned as is.
@@ -432,7 +426,11 @@ func (r *envReader) blame(err error) error {
 		return err
 	}
 	for i, f := range []string{ce.Field, ce.Related} {
-		if v := r.origin[f]; f != "" && v != nil {
+		v := r.origin[f]
+		if p := r.origin[f+"."+ce.part]; i == 0 && ce.part != "" && p != nil {
+			v = p // the variable that set the part at fault
+		}
+		if f != "" && v != nil {
 			reason := ce.Reason
 			if o := r.origin[ce.Related]; i == 0 && o != nil {
 				// Both sides came from the environment: name the other one too.

@@ -19,35 +19,34 @@ type connEnv struct {
 	useTLS bool
 }
 
-// connection applies the connection variables to c.
+// connection applies the connection variables to c. It only maps them to
+// fields: the rules between the fields (one kind of server, agreement with
+// the URL) are Validate's.
 func (r *envReader) connection(c *Config) {
 	e := r.readConn()
-	if r.conflicts(e) {
-		return
-	}
-	presetAddr := c.Addr
+	base := c.Addr // what REDIS_HOST or REDIS_PORT alone leaves unsaid
 	if e.hasURL || e.hasHost || e.hasPort || e.hasCluster || e.hasSentinel {
 		c.URL, c.Addr, c.ClusterAddrs = "", "", nil
 		c.SentinelAddrs, c.SentinelMaster, c.SentinelUsername, c.SentinelPassword = nil, "", "", ""
 	}
-	var ok bool
-	switch {
-	case e.hasURL:
-		ok = r.applyURL(c, e)
-	case e.hasHost || e.hasPort:
-		ok = r.applyHostPort(c, e, presetAddr)
-	case e.hasCluster:
-		ok = r.applyList(&c.ClusterAddrs, "ClusterAddrs", envClusterAddrs, e.cluster)
-	case e.hasSentinel:
-		ok = r.applyList(&c.SentinelAddrs, "SentinelAddrs", envSentinelAddrs, e.sentinel)
-	default:
-		ok = true
+	if e.hasURL {
+		if u := r.applyURL(c, e); u != nil {
+			base = u.opts.Addr
+			if u.opts.Network == "unix" && e.hasPort && !e.hasHost {
+				r.fail(envPort, e.port, "set with a unix:// %s", envURL)
+				e.hasPort = false
+			}
+		}
 	}
-	if !ok {
-		return
+	if e.hasHost || e.hasPort {
+		r.applyHostPort(c, e, base)
 	}
-	// The Sentinel settings are applied whatever the target: Validate says
-	// when one is set without the others.
+	if e.hasCluster {
+		r.applyList(&c.ClusterAddrs, "ClusterAddrs", envClusterAddrs, e.cluster)
+	}
+	if e.hasSentinel {
+		r.applyList(&c.SentinelAddrs, "SentinelAddrs", envSentinelAddrs, e.sentinel)
+	}
 	r.setString(&c.SentinelMaster, "SentinelMaster", envSentinelMaster, strings.TrimSpace(e.master), e.master, e.hasMaster)
 	r.setString(&c.SentinelUsername, "SentinelUsername", envSentinelUsername, e.sUser, e.sUser, e.hasSUser)
 	r.setString(&c.SentinelPassword, "SentinelPassword", envSentinelPassword, e.sPass, redacted, e.hasSPass)
@@ -142,92 +141,44 @@ func (r *envReader) readHost(e *connEnv) {
 	}
 }
 
-// conflicts reports variables that name more than one kind of server; it
-// returns true when the target is ambiguous.
-func (r *envReader) conflicts(e *connEnv) bool {
-	var kinds []string
-	if e.hasURL {
-		kinds = append(kinds, envURL)
-	}
-	if e.hasHost {
-		kinds = append(kinds, envHost)
-	} else if e.hasPort {
-		kinds = append(kinds, envPort)
-	}
-	if e.hasCluster {
-		kinds = append(kinds, envClusterAddrs)
-	}
-	if e.hasSentinel {
-		kinds = append(kinds, envSentinelAddrs)
-	}
-	// REDIS_URL with REDIS_HOST/PORT is allowed when they agree (applyURL).
-	conflict := false
-	for i := 0; i < len(kinds); i++ {
-		for j := i + 1; j < len(kinds); j++ {
-			a, b := kinds[i], kinds[j]
-			if a == envURL && (b == envHost || b == envPort) {
-				continue
-			}
-			r.fail(b, r.display(b), "cannot be combined with %s: name one kind of server (single, cluster or sentinel)", a)
-			conflict = true
-		}
-	}
-	return conflict
-}
-
-// applyURL sets c.URL from REDIS_URL, drops the preset's credentials, and
-// checks that REDIS_HOST and REDIS_PORT agree with the URL. It returns
-// false when the URL does not parse.
-func (r *envReader) applyURL(c *Config, e *connEnv) bool {
+// applyURL sets c.URL from REDIS_URL and drops the preset's credentials.
+// It returns the parsed URL, or nil when it does not parse.
+func (r *envReader) applyURL(c *Config, e *connEnv) *urlInfo {
 	u, err := parseURL(e.rawURL)
 	if err != nil {
 		var ue *urlError
 		if errors.As(err, &ue) {
 			r.errs = append(r.errs, &EnvError{Var: envURL, Value: ue.url, Reason: ue.reason})
 		}
-		return false
+		return nil
 	}
 	c.URL = e.rawURL
 	r.origin["URL"] = &envVar{envURL, RedactURL(e.rawURL)}
 	c.Username, c.Password, c.DB, c.TLS = "", "", 0, false
-	if e.hasHost {
-		urlHost := u.host
-		if u.opts.Network == "unix" {
-			urlHost = u.opts.Addr
-		}
-		if !strings.EqualFold(strings.Trim(e.host, "[]"), urlHost) {
-			r.fail(envHost, e.host, "disagrees with the host of %s (%q)", envURL, urlHost)
-		}
-	}
-	if e.hasPort && e.port != u.port {
-		if u.opts.Network == "unix" {
-			r.fail(envPort, e.port, "set with a unix:// %s", envURL)
-		} else {
-			r.fail(envPort, e.port, "disagrees with the port of %s (%s)", envURL, u.port)
-		}
-	}
-	// REDIS_USERNAME, REDIS_PASSWORD, REDIS_DB and REDIS_TLS=true are
-	// applied below; Validate checks them against the URL. Only an explicit
-	// REDIS_TLS=false, which a Config cannot say, is checked here.
+	// An explicit REDIS_TLS=false, which a Config cannot say, is checked
+	// here; REDIS_TLS=true is applied, and Validate checks it.
 	if e.hasTLS && !e.useTLS && u.opts.TLSConfig != nil {
 		r.fail(envTLS, e.tlsRaw, "disagrees with the scheme of %s (TLS is true)", envURL)
 	}
 	e.hasTLS = e.hasTLS && e.useTLS // false: the scheme decides
-	return true
+	return u
 }
 
 // applyHostPort sets c.Addr from REDIS_HOST and REDIS_PORT; the one not
-// set comes from presetAddr (or the default address).
-func (r *envReader) applyHostPort(c *Config, e *connEnv, presetAddr string) bool {
+// set comes from base (the address of REDIS_URL, else the preset's Addr),
+// or from the default address when base is not host:port.
+func (r *envReader) applyHostPort(c *Config, e *connEnv, base string) {
 	h, p, _ := net.SplitHostPort(defaultAddr)
-	if ph, pp, err := net.SplitHostPort(presetAddr); err == nil {
-		h, p = ph, pp
+	if bh, bp, err := net.SplitHostPort(base); err == nil {
+		h, p = bh, bp
 	}
 	if e.hasHost {
 		h = strings.Trim(e.host, "[]")
 	}
 	if e.hasPort {
 		p = e.port
+		// Validate names the part of Addr that disagrees with the URL.
+		r.origin["Addr.port"] = &envVar{envPort, e.port}
 	}
 	if strings.HasPrefix(h, "/") {
 		c.Addr = h
@@ -239,18 +190,16 @@ func (r *envReader) applyHostPort(c *Config, e *connEnv, presetAddr string) bool
 		from = &envVar{envPort, e.port}
 	}
 	r.origin["Addr"] = from
-	return true
 }
 
 // applyList sets *dst (the Config field called field) from the address list
 // in the variable name.
-func (r *envReader) applyList(dst *[]string, field, name, raw string) bool {
+func (r *envReader) applyList(dst *[]string, field, name, raw string) {
 	addrs, why := parseAddrList(raw)
 	if why != "" {
 		r.fail(name, raw, "%s", why)
-		return false
+		return
 	}
 	*dst = addrs
 	r.origin[field] = &envVar{name, raw}
-	return true
 }

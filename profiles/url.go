@@ -15,7 +15,6 @@ import (
 // say: which parts the URL actually carried.
 type urlInfo struct {
 	opts        *redis.Options
-	host, port  string // tcp only; port defaults to 6379 as in go-redis
 	hasUser     bool
 	hasPassword bool
 	hasDB       bool
@@ -87,8 +86,8 @@ func parseURL(raw string) (*urlInfo, error) {
 		}
 	}
 	if opts.Network == "tcp" {
-		info.host, info.port, _ = net.SplitHostPort(opts.Addr)
-		if err := checkPort(info.port); err != nil {
+		_, port, _ := net.SplitHostPort(opts.Addr)
+		if err := checkPort(port); err != nil {
 			return nil, fail(err.Error())
 		}
 		if strings.Trim(u.Path, "/") != "" {

@@ -18,12 +18,13 @@ import (
 // limiter needs two slots); MaxConcurrentOps below 2 or larger than
 // PoolSize; MaxBlocking not smaller than MaxConcurrentOps; keepalive values
 // beyond what the kernel accepts; a malformed URL or address; more than one
-// kind of target (URL/Addr, ClusterAddrs, SentinelAddrs); Sentinels without a
-// master name; a URL that disagrees with Addr, Username, Password, DB or TLS;
-// a non-zero DB on a cluster; a retry budget that
-// hooks.NewRetry refuses (Field "Retry.Budget", the reason
-// naming the budget's field). Zero fields are checked with the preset's
-// defaults in their place.
+// kind of server (a single server: URL, Addr or both; ClusterAddrs;
+// SentinelAddrs), reported on the second kind; Sentinels without a master
+// name; a URL that disagrees with Addr (its host or port), Username,
+// Password, DB or TLS; a non-zero DB on a cluster; a retry budget that
+// hooks.NewRetry refuses (Field "Retry.Budget", the reason naming the
+// budget's field). Zero fields are checked with the preset's defaults in
+// their place.
 func (c Config) Validate() error {
 	_, err := c.resolve()
 	return err
@@ -181,16 +182,8 @@ type connInfo struct {
 // conn resolves and checks the connection fields.
 func (c Config) conn() (*connInfo, error) {
 	ci := &connInfo{mode: c.Mode(), username: c.Username, password: c.Password, db: c.DB}
-	if len(c.ClusterAddrs) > 0 && len(c.SentinelAddrs) > 0 {
-		return nil, fieldErr("ClusterAddrs", "SentinelAddrs", "ClusterAddrs and SentinelAddrs are both set; choose one")
-	}
-	if ci.mode != ModeSingle {
-		if c.URL != "" {
-			return nil, fieldErr("URL", "", "a URL names a single server and cannot be combined with %s; give credentials with Username/Password and TLS with TLS/TLSConfig", targetField(ci.mode))
-		}
-		if c.Addr != "" {
-			return nil, fieldErr("Addr", "", "Addr names a single server and cannot be combined with %s", targetField(ci.mode))
-		}
+	if err := c.oneKind(); err != nil {
+		return nil, err
 	}
 	switch ci.mode {
 	case ModeCluster:
@@ -247,6 +240,33 @@ func (c Config) conn() (*connInfo, error) {
 	return ci, nil
 }
 
+// oneKind checks that c names one kind of server: a single server (URL,
+// Addr, or both), a cluster (ClusterAddrs) or Sentinels (SentinelAddrs).
+// The error is on the second kind set, related to the first.
+func (c Config) oneKind() error {
+	var kinds []string
+	switch {
+	case c.URL != "":
+		kinds = append(kinds, "URL")
+	case c.Addr != "":
+		kinds = append(kinds, "Addr")
+	}
+	if len(c.ClusterAddrs) > 0 {
+		kinds = append(kinds, "ClusterAddrs")
+	}
+	if len(c.SentinelAddrs) > 0 {
+		kinds = append(kinds, "SentinelAddrs")
+	}
+	if len(kinds) < 2 {
+		return nil
+	}
+	err := fieldErr(kinds[1], kinds[0], "%s cannot be combined with %s: name one kind of server (single, cluster or sentinel)", kinds[1], kinds[0])
+	if kinds[0] == "URL" {
+		err.Reason += "; a URL names a single server: give credentials with Username/Password and TLS with TLS/TLSConfig"
+	}
+	return err
+}
+
 // connURL parses c.URL into ci and checks that Addr, Username, Password,
 // DB and TLS agree with it; what the URL leaves out comes from them.
 func (c Config) connURL(ci *connInfo, wantTLS bool) error {
@@ -256,8 +276,10 @@ func (c Config) connURL(ci *connInfo, wantTLS bool) error {
 	}
 	ci.url = u
 	ci.network, ci.addr = u.opts.Network, u.opts.Addr
-	if c.Addr != "" && !sameAddr(c.Addr, u.opts.Addr) {
-		return fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", c.Addr, u.opts.Addr)
+	if c.Addr != "" {
+		if err := addrAgrees(c.Addr, u.opts.Addr); err != nil {
+			return err
+		}
 	}
 	if u.hasUser {
 		if c.Username != "" && c.Username != u.opts.Username {
@@ -293,13 +315,6 @@ func (c Config) tlsConfig(u *urlInfo) *tls.Config {
 		return u.opts.TLSConfig.Clone()
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12}
-}
-
-func targetField(m Mode) string {
-	if m == ModeCluster {
-		return "ClusterAddrs"
-	}
-	return "SentinelAddrs"
 }
 
 func checkAddrs(field string, addrs []string) error {
@@ -344,12 +359,26 @@ func checkPort(p string) error {
 	return nil
 }
 
-// sameAddr compares two addresses, host names case-insensitively.
-func sameAddr(a, b string) bool {
-	if a == b {
-		return true
+// addrAgrees checks that Addr names the URL's address urlAddr, host names
+// compared case-insensitively. When both are host:port, the error says
+// which part disagrees.
+func addrAgrees(addr, urlAddr string) *ConfigError {
+	if addr == urlAddr {
+		return nil
 	}
-	ha, pa, err1 := net.SplitHostPort(a)
-	hb, pb, err2 := net.SplitHostPort(b)
-	return err1 == nil && err2 == nil && pa == pb && strings.EqualFold(ha, hb)
+	h, p, err1 := net.SplitHostPort(addr)
+	uh, up, err2 := net.SplitHostPort(urlAddr)
+	switch {
+	case err1 != nil || err2 != nil:
+		return fieldErr("Addr", "URL", "Addr %q disagrees with the URL's address %q", addr, urlAddr)
+	case !strings.EqualFold(h, uh):
+		err := fieldErr("Addr", "URL", "Addr %q disagrees with the URL's host %q", addr, uh)
+		err.part = "host"
+		return err
+	case p != up:
+		err := fieldErr("Addr", "URL", "Addr %q disagrees with the URL's port %s", addr, up)
+		err.part = "port"
+		return err
+	}
+	return nil
 }
