@@ -62,8 +62,8 @@ func newGuarded(t *testing.T, addr string, ro hooks.RetryOptions, bo hooks.Break
 // blocking budget of a and a third one waits, it calls during. After it,
 // on a: 3 SET, 2 GET of a missing key (one first refused with BUSY, then
 // retried and recovered), 4 BLPOP (two served, one cancelled while
-// waiting, one refused by the limiter 5 times and given up), a batch of 10
-// items written; on b: one GET whose dial is refused (the breaker opens; the
+// waiting, one shed by the limiter's full queue, which Retry does not
+// retry), a batch of 10 items written; on b: one GET whose dial is refused (the breaker opens; the
 // retry finds the circuit open and gives up), a batch of 10 items not
 // written.
 func workload(t *testing.T, a, b guarded, plain *redis.Client, during func(), recordBatch func(guarded, batch.Result), spanCtx context.Context) {
@@ -376,10 +376,11 @@ func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
 		t.Errorf("pool of a has %d connections, want at least 2 (two BLPOPs at once)", st.TotalConns)
 	}
 
-	// The limiter: the refused BLPOP was tried 5 times.
+	// The limiter: the BLPOP shed by the full queue was refused once (a shed
+	// command is not retried).
 	expect(t, ms, "redisguard.limiter.in_flight", 0, with(nodeA, str("redisguard.limiter.class", "blocking"))...)
 	expect(t, ms, "redisguard.limiter.waiting", 0, with(nodeA, str("redisguard.limiter.class", "blocking"))...)
-	expect(t, ms, "redisguard.limiter.rejections", 5, nodeA...)
+	expect(t, ms, "redisguard.limiter.rejections", 1, nodeA...)
 	expect(t, ms, "redisguard.limiter.wait_time", a.h.Limiter.NodeStats()[a.rdb.Options().Addr].TotalWait.Seconds(), nodeA...)
 	if a.h.Limiter.Stats().TotalWait <= 0 {
 		t.Error("the cancelled BLPOP waited no time")
@@ -397,18 +398,18 @@ func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
 		t.Errorf("%d transition series, want 1", n)
 	}
 
-	// Retries: a retried the GET once after BUSY (recovered) and the
-	// refused BLPOP 4 times (gave up); b retried its GET once after the
+	// Retries: a retried the GET once after BUSY (recovered) and not the
+	// shed BLPOP (not retried); b retried its GET once after the
 	// refused dial and gave up on the open circuit.
 	outcome := func(c attribute.KeyValue, o string) []attribute.KeyValue {
 		return []attribute.KeyValue{c, str("redisguard.retry.outcome", o)}
 	}
 	expect(t, ms, "redisguard.retry.attempts", 0, outcome(clientA, "maybe_applied")...)
 	expect(t, ms, "redisguard.retry.attempts", 1, outcome(clientA, "rejected")...)
-	expect(t, ms, "redisguard.retry.attempts", 4, outcome(clientA, "not_sent")...)
+	expect(t, ms, "redisguard.retry.attempts", 0, outcome(clientA, "not_sent")...)
 	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientA, "recovered")...)
-	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientA, "gave_up")...)
-	expect(t, ms, "redisguard.retry.calls", 0, outcome(clientA, "not_retried")...)
+	expect(t, ms, "redisguard.retry.calls", 0, outcome(clientA, "gave_up")...)
+	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientA, "not_retried")...)
 	expect(t, ms, "redisguard.retry.calls", 0, outcome(clientA, "budget_spent")...)
 	expect(t, ms, "redisguard.retry.attempts", 1, outcome(clientB, "not_sent")...)
 	expect(t, ms, "redisguard.retry.calls", 1, outcome(clientB, "gave_up")...)

@@ -54,7 +54,8 @@ func newGuarded(t *testing.T, addr string, ro hooks.RetryOptions, bo hooks.Break
 // blocking budget of a and a third one waits, it calls during. After it,
 // on a: 3 SET, 2 GET of a missing key (one first refused with BUSY, then
 // retried and recovered), 4 BLPOP (two served, one cancelled while
-// waiting, one refused by the limiter 5 times and given up), a batch of 10
+// waiting, one shed by the limiter's full queue, which Retry does not
+// retry), a batch of 10
 // items written; on b: one GET whose dial is refused (the breaker opens; the
 // retry finds the circuit open and gives up), a batch of 10 items not
 // written.
