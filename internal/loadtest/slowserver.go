@@ -41,7 +41,9 @@ func runSlowServer(e *env) ([]Row, error) {
 		}
 		t := time.AfterFunc(d/3, func() { px.Latency("downstream", latency, 0) })
 		defer t.Stop()
-		return runFor(context.Background(), workers, d, setGetOp(c, "s")), c, nil
+		// A caller the Limiter refuses pauses as in the overload scenario's
+		// shedding rows.
+		return runPaced(context.Background(), workers, d, setGetOp(c, "s"), shedBackOff), c, nil
 	}
 
 	api := profiles.API()
@@ -74,8 +76,8 @@ func runSlowServer(e *env) ([]Row, error) {
 	closeClient(adaptive)
 
 	secs := d.Seconds()
-	note := fmt.Sprintf("%d goroutines SET/GET for %s through a proxy that adds %s to every reply from %s on; bare = go-redis (pool %d); guarded = API preset (limit %d); adaptive = the same with MinInFlight %d (limit at the end: %d); errors bare %s, guarded %s, adaptive %s",
-		workers, d, latency, d/3, api.PoolSize, limit.MaxInFlight, floor, limit.Limit, bs.errString(), fs.errString(), as.errString())
+	note := fmt.Sprintf("%d goroutines SET/GET for %s through a proxy that adds %s to every reply from %s on, a caller refused with ErrLimited pausing %s; bare = go-redis (pool %d); guarded = API preset (limit %d); adaptive = the same with MinInFlight %d (limit at the end: %d); errors bare %s, guarded %s, adaptive %s",
+		workers, d, latency, d/3, shedBackOff, api.PoolSize, limit.MaxInFlight, floor, limit.Limit, bs.errString(), fs.errString(), as.errString())
 	limited := func(s *sample) float64 { return float64(s.errs["limited"]) }
 	return []Row{
 		row("slow-server", "goodput", "ops/s", float64(bs.ops)/secs, float64(fs.ops)/secs, note),
