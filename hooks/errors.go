@@ -9,9 +9,10 @@ import (
 // wait for a permit exceeded LimiterOptions.MaxWait, or the queue was full
 // (MaxWaiting, or the adaptive limit). The command was never sent. Retry
 // tries it again after a MaxWait, not after a full queue: that refusal is
-// the load shedding the bound asks for, and comes back at once. The
-// returned error wraps ErrLimited with what was exhausted; test it with
-// errors.Is.
+// the load shedding the bound asks for, and comes back at once, so a caller
+// that loops should pause before calling again (as a client does after an
+// HTTP 503). The returned error wraps ErrLimited with what was exhausted;
+// test it with errors.Is.
 var ErrLimited = errors.New("hooks: limiter: no permit")
 
 // ErrCircuitOpen is returned at once, with no network I/O, while the
