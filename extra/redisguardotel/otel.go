@@ -71,7 +71,8 @@ type Instrumentation struct {
 //   - db.client.operation.duration (histogram, s) per command, pipeline
 //     (PIPELINE) and transaction (MULTI), with db.system.name,
 //     db.operation.name, server.address, server.port, db.namespace and,
-//     on failure, error.type. It is recorded by a hook added to every node
+//     on failure, error.type. It is recorded, through the meter provider's
+//     histogram or into Options.Producer, by a hook added to every node
 //     client (the client itself, or each node of a cluster or ring, through
 //     OnNewNode for nodes created later). Added after the redisguard hooks
 //     (profiles.NewClient, profiles.Apply, hooks.Attach), it runs innermost

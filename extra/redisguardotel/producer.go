@@ -26,8 +26,7 @@ var ErrProducerNotCollected = errors.New("redisguardotel: the meter provider was
 // Producer keeps db.client.operation.duration inside the adapter and hands
 // it to the readers it is registered with, as an sdkmetric.Producer (the
 // way OpenTelemetry's own Prometheus and OpenCensus bridges feed the SDK).
-// Recording a command into it is a few atomic additions; recording through
-// the SDK's histogram costs several times that (see the package doc).
+// Recording a command into it is a few atomic additions.
 //
 // Give it to each reader that should carry the histogram, and to Instrument:
 //
@@ -37,9 +36,8 @@ var ErrProducerNotCollected = errors.New("redisguardotel: the meter provider was
 //	inst, err := redisguardotel.Instrument(rdb, redisguardotel.Options{MeterProvider: mp, Producer: p})
 //
 // One Producer may serve several Instrument calls (tell them apart with
-// Options.Attributes) and several readers. Its data points are cumulative
-// whatever temporality the reader prefers, carry no exemplars, and are not
-// subject to the meter provider's views or cardinality limit.
+// Options.Attributes) and several readers. What this route gives up next to
+// the meter provider's histogram is in the package doc.
 type Producer struct {
 	mu     sync.Mutex
 	series map[attribute.Distinct]*series
