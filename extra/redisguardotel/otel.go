@@ -171,7 +171,7 @@ func (i *Instrumentation) RecordBatch(ctx context.Context, r batch.Result) {
 // Close stops the observations and the breaker and retry subscriptions,
 // and stops adding the duration hook to new node clients. The hooks already
 // added stay (go-redis cannot remove a hook); they record into the meter
-// provider until it shuts down.
+// provider until it shuts down, or into Options.Producer.
 func (i *Instrumentation) Close() error {
 	var err error
 	i.closeOnce.Do(func() {
