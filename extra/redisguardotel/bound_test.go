@@ -22,7 +22,7 @@ func TestDurationHookBoundsOperationNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newDurationHook(in.duration, &redis.Options{Addr: "127.0.0.1:6379"}, nil)
+	h := newDurationHook(in.duration, nil, &redis.Options{Addr: "127.0.0.1:6379"}, nil)
 	hook := h.ProcessHook(func(context.Context, redis.Cmder) error { return nil })
 	ctx := context.Background()
 	for i := range observe.MaxOperationNames + 100 {

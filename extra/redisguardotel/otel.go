@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,9 +26,16 @@ const ScopeName = "github.com/redisguard/redisguard/extra/redisguardotel"
 // RetryEventName is the name of the span event added for each retry.
 const RetryEventName = "redisguard.retry"
 
-// durationBuckets are the bucket boundaries the database semantic
-// conventions give db.client.operation.duration, in seconds.
-var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+// db.client.operation.duration as the database semantic conventions give
+// it, for the SDK's histogram and the Producer alike: name, description,
+// unit, and bucket boundaries in seconds.
+const (
+	durationName        = "db.client.operation.duration"
+	durationDescription = "Duration of database client operations."
+	durationUnit        = "s"
+)
+
+var durationBuckets = [...]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 
 // Options configure Instrument. The zero value is usable.
 type Options struct {
@@ -40,6 +48,11 @@ type Options struct {
 	// Attributes are added to every measurement, for instance to tell two
 	// clients apart (attribute.String("redisguard.client", "worker")).
 	Attributes []attribute.KeyValue
+	// Producer, when set, keeps db.client.operation.duration instead of
+	// the meter provider's histogram: it reaches only the readers given
+	// sdkmetric.WithProducer(Producer). nil records through the meter
+	// provider. The package doc weighs the two routes.
+	Producer *Producer
 }
 
 // Instrumentation is the reporting set up by Instrument. Close stops it.
@@ -58,7 +71,8 @@ type Instrumentation struct {
 //   - db.client.operation.duration (histogram, s) per command, pipeline
 //     (PIPELINE) and transaction (MULTI), with db.system.name,
 //     db.operation.name, server.address, server.port, db.namespace and,
-//     on failure, error.type. It is recorded by a hook added to every node
+//     on failure, error.type. It is recorded, through the meter provider's
+//     histogram or into Options.Producer, by a hook added to every node
 //     client (the client itself, or each node of a cluster or ring, through
 //     OnNewNode for nodes created later). Added after the redisguard hooks
 //     (profiles.NewClient, profiles.Apply, hooks.Attach), it runs innermost
@@ -112,12 +126,12 @@ func Instrument(rdb redis.UniversalClient, opt Options) (*Instrumentation, error
 	i := &Instrumentation{batch: in.batchItems, attrs: attrs}
 
 	i.nodes, err = observe.NewNodes("redisguardotel", rdb, func(c *redis.Client) redis.Hook {
-		return newDurationHook(in.duration, c.Options(), attrs)
+		return newDurationHook(in.duration, opt.Producer, c.Options(), attrs)
 	})
 	if err != nil {
 		return nil, err
 	}
-	ob := &observer{in: in, nodes: i.nodes, hooks: h, attrs: attrs}
+	ob := &observer{in: in, nodes: i.nodes, hooks: h, attrs: attrs, producer: opt.Producer}
 	i.reg, err = m.RegisterCallback(ob.observe, in.observables()...)
 	if err != nil {
 		i.nodes.Close()
@@ -157,7 +171,7 @@ func (i *Instrumentation) RecordBatch(ctx context.Context, r batch.Result) {
 // Close stops the observations and the breaker and retry subscriptions,
 // and stops adding the duration hook to new node clients. The hooks already
 // added stay (go-redis cannot remove a hook); they record into the meter
-// provider until it shuts down.
+// provider until it shuts down, or into Options.Producer.
 func (i *Instrumentation) Close() error {
 	var err error
 	i.closeOnce.Do(func() {
@@ -239,9 +253,8 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 	var err error
-	in.duration, err = m.Float64Histogram("db.client.operation.duration",
-		metric.WithDescription("Duration of database client operations."),
-		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(durationBuckets...))
+	in.duration, err = m.Float64Histogram(durationName, metric.WithDescription(durationDescription),
+		metric.WithUnit(durationUnit), metric.WithExplicitBucketBoundaries(durationBuckets[:]...))
 	add(err)
 	in.transitions, err = m.Int64Counter("redisguard.breaker.transitions",
 		metric.WithDescription("State changes of a node's circuit breaker."), metric.WithUnit("{transition}"))
@@ -301,13 +314,19 @@ func (in *instruments) observables() []metric.Observable {
 
 // observer reads the figures at collection time.
 type observer struct {
-	in    *instruments
-	nodes *observe.Nodes
-	hooks profiles.Hooks
-	attrs []attribute.KeyValue
+	in       *instruments
+	nodes    *observe.Nodes
+	hooks    profiles.Hooks
+	attrs    []attribute.KeyValue
+	producer *Producer
+	// collections counts the calls of observe.
+	collections atomic.Int64
 }
 
 func (ob *observer) observe(_ context.Context, o metric.Observer) error {
+	if ob.producer != nil {
+		ob.producer.sdkCollected(ob.collections.Add(1))
+	}
 	in := ob.in
 	for _, n := range ob.nodes.List() {
 		st := n.PoolStats()

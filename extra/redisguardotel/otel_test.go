@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,6 +170,46 @@ func clientsForWorkload(t *testing.T) (a, b guarded, plain *redis.Client) {
 	return a, b, plain
 }
 
+// checkHistogram checks a db.client.operation.duration point: the
+// convention's buckets, counts that add up to the count, and a sum, a
+// minimum and a maximum that agree with each other.
+func checkHistogram(t *testing.T, pt point) {
+	t.Helper()
+	h := pt.hist
+	name := pt.attrs.Encoded(attribute.DefaultEncoder())
+	if want := []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}; !slices.Equal(h.Bounds, want) {
+		t.Errorf("%s: duration buckets %v, want %v", name, h.Bounds, want)
+	}
+	n := uint64(0)
+	for _, c := range h.BucketCounts {
+		n += c
+	}
+	if len(h.BucketCounts) != len(h.Bounds)+1 || n != h.Count {
+		t.Errorf("%s: bucket counts %v for a count of %d", name, h.BucketCounts, h.Count)
+	}
+	mn, okMin := h.Min.Value()
+	mx, okMax := h.Max.Value()
+	if !okMin || !okMax || mn <= 0 || mn > mx || h.Sum < mx || h.Sum > mx*float64(h.Count) {
+		t.Errorf("%s: count %d, sum %v, min %v (%v), max %v (%v): inconsistent", name, h.Count, h.Sum, mn, okMin, mx, okMax)
+	}
+	// The minimum and the maximum are counted in their buckets, and
+	// nothing is counted outside the buckets between them.
+	bucket := func(v float64) int {
+		i, _ := slices.BinarySearch(h.Bounds, v)
+		return i
+	}
+	if lo, hi := bucket(mn), bucket(mx); okMin && okMax && n == h.Count &&
+		(h.BucketCounts[lo] == 0 || h.BucketCounts[hi] == 0 || slices.ContainsFunc(h.BucketCounts[:lo], nonZero) ||
+			slices.ContainsFunc(h.BucketCounts[hi+1:], nonZero)) {
+		t.Errorf("%s: bucket counts %v for a minimum of %v and a maximum of %v", name, h.BucketCounts, mn, mx)
+	}
+	if h.StartTime.IsZero() || h.Time.Before(h.StartTime) {
+		t.Errorf("%s: start %v, time %v", name, h.StartTime, h.Time)
+	}
+}
+
+func nonZero(c uint64) bool { return c != 0 }
+
 // points are the data points of one metric, with its unit.
 type metricPoints struct {
 	unit   string
@@ -208,12 +249,18 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]metricPoints {
 					mp.points = append(mp.points, point{attrs: p.Attributes, v: float64(p.Value)})
 				}
 			case metricdata.Histogram[float64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					t.Errorf("%s: temporality %v, want cumulative", m.Name, d.Temporality)
+				}
 				for i := range d.DataPoints {
 					p := &d.DataPoints[i]
 					mp.points = append(mp.points, point{attrs: p.Attributes, v: float64(p.Count), hist: p})
 				}
 			default:
 				t.Errorf("%s: unexpected data %T", m.Name, m.Data)
+			}
+			if _, dup := out[m.Name]; dup {
+				t.Errorf("%s reported twice", m.Name)
 			}
 			out[m.Name] = mp
 		}
@@ -268,21 +315,35 @@ func with(base []attribute.KeyValue, kv ...attribute.KeyValue) []attribute.KeyVa
 // The manual reader sees every instrument with its name, unit, attributes
 // and values after a known workload: a retry forced by a BUSY server, a
 // command refused by the limiter, an open circuit, and batches. The retry
-// is also an event on the command's span.
+// is also an event on the command's span. The durations are the same
+// through the meter provider (route=meter) and through a Producer the
+// reader is given, shared by both instrumentations (route=producer).
 func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
+	for _, route := range []string{"meter", "producer"} {
+		t.Run("route="+route, func(t *testing.T) { testEveryFigure(t, route == "producer") })
+	}
+}
+
+func testEveryFigure(t *testing.T, withProducer bool) {
 	a, b, plain := clientsForWorkload(t)
-	reader := sdkmetric.NewManualReader()
+	var p *redisguardotel.Producer
+	var ropts []sdkmetric.ManualReaderOption
+	if withProducer {
+		p = redisguardotel.NewProducer()
+		ropts = append(ropts, sdkmetric.WithProducer(p))
+	}
+	reader := sdkmetric.NewManualReader(ropts...)
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
 	clientA, clientB := str("redisguard.client", "a"), str("redisguard.client", "b")
 	instA, err := redisguardotel.Instrument(a.rdb, redisguardotel.Options{MeterProvider: mp, Hooks: a.h,
-		Attributes: []attribute.KeyValue{clientA}})
+		Attributes: []attribute.KeyValue{clientA}, Producer: p})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer instA.Close()
 	instB, err := redisguardotel.Instrument(b.rdb, redisguardotel.Options{MeterProvider: mp, Hooks: b.h,
-		Attributes: []attribute.KeyValue{clientB}})
+		Attributes: []attribute.KeyValue{clientB}, Producer: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,11 +417,8 @@ func TestInstrumentReportsEveryFigureAfterAKnownWorkload(t *testing.T) {
 	expect(t, ms, "db.client.operation.duration", 2, op(nodeA, "BLPOP")...)
 	expect(t, ms, "db.client.operation.duration", 2, op(nodeA, "PIPELINE")...)
 	expect(t, ms, "db.client.operation.duration", 1, op(nodeB, "GET", str("error.type", "connection_refused"))...)
-	if p, ok := get(t, ms, "db.client.operation.duration", op(nodeA, "SET")...); ok {
-		want := []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
-		if got := p.hist.Bounds; len(got) != len(want) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
-			t.Errorf("duration buckets %v, want %v", got, want)
-		}
+	for _, pt := range ms["db.client.operation.duration"].points {
+		checkHistogram(t, pt)
 	}
 
 	// Pool figures, per node pool.

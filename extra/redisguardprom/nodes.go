@@ -2,6 +2,7 @@ package redisguardprom
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,6 +16,6 @@ func newDurationHook(hist *prometheus.HistogramVec, node string) *observe.Timer[
 		Series: func(op, errType string) prometheus.Observer {
 			return hist.WithLabelValues(node, op, errType)
 		},
-		Record: func(_ context.Context, o prometheus.Observer, seconds float64) { o.Observe(seconds) },
+		Record: func(_ context.Context, o prometheus.Observer, d time.Duration) { o.Observe(d.Seconds()) },
 	}
 }

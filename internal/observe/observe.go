@@ -102,8 +102,8 @@ type Timer[S any] struct {
 	// Series makes the series of an operation name (upper case, or
 	// "_OTHER") and an error type ("" for none).
 	Series func(op, errType string) S
-	// Record records one duration, in seconds.
-	Record func(ctx context.Context, s S, seconds float64)
+	// Record records one duration.
+	Record func(ctx context.Context, s S, d time.Duration)
 
 	// sets is read without a lock and replaced, copied, under mu when an
 	// entry is added: after the first commands, a lookup is one map read.
@@ -164,7 +164,7 @@ func (t *Timer[S]) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		start := time.Since(epoch)
 		err := next(ctx, cmd)
-		t.Record(ctx, t.series(cmd.Name(), ErrorType(err)), (time.Since(epoch) - start).Seconds())
+		t.Record(ctx, t.series(cmd.Name(), ErrorType(err)), time.Since(epoch)-start)
 		return err
 	}
 }
@@ -181,7 +181,7 @@ func (t *Timer[S]) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		if len(cmds) >= 2 && cmds[0].Name() == "multi" && cmds[len(cmds)-1].Name() == "exec" {
 			op = "multi"
 		}
-		t.Record(ctx, t.series(op, ErrorType(err)), (time.Since(epoch) - start).Seconds())
+		t.Record(ctx, t.series(op, ErrorType(err)), time.Since(epoch)-start)
 		return err
 	}
 }
