@@ -138,6 +138,11 @@ type Limiter struct {
 	lim   *limBudgets // the budgets in force, for the nodes to come; under mu
 	cores map[string]*limCore
 	own   atomic.Pointer[limCore] // the budget of the address "", once made
+
+	// newTimer: each wait starts a timer of its own instead of resetting
+	// its waiter's (see acquireSlow); only for make bench's comparison of
+	// the two (hookx.LimiterNewTimerPerWait).
+	newTimer bool
 }
 
 var (
@@ -196,6 +201,7 @@ func (l *Limiter) core(addr string) *limCore {
 	c, ok := l.cores[addr]
 	if !ok {
 		c = newLimCore(addr, l.table, l.lim)
+		c.newTimer = l.newTimer
 		l.cores[addr] = c
 	}
 	return c
@@ -391,6 +397,8 @@ type limCore struct {
 	shortQ waitList // short commands, in arrival order
 	blkQ   waitList // blocking commands, in arrival order
 	seq    uint64   // arrival counter, under mu
+
+	newTimer bool // see Limiter.newTimer
 }
 
 func newLimCore(addr string, table *CommandTable, b *limBudgets) *limCore {

@@ -2,9 +2,6 @@ package hooks
 
 import (
 	"context"
-	"errors"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -138,32 +135,67 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	c.mu.Unlock()
 
 	start := time.Now()
-	limit, byDeadline := b.limits.MaxWait, false
-	if dl, ok := waitDeadline(ctx); ok {
-		if until := time.Until(dl); limit <= 0 || until < limit {
-			limit, byDeadline = max(until, 0), true
-		}
-	}
+	limit, byDeadline := waitLimit(ctx, b.limits.MaxWait)
 	var timeout <-chan time.Time
+	var t *time.Timer
 	if limit > 0 || byDeadline {
-		t := time.NewTimer(limit)
-		defer t.Stop()
+		t = c.waitTimer(w, limit)
 		timeout = t.C
 	}
 
 	select {
 	case <-w.ch:
+		stopTimer(t)
 		c.endWait(start, w)
 		c.admitted.Add(1)
 		return nil
 	case <-ctx.Done():
+		stopTimer(t)
 		return c.abandon(w, start, ctx.Err())
 	case <-timeout:
+		// The timer fired: it holds no value any more.
 		if byDeadline {
 			return c.abandon(w, start, context.DeadlineExceeded)
 		}
 		return c.abandon(w, start, nil)
 	}
+}
+
+// waitLimit returns how long a wait for a permit may last under maxWait
+// (0: no bound) and ctx, and whether ctx's deadline is what bounds it.
+func waitLimit(ctx context.Context, maxWait time.Duration) (limit time.Duration, byDeadline bool) {
+	limit = maxWait
+	if dl, ok := waitDeadline(ctx); ok {
+		if until := time.Until(dl); limit <= 0 || until < limit {
+			return max(until, 0), true
+		}
+	}
+	return limit, false
+}
+
+// stopTimer stops t, if any.
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// waitTimer returns a timer that fires after d, for w's wait: w's own,
+// reset (waiters are pooled, and their timers with them), or with
+// c.newTimer a new one, the standard way that make bench's limiter-std
+// scenario measures beside it. The caller stops it unless it fired, before
+// w goes back to the pool; since Go 1.23 a stopped timer keeps no stale
+// value for the next wait.
+func (c *limCore) waitTimer(w *waiter, d time.Duration) *time.Timer {
+	switch {
+	case c.newTimer:
+		return time.NewTimer(d)
+	case w.timer == nil:
+		w.timer = time.NewTimer(d)
+	default:
+		w.timer.Reset(d)
+	}
+	return w.timer
 }
 
 // abandon ends a wait that the context (cause != nil) or MaxWait (cause
@@ -215,23 +247,6 @@ func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 	c.mu.Unlock()
 	return c.limitErr(b, waited, false, blocking, s)
 }
-
-// waitEndedError is the Limiter's error when the context ended before the
-// command got a permit: the command was not sent. errors.Is matches
-// ErrNotSent and the context's error (context.Canceled or
-// context.DeadlineExceeded).
-type waitEndedError struct {
-	msg   string
-	cause error
-}
-
-func (e *waitEndedError) Error() string {
-	return e.msg + "; the command was not sent: " + e.cause.Error()
-}
-
-func (e *waitEndedError) Unwrap() error { return e.cause }
-
-func (e *waitEndedError) Is(target error) bool { return target == ErrNotSent }
 
 // endWait records the wait and recycles w. w must be out of every queue
 // and its channel empty.
@@ -356,84 +371,6 @@ func (c *limCore) stats() LimiterStats {
 	}
 }
 
-// limitErr builds the ErrLimited error: what was exhausted under the
-// budgets b, and the wait.
-func (c *limCore) limitErr(b *limBudgets, waited time.Duration, queueFull, blocking bool, s uint64) error {
-	return &limitError{
-		addr:      c.addr,
-		waited:    waited,
-		queueFull: queueFull,
-		blocking:  blocking,
-		inFlight:  limInFlight(s),
-		maxIn:     b.maxIn,
-		blk:       limBlocking(s),
-		maxBlk:    b.maxBlk,
-		waiting:   b.waitBound(),
-		adaptive:  b.waitBound() != b.maxWaiting,
-	}
-}
-
-// limitError is the error a Limiter returns when it admits no command. It
-// wraps ErrLimited.
-type limitError struct {
-	addr      string
-	waited    time.Duration
-	queueFull bool
-	blocking  bool
-	inFlight  uint64
-	maxIn     uint64
-	blk       uint64
-	maxBlk    uint64
-	waiting   int64
-	// adaptive: the adaptive limit, not MaxWaiting, bounded the queue.
-	adaptive bool
-}
-
-func (e *limitError) Error() string {
-	var b strings.Builder
-	b.WriteString("hooks: limiter: ")
-	if e.queueFull {
-		b.WriteString(strconv.FormatInt(e.waiting, 10))
-		b.WriteString(" commands already waiting")
-		if e.adaptive {
-			b.WriteString(" (the adaptive limit)")
-		} else {
-			b.WriteString(" (MaxWaiting)")
-		}
-	} else {
-		b.WriteString("waited ")
-		b.WriteString(e.waited.Round(time.Millisecond).String())
-		b.WriteString(" for a permit")
-	}
-	b.WriteString(" (in flight ")
-	b.WriteString(strconv.FormatUint(e.inFlight, 10))
-	b.WriteByte('/')
-	b.WriteString(strconv.FormatUint(e.maxIn, 10))
-	if e.blocking {
-		b.WriteString(", blocking ")
-		b.WriteString(strconv.FormatUint(e.blk, 10))
-		b.WriteByte('/')
-		b.WriteString(strconv.FormatUint(e.maxBlk, 10))
-	}
-	if e.addr != "" {
-		b.WriteString(", node ")
-		b.WriteString(e.addr)
-	}
-	b.WriteString("): ")
-	b.WriteString(ErrLimited.Error())
-	return b.String()
-}
-
-func (e *limitError) Unwrap() error { return ErrLimited }
-
-// isShed reports whether err is the Limiter shedding load: a command
-// refused at once because the queue for a permit was full. Retry does not
-// send it again: the refusal is the answer the bound was set for.
-func isShed(err error) bool {
-	var le *limitError
-	return errors.As(err, &le) && le.queueFull
-}
-
 // waiter is a command queued for a permit.
 type waiter struct {
 	prev, next *waiter
@@ -441,6 +378,7 @@ type waiter struct {
 	blocking   bool
 	granted    bool          // set under mu when the permits are its own
 	ch         chan struct{} // capacity 1; receives once, when granted
+	timer      *time.Timer   // the wait's, stopped or fired when pooled
 }
 
 func (w *waiter) reset() {

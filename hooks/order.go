@@ -83,6 +83,12 @@ func init() {
 	hookx.DefaultTimeouts = func() (read, write, def time.Duration) {
 		return defaultTimeoutOptions.Read, defaultTimeoutOptions.Write, defaultTimeoutOptions.Default
 	}
+	hookx.LimiterNewTimerPerWait = func(l any) {
+		lim := l.(*Limiter)
+		lim.mu.Lock()
+		defer lim.mu.Unlock()
+		lim.newTimer = true
+	}
 }
 
 // nodeHook is implemented by the hooks that keep per-node state (Breaker,

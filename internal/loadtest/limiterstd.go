@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/hookx"
 	"github.com/redisguard/redisguard/profiles"
 )
 
@@ -110,10 +111,13 @@ func limiterStdLoad(e *env, addr, name string, pool, workers, limit, rounds int,
 			closeClient(c)
 		}
 	}()
-	mk := func(chain, std bool) (redis.UniversalClient, error) {
+	mk := func(chain, std, newTimer bool) (redis.UniversalClient, error) {
 		h, err := profiles.NewHooks(cfg)
 		if err != nil {
 			return nil, err
+		}
+		if newTimer {
+			hookx.LimiterNewTimerPerWait(h.Limiter)
 		}
 		c := redis.NewClient(opt)
 		clients = append(clients, c)
@@ -134,8 +138,10 @@ func limiterStdLoad(e *env, addr, name string, pool, workers, limit, rounds int,
 		return c, nil
 	}
 	var vs []redis.UniversalClient
-	for _, v := range []struct{ chain, std bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
-		c, err := mk(v.chain, v.std)
+	for _, v := range []struct{ chain, std, newTimer bool }{
+		{false, false, false}, {false, true, false}, {true, false, false}, {true, true, false}, {true, false, true},
+	} {
+		c, err := mk(v.chain, v.std, v.newTimer)
 		if err != nil {
 			return nil, err
 		}
@@ -149,13 +155,16 @@ func limiterStdLoad(e *env, addr, name string, pool, workers, limit, rounds int,
 	}
 	ss := rotatingRounds(vs, rounds, workers, d, op)
 	secs := float64(rounds) * d.Seconds()
-	note := fmt.Sprintf("%s load: pool %d, limit %d, %d goroutines, %d rotating rounds of %s per variant; bare = channel semaphore, guarded = the Limiter; errors: %s / %s / %s / %s",
-		name, pool, limit, workers, rounds, d, ss[0].errString(), ss[1].errString(), ss[2].errString(), ss[3].errString())
+	note := fmt.Sprintf("%s load: pool %d, limit %d, %d goroutines, %d rotating rounds of %s per variant; bare = channel semaphore, guarded = the Limiter; errors: %s / %s / %s / %s / %s",
+		name, pool, limit, workers, rounds, d, ss[0].errString(), ss[1].errString(), ss[2].errString(), ss[3].errString(), ss[4].errString())
 	return []Row{
 		row("limiter-std", name+": alone, throughput", "ops/s", float64(ss[1].ops)/secs, float64(ss[0].ops)/secs, note),
 		row("limiter-std", name+": alone, p99", "ms", ms(ss[1].pct(0.99)), ms(ss[0].pct(0.99)), ""),
 		row("limiter-std", name+": API chain, throughput", "ops/s", float64(ss[3].ops)/secs, float64(ss[2].ops)/secs, ""),
 		row("limiter-std", name+": API chain, p99", "ms", ms(ss[3].pct(0.99)), ms(ss[2].pct(0.99)), ""),
+		row("limiter-std", name+": waiter's timer, throughput", "ops/s", float64(ss[4].ops)/secs, float64(ss[2].ops)/secs,
+			"the API chain; bare = the Limiter with a new timer per wait, guarded = with its waiter's timer, reset"),
+		row("limiter-std", name+": waiter's timer, p99", "ms", ms(ss[4].pct(0.99)), ms(ss[2].pct(0.99)), ""),
 	}, nil
 }
 
