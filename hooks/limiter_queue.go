@@ -173,10 +173,15 @@ func waitLimit(ctx context.Context, maxWait time.Duration) (limit time.Duration,
 	return limit, false
 }
 
-// stopTimer stops t, if any.
+// stopTimer stops t, if any. A timer that fired meanwhile holds no value
+// since Go 1.23; a program run with GODEBUG=asynctimerchan=1 keeps the old
+// buffered channel, so the value is drained for the next wait.
 func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
+	if t != nil && !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
 	}
 }
 
