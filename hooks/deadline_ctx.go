@@ -57,13 +57,24 @@ func (c *deadlineCtx) release() {
 	deadlineCtxPool.Put(c)
 }
 
-// ownDeadline returns the command's own deadline in Unix nanoseconds,
+// monoEpoch is the origin of the deadlines a deadlineCtx keeps: as
+// nanoseconds since it, read with time.Since, they live on the monotonic
+// clock alone, as the deadline of context.WithTimeout does (a step of the
+// wall clock moves neither), and reading that clock is the cheaper half of
+// time.Now.
+var monoEpoch = time.Now()
+
+// monoNow is the monotonic time since monoEpoch; never 0 past its first
+// nanosecond, so 0 can mean "not fixed".
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+// ownDeadline returns the command's own deadline (monoNow's clock),
 // fixing it on the first call.
 func (c *deadlineCtx) ownDeadline() int64 {
 	if n := c.fixed.Load(); n != 0 {
 		return n
 	}
-	n := time.Now().UnixNano() + int64(c.timeout)
+	n := max(monoNow()+int64(c.timeout), 1)
 	if c.fixed.CompareAndSwap(0, n) {
 		return n
 	}
@@ -73,16 +84,19 @@ func (c *deadlineCtx) ownDeadline() int64 {
 // expired reports whether the own deadline is fixed and has passed.
 func (c *deadlineCtx) expired() bool {
 	n := c.fixed.Load()
-	return n != 0 && time.Now().UnixNano() >= n
+	return n != 0 && monoNow() >= n
 }
 
 // Deadline returns the earlier of the command's deadline and the parent's.
+// The command's deadline is a time.Time with a monotonic reading, so that
+// time.Until on it (go-redis setting socket deadlines, the Limiter timing
+// a wait) reads the monotonic clock only.
 func (c *deadlineCtx) Deadline() (time.Time, bool) {
-	n := c.ownDeadline()
-	if !c.parentDl.IsZero() && c.parentDl.UnixNano() <= n {
+	own := monoEpoch.Add(time.Duration(c.ownDeadline()))
+	if !c.parentDl.IsZero() && !own.Before(c.parentDl) {
 		return c.parentDl, true
 	}
-	return time.Unix(0, n), true
+	return own, true
 }
 
 // Done returns a closed channel once the command's deadline has passed,
@@ -134,7 +148,7 @@ func callerContext(ctx context.Context) context.Context {
 // String describes the context, as the standard library's contexts do.
 func (c *deadlineCtx) String() string {
 	if n := c.fixed.Load(); n != 0 {
-		return fmt.Sprintf("%v.WithDeadline(%s)", c.parent, time.Unix(0, n))
+		return fmt.Sprintf("%v.WithDeadline(%s)", c.parent, monoEpoch.Add(time.Duration(n)).Round(0))
 	}
 	return fmt.Sprintf("%v.WithTimeout(%s, from first use)", c.parent, c.timeout)
 }
@@ -152,7 +166,7 @@ func waitDeadline(ctx context.Context) (time.Time, bool) {
 	if !ok || !c.blocking || c.fixed.Load() != 0 {
 		return ctx.Deadline()
 	}
-	own := time.Now().Add(c.timeout)
+	own := monoEpoch.Add(time.Duration(monoNow()) + c.timeout)
 	if !c.parentDl.IsZero() && c.parentDl.Before(own) {
 		return c.parentDl, true
 	}

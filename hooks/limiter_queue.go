@@ -134,7 +134,7 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	c.waiting.Add(1)
 	c.mu.Unlock()
 
-	start := time.Now()
+	start := monoNow()
 	limit, byDeadline := waitLimit(ctx, b.limits.MaxWait)
 	var timeout <-chan time.Time
 	var t *time.Timer
@@ -206,7 +206,7 @@ func (c *limCore) waitTimer(w *waiter, d time.Duration) *time.Timer {
 // abandon ends a wait that the context (cause != nil) or MaxWait (cause
 // == nil) cut short. The wait leaves the queue and is counted in one step
 // under mu (see limCore).
-func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
+func (c *limCore) abandon(w *waiter, start int64, cause error) error {
 	blocking := w.blocking
 	c.mu.Lock()
 	if w.granted {
@@ -253,10 +253,10 @@ func (c *limCore) abandon(w *waiter, start time.Time, cause error) error {
 	return c.limitErr(b, waited, false, blocking, s)
 }
 
-// endWait records the wait and recycles w. w must be out of every queue
+// endWait records the wait, begun at start (monoNow), and recycles w. w must be out of every queue
 // and its channel empty.
-func (c *limCore) endWait(start time.Time, w *waiter) time.Duration {
-	waited := time.Since(start)
+func (c *limCore) endWait(start int64, w *waiter) time.Duration {
+	waited := time.Duration(monoNow() - start)
 	c.totalWait.Add(int64(waited))
 	for {
 		m := c.maxWaitSeen.Load()

@@ -396,7 +396,7 @@ func TestLimiterPermitGrantedToCancelledWaiterIsHandedOn(t *testing.T) {
 		t.Fatalf("granted: first %v, second %v", first.granted, second.granted)
 	}
 	// first's context ended as the permit arrived.
-	err := c.abandon(first, time.Now(), context.Canceled)
+	err := c.abandon(first, monoNow(), context.Canceled)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandon: %v", err)
 	}
@@ -426,7 +426,7 @@ func TestLimiterPermitGrantedToCancelledWaiterIsHandedOn(t *testing.T) {
 	}
 	w := queue()
 	c.release(false)
-	if err := c.abandon(w, time.Now(), nil); err != nil {
+	if err := c.abandon(w, monoNow(), nil); err != nil {
 		t.Fatalf("MaxWait raced with the grant: %v", err)
 	}
 	if st := c.stats(); st.InFlight != 2 || st.Waiting != 0 {

@@ -241,6 +241,17 @@ func TestDeadlineCtxSemantics(t *testing.T) {
 	if !strings.Contains(dc.String(), "WithDeadline") {
 		t.Errorf("String() = %q", dc.String())
 	}
+	// Like context.WithTimeout's, the deadline is on the monotonic clock: a
+	// step of the wall clock moves neither it nor the waits and socket
+	// deadlines go-redis and the Limiter derive from it (time.Until).
+	if d1 == d1.Round(0) {
+		t.Errorf("Deadline %v carries no monotonic clock reading", d1)
+	}
+	blk := newDeadlineCtx(context.Background(), time.Hour, true)
+	if dl, _ := waitDeadline(blk); dl == dl.Round(0) {
+		t.Errorf("waitDeadline of a blocking command: %v carries no monotonic clock reading", dl)
+	}
+	blk.release()
 	// Contexts derived from it are cancelled with the parent.
 	child, cancelChild := context.WithCancel(dc)
 	defer cancelChild()
