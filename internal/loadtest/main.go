@@ -3,6 +3,10 @@
 // and prints a markdown table (and, with -json, one JSON object per row).
 //
 //	go run ./internal/loadtest [-json] [-only overhead,starvation] [-scale 1] [-cpuprofile f] [-mutexprofile f]
+//
+// The overload scenario labels its phases in the CPU profile
+// (phase=overload-bare, overload-guarded, overload-shedding): go tool pprof
+// -tagfocus phase=overload-guarded f shows the guarded client alone.
 package main
 
 import (

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"runtime"
@@ -39,4 +40,13 @@ func startProfiles(cpu, mutex string) (stop func() error, err error) {
 		}
 		return errors.Join(errs...)
 	}, nil
+}
+
+// phase runs fn with the profiler label phase=name, which the goroutines fn
+// starts inherit: in a CPU profile of the run (-cpuprofile), go tool pprof
+// -tagfocus phase=name shows that phase alone.
+func phase(ctx context.Context, name string, fn func(ctx context.Context) *sample) *sample {
+	var s *sample
+	pprof.Do(ctx, pprof.Labels("phase", name), func(ctx context.Context) { s = fn(ctx) })
+	return s
 }

@@ -204,7 +204,7 @@ func runOverload(e *env) ([]Row, error) {
 	}
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
-	bs := runFor(ctx, workers, d, op(bare))
+	bs := phase(ctx, "overload-bare", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(bare)) })
 	bTimeouts := bare.PoolStats().Timeouts
 	closeClient(bare)
 
@@ -214,7 +214,7 @@ func runOverload(e *env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	gs := runFor(ctx, workers, d, op(g))
+	gs := phase(ctx, "overload-guarded", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(g)) })
 	gTimeouts := g.PoolStats().Timeouts
 	closeClient(g)
 
@@ -230,7 +230,7 @@ func runOverload(e *env) ([]Row, error) {
 	if err := sh.SetLimits(lim); err != nil {
 		return nil, err
 	}
-	ss := runPaced(ctx, workers, d, op(sh), shedBackOff)
+	ss := phase(ctx, "overload-shedding", func(ctx context.Context) *sample { return runPaced(ctx, workers, d, op(sh), shedBackOff) })
 	closeClient(sh)
 
 	secs := d.Seconds()
