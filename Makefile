@@ -10,7 +10,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 FUZZTIME      ?= 60s
 # Fuzz targets run by `make fuzz`, as package:FuzzName.
 FUZZ_TARGETS  ?= ./hooks:FuzzClassify ./profiles:FuzzFromEnv
-BENCH_PKGS    ?= ./hooks/... ./batch/...
+BENCH_PKGS    ?= ./hooks/... ./batch/... ./internal/pairbench
 LOADTEST_FLAGS ?=
 # Flags for internal/compat, e.g. COMPAT_FLAGS='-focus "Tx" -run TestX -keep'.
 COMPAT_FLAGS  ?=

@@ -36,6 +36,19 @@ func startRedis(t testing.TB) string {
 		_ = cmd.Wait()
 	})
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	// Wait for the port with plain dials first: go-redis logs every dial
+	// it fails, and those lines would split a benchmark's result line.
+	for i := 0; ; i++ {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = conn.Close()
+			break
+		}
+		if i == 200 {
+			t.Fatalf("redis-server on %s did not listen: %v", addr, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 	c := redis.NewClient(&redis.Options{Addr: addr, DialerRetries: 1})
 	defer c.Close()
 	for i := 0; ; i++ {

@@ -8,6 +8,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/redisguard/redisguard/internal/pairbench"
+	"github.com/redisguard/redisguard/internal/redistest"
+	"github.com/redisguard/redisguard/profiles"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,4 +44,14 @@ func TestRunStopsOnAnError(t *testing.T) {
 	if r.N != 0 {
 		t.Errorf("the benchmark ran to N %d despite the error", r.N)
 	}
+}
+
+// BenchmarkGuardedSetAlike is GuardedSet with nothing added to the second
+// client: its other/base is the noise floor of the metrics adapters'
+// BenchmarkGuardedSet on this machine, in the same make bench run.
+//
+//	go test -run '^$' -bench GuardedSetAlike ./internal/pairbench
+func BenchmarkGuardedSetAlike(b *testing.B) {
+	srv := redistest.Start(b)
+	pairbench.GuardedSet(b, srv.Addr(), func(*profiles.Client) func() { return func() {} })
 }
