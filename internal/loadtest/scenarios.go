@@ -87,7 +87,7 @@ func runOverhead(e *env) ([]Row, error) {
 func mergeSamples(ss []*sample) *sample {
 	out := newSample()
 	for _, s := range ss {
-		out.merge(&recorder{lat: s.lat, errs: s.errs})
+		out.merge(&recorder{lat: s.lat, failLat: s.failLat, errs: s.errs})
 	}
 	return out
 }
@@ -195,8 +195,8 @@ func runOverload(e *env) ([]Row, error) {
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	const pool, workers = 10, 2000
-	d := e.dur(6 * time.Second)
+	const pool, workers, rounds = 10, 2000, 4
+	d := e.dur(1500 * time.Millisecond)
 	op := func(c redis.UniversalClient) func(ctx context.Context, gi, i int) error {
 		return func(ctx context.Context, gi, i int) error {
 			return c.Set(ctx, "o"+strconv.Itoa(gi%100), i, 0).Err()
@@ -204,20 +204,14 @@ func runOverload(e *env) ([]Row, error) {
 	}
 
 	bare := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool})
-	bs := phase(ctx, "overload-bare", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(bare)) })
-	bTimeouts := bare.PoolStats().Timeouts
-	closeClient(bare)
-
+	defer closeClient(bare)
 	g, err := guarded(profiles.API(), srv.Addr(), func(c *profiles.Config) {
 		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
 	})
 	if err != nil {
 		return nil, err
 	}
-	gs := phase(ctx, "overload-guarded", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(g)) })
-	gTimeouts := g.PoolStats().Timeouts
-	closeClient(g)
-
+	defer closeClient(g)
 	// Load shedding: the same with a bounded queue.
 	sh, err := guarded(profiles.API(), srv.Addr(), func(c *profiles.Config) {
 		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
@@ -225,17 +219,36 @@ func runOverload(e *env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer closeClient(sh)
 	lim := sh.Hooks.Limiter.Stats().LimiterLimits
 	lim.MaxWaiting = shedWaiting
 	if err := sh.SetLimits(lim); err != nil {
 		return nil, err
 	}
-	ss := phase(ctx, "overload-shedding", func(ctx context.Context) *sample { return runPaced(ctx, workers, d, op(sh), shedBackOff) })
-	closeClient(sh)
 
-	secs := d.Seconds()
-	note := fmt.Sprintf("pool %d, %d goroutines SET for %s; guarded = API preset with pool %d and limiter %d; errors bare %s, guarded %s",
-		pool, workers, d, pool, pool, bs.errString(), gs.errString())
+	// Short rounds, the order rotating, as in overhead: a drift in the
+	// machine's speed falls on the three clients alike.
+	variants := []struct {
+		phase string
+		run   func(ctx context.Context) *sample
+	}{
+		{"overload-bare", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(bare)) }},
+		{"overload-guarded", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(g)) }},
+		{"overload-shedding", func(ctx context.Context) *sample { return runPaced(ctx, workers, d, op(sh), shedBackOff) }},
+	}
+	samples := make([][]*sample, len(variants))
+	for round := range rounds {
+		for k := range variants {
+			v := (round + k) % len(variants)
+			samples[v] = append(samples[v], phase(ctx, variants[v].phase, variants[v].run))
+		}
+	}
+	bs, gs, ss := mergeSamples(samples[0]), mergeSamples(samples[1]), mergeSamples(samples[2])
+	bTimeouts, gTimeouts := bare.PoolStats().Timeouts, g.PoolStats().Timeouts
+
+	secs := rounds * d.Seconds()
+	note := fmt.Sprintf("pool %d, %d goroutines SET, %d rotating rounds of %s per client; guarded = API preset with pool %d and limiter %d; errors bare %s, guarded %s",
+		pool, workers, rounds, d, pool, pool, bs.errString(), gs.errString())
 	return []Row{
 		row("overload", "throughput", "ops/s", float64(bs.ops)/secs, float64(gs.ops)/secs, note),
 		row("overload", "p99 admitted", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
