@@ -139,9 +139,9 @@ type Limiter struct {
 	cores map[string]*limCore
 	own   atomic.Pointer[limCore] // the budget of the address "", once made
 
-	// newTimer: each wait starts a timer of its own instead of resetting
-	// its waiter's (see acquireSlow); only for make bench's comparison of
-	// the two (hookx.LimiterNewTimerPerWait).
+	// newTimer: each wait starts a timer of its own instead of leaving its
+	// end to the node's expiry timer (see limiter_expiry.go); only for make
+	// bench's comparison of the two (hookx.LimiterNewTimerPerWait).
 	newTimer bool
 }
 
@@ -397,6 +397,11 @@ type limCore struct {
 	shortQ waitList // short commands, in arrival order
 	blkQ   waitList // blocking commands, in arrival order
 	seq    uint64   // arrival counter, under mu
+
+	// expiry ends the waits whose deadline has passed (limiter_expiry.go);
+	// expiryAt is when it fires (monoNow), 0 when not armed. Under mu.
+	expiry   *time.Timer
+	expiryAt int64
 
 	newTimer bool // see Limiter.newTimer
 }

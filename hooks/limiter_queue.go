@@ -130,34 +130,55 @@ func (c *limCore) acquireSlow(ctx context.Context, blocking bool) error {
 	w.blocking = blocking
 	c.seq++
 	w.seq = c.seq
+	w.start = monoNow()
+	limit, byDeadline := waitLimit(ctx, b.limits.MaxWait)
+	bounded := limit > 0 || byDeadline
+	if bounded && !c.newTimer {
+		w.deadline, w.byDeadline = w.start+int64(limit), byDeadline
+		c.armExpiry(w.deadline)
+	}
 	q.pushBack(w)
 	c.waiting.Add(1)
 	c.mu.Unlock()
 
-	start := monoNow()
-	limit, byDeadline := waitLimit(ctx, b.limits.MaxWait)
-	var timeout <-chan time.Time
-	var t *time.Timer
-	if limit > 0 || byDeadline {
-		t = c.waitTimer(w, limit)
-		timeout = t.C
+	if c.newTimer {
+		return c.waitWithTimer(ctx, w, limit, bounded, byDeadline)
 	}
-
+	done := ctx.Done()
+	if done == nil {
+		// Timeouts' own context, or none that can be cancelled: the permit
+		// or the node's expiry timer (see expire) ends the wait.
+		<-w.ch
+		return c.received(w)
+	}
 	select {
 	case <-w.ch:
-		stopTimer(t)
-		c.endWait(start, w)
-		c.admitted.Add(1)
-		return nil
+		return c.received(w)
+	case <-done:
+		return c.abandon(w, ctx.Err())
+	}
+}
+
+// waitWithTimer waits for w's permits with a timer of its own, started for
+// this wait, instead of the node's expiry timer: the standard way, which
+// make bench's limiter-std scenario measures beside it.
+func (c *limCore) waitWithTimer(ctx context.Context, w *waiter, limit time.Duration, bounded, byDeadline bool) error {
+	var timeout <-chan time.Time
+	if bounded {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-w.ch:
+		return c.received(w)
 	case <-ctx.Done():
-		stopTimer(t)
-		return c.abandon(w, start, ctx.Err())
+		return c.abandon(w, ctx.Err())
 	case <-timeout:
-		// The timer fired: it holds no value any more.
 		if byDeadline {
-			return c.abandon(w, start, context.DeadlineExceeded)
+			return c.abandon(w, context.DeadlineExceeded)
 		}
-		return c.abandon(w, start, nil)
+		return c.abandon(w, nil)
 	}
 }
 
@@ -173,46 +194,29 @@ func waitLimit(ctx context.Context, maxWait time.Duration) (limit time.Duration,
 	return limit, false
 }
 
-// stopTimer stops t, if any. A timer that fired meanwhile holds no value
-// since Go 1.23; a program run with GODEBUG=asynctimerchan=1 keeps the old
-// buffered channel, so the value is drained for the next wait.
-func stopTimer(t *time.Timer) {
-	if t != nil && !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
+// received ends a wait that w's channel ended: with the permits, or with
+// the error expire left in w.err.
+func (c *limCore) received(w *waiter) error {
+	if err := w.err; err != nil {
+		recycle(w)
+		return err
 	}
+	c.endWait(w)
+	c.admitted.Add(1)
+	return nil
 }
 
-// waitTimer returns a timer that fires after d, for w's wait: w's own,
-// reset (waiters are pooled, and their timers with them), or with
-// c.newTimer a new one, the standard way that make bench's limiter-std
-// scenario measures beside it. The caller stops it unless it fired, before
-// w goes back to the pool; since Go 1.23 a stopped timer keeps no stale
-// value for the next wait.
-func (c *limCore) waitTimer(w *waiter, d time.Duration) *time.Timer {
-	switch {
-	case c.newTimer:
-		return time.NewTimer(d)
-	case w.timer == nil:
-		w.timer = time.NewTimer(d)
-	default:
-		w.timer.Reset(d)
-	}
-	return w.timer
-}
-
-// abandon ends a wait that the context (cause != nil) or MaxWait (cause
-// == nil) cut short. The wait leaves the queue and is counted in one step
-// under mu (see limCore).
-func (c *limCore) abandon(w *waiter, start int64, cause error) error {
+// abandon ends a wait that the context (cause != nil) or, with a timer of
+// its own, MaxWait (cause == nil) cut short. The wait leaves the queue and
+// is counted in one step under mu (see limCore).
+func (c *limCore) abandon(w *waiter, cause error) error {
 	blocking := w.blocking
 	c.mu.Lock()
-	if w.granted {
+	switch {
+	case w.granted:
 		// The permits arrived while the wait was ending.
 		<-w.ch // sent under mu, before granted was visible
-		c.endWait(start, w)
+		c.endWait(w)
 		if cause == nil {
 			// MaxWait ran out but the permit is here: use it.
 			c.mu.Unlock()
@@ -224,24 +228,16 @@ func (c *limCore) abandon(w *waiter, start int64, cause error) error {
 		c.cancelled.Add(1)
 		c.mu.Unlock()
 		return &waitEndedError{msg: "hooks: limiter: context ended while waiting for a permit", cause: cause}
+	case w.err != nil:
+		// expire ended the wait first, and counted it.
+		<-w.ch
+		c.mu.Unlock()
+		err := w.err
+		recycle(w)
+		return err
 	}
-	q, bit := &c.shortQ, limShortWait
-	if blocking {
-		q, bit = &c.blkQ, limBlkWait
-	}
-	q.remove(w)
-	c.waiting.Add(-1)
-	if q.head == nil {
-		// Leaving frees nothing, and a waiter that could not be granted
-		// does not make another one grantable: only the flag changes.
-		for {
-			s := c.state.Load()
-			if c.state.CompareAndSwap(s, s&^bit) {
-				break
-			}
-		}
-	}
-	waited := c.endWait(start, w)
+	c.dequeue(w)
+	waited := c.endWait(w)
 	if cause != nil {
 		c.cancelled.Add(1)
 		c.mu.Unlock()
@@ -253,10 +249,36 @@ func (c *limCore) abandon(w *waiter, start int64, cause error) error {
 	return c.limitErr(b, waited, false, blocking, s)
 }
 
-// endWait records the wait, begun at start (monoNow), and recycles w. w must be out of every queue
-// and its channel empty.
-func (c *limCore) endWait(start int64, w *waiter) time.Duration {
-	waited := time.Duration(monoNow() - start)
+// dequeue takes a wait that was not granted out of its queue. Leaving frees
+// nothing, and a waiter that could not be granted does not make another one
+// grantable: only the queue's flag may change. c.mu must be held.
+func (c *limCore) dequeue(w *waiter) {
+	q, bit := &c.shortQ, limShortWait
+	if w.blocking {
+		q, bit = &c.blkQ, limBlkWait
+	}
+	q.remove(w)
+	c.waiting.Add(-1)
+	if q.head == nil {
+		for {
+			s := c.state.Load()
+			if c.state.CompareAndSwap(s, s&^bit) {
+				break
+			}
+		}
+	}
+}
+
+// endWait records the wait of w and recycles w, which must be out of every
+// queue and its channel empty.
+func (c *limCore) endWait(w *waiter) time.Duration {
+	waited := time.Duration(monoNow() - w.start)
+	c.recordWait(waited)
+	recycle(w)
+	return waited
+}
+
+func (c *limCore) recordWait(waited time.Duration) {
 	c.totalWait.Add(int64(waited))
 	for {
 		m := c.maxWaitSeen.Load()
@@ -264,9 +286,6 @@ func (c *limCore) endWait(start int64, w *waiter) time.Duration {
 			break
 		}
 	}
-	w.reset()
-	waiterPool.Put(w)
-	return waited
 }
 
 // release gives back a command's permits and hands them to waiters.
@@ -380,15 +399,22 @@ func (c *limCore) stats() LimiterStats {
 type waiter struct {
 	prev, next *waiter
 	seq        uint64
+	start      int64 // when the wait began (monoNow)
+	deadline   int64 // when expire ends it (monoNow); 0: not by expire
 	blocking   bool
+	byDeadline bool          // the deadline is the context's, not MaxWait
 	granted    bool          // set under mu when the permits are its own
-	ch         chan struct{} // capacity 1; receives once, when granted
-	timer      *time.Timer   // the wait's, stopped or fired when pooled
+	err        error         // set under mu when expire ended the wait
+	ch         chan struct{} // capacity 1; receives once, when granted or expired
 }
 
-func (w *waiter) reset() {
-	w.prev, w.next = nil, nil
-	w.seq, w.blocking, w.granted = 0, false, false
+func (w *waiter) reset() { *w = waiter{ch: w.ch} }
+
+// recycle puts w, out of every queue and its channel empty, back in the
+// pool.
+func recycle(w *waiter) {
+	w.reset()
+	waiterPool.Put(w)
 }
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}

@@ -385,7 +385,7 @@ func TestLimiterPermitGrantedToCancelledWaiterIsHandedOn(t *testing.T) {
 		}
 		w := waiterPool.Get().(*waiter)
 		c.seq++
-		w.seq = c.seq
+		w.seq, w.start = c.seq, monoNow()
 		c.shortQ.pushBack(w)
 		c.waiting.Add(1)
 		return w
@@ -396,7 +396,7 @@ func TestLimiterPermitGrantedToCancelledWaiterIsHandedOn(t *testing.T) {
 		t.Fatalf("granted: first %v, second %v", first.granted, second.granted)
 	}
 	// first's context ended as the permit arrived.
-	err := c.abandon(first, monoNow(), context.Canceled)
+	err := c.abandon(first, context.Canceled)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandon: %v", err)
 	}
@@ -426,7 +426,7 @@ func TestLimiterPermitGrantedToCancelledWaiterIsHandedOn(t *testing.T) {
 	}
 	w := queue()
 	c.release(false)
-	if err := c.abandon(w, monoNow(), nil); err != nil {
+	if err := c.abandon(w, nil); err != nil {
 		t.Fatalf("MaxWait raced with the grant: %v", err)
 	}
 	if st := c.stats(); st.InFlight != 2 || st.Waiting != 0 {
@@ -911,51 +911,4 @@ func TestLimiterAdaptiveQueueBoundIsNamed(t *testing.T) {
 		g.let(id)
 	}
 	wg.Wait()
-}
-
-// TestLimiterWaiterTimerIsResetForEachWait: a waiter keeps its timer when
-// it goes back to the pool. A wait whose timer fired, or was stopped when
-// the permit came, must leave nothing that ends the next wait early: each
-// round below ends a wait by a short deadline (its timer fires, reset from
-// the minute of the round before), then
-// queues a wait under a MaxWait of a minute, which must end only with the
-// permit it is given (its timer is then stopped, for the next round).
-func TestLimiterWaiterTimerIsResetForEachWait(t *testing.T) {
-	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MaxBlocking: 1, MaxWait: time.Minute})
-	g := newLtGate()
-	h := l.processHook(g.next)
-	held := make(chan error, 1)
-	go func() { held <- h(context.Background(), ltGet("p")) }()
-	ltWaitFor(t, "the first holder", func() bool { return l.Stats().InFlight == 1 })
-	for round := range 20 {
-		holder, waiter := fmt.Sprint("h", round), fmt.Sprint("w", round)
-		released := make(chan error, 1)
-		go func() { released <- h(context.Background(), ltGet(holder)) }()
-		ltWaitFor(t, "both permits held", func() bool { return l.Stats().InFlight == 2 })
-
-		// Timeouts' own context: no Done channel, the timer alone ends the
-		// wait.
-		ctx := newDeadlineCtx(context.Background(), time.Millisecond, false)
-		if err := h(ctx, ltGet("late")); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("round %d: wait past its deadline: %v", round, err)
-		}
-		ctx.release()
-
-		g.let(waiter)
-		done := make(chan error, 1)
-		go func() { done <- h(context.Background(), ltGet(waiter)) }()
-		ltWaitFor(t, "a waiter", func() bool { return l.Stats().Waiting == 1 })
-		g.let(holder)
-		if err := <-released; err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("round %d: wait ended by a permit: %v; a waiter's old timer ended it", round, err)
-		}
-	}
-	g.let("p")
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
-	ltCheckIdle(t, l, 41, 0, 20)
 }

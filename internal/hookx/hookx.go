@@ -12,6 +12,7 @@ var DefaultTimeouts func() (read, write, def time.Duration)
 
 // LimiterNewTimerPerWait makes l, a *hooks.Limiter that has admitted no
 // command yet, start a new timer for each wait for a permit instead of
-// resetting the one its waiter keeps: the standard way, which make bench's
-// limiter-std scenario measures beside the Limiter's own.
+// leaving the waits' ends to one expiry timer per node: the standard way,
+// which make bench's limiter-std scenario measures beside the Limiter's
+// own.
 var LimiterNewTimerPerWait func(l any)

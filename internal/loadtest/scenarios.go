@@ -226,24 +226,20 @@ func runOverload(e *env) ([]Row, error) {
 		return nil, err
 	}
 
-	// Short rounds, the order rotating, as in overhead: a drift in the
-	// machine's speed falls on the three clients alike.
-	variants := []struct {
-		phase string
-		run   func(ctx context.Context) *sample
-	}{
-		{"overload-bare", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(bare)) }},
-		{"overload-guarded", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(g)) }},
-		{"overload-shedding", func(ctx context.Context) *sample { return runPaced(ctx, workers, d, op(sh), shedBackOff) }},
-	}
-	samples := make([][]*sample, len(variants))
-	for round := range rounds {
-		for k := range variants {
-			v := (round + k) % len(variants)
-			samples[v] = append(samples[v], phase(ctx, variants[v].phase, variants[v].run))
-		}
-	}
-	bs, gs, ss := mergeSamples(samples[0]), mergeSamples(samples[1]), mergeSamples(samples[2])
+	// Short rounds, the order rotating (as in overhead), each labelled in
+	// a CPU profile (see phase).
+	ss := rotate(rounds, []func() *sample{
+		func() *sample {
+			return phase(ctx, "overload-bare", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(bare)) })
+		},
+		func() *sample {
+			return phase(ctx, "overload-guarded", func(ctx context.Context) *sample { return runFor(ctx, workers, d, op(g)) })
+		},
+		func() *sample {
+			return phase(ctx, "overload-shedding", func(ctx context.Context) *sample { return runPaced(ctx, workers, d, op(sh), shedBackOff) })
+		},
+	})
+	bs, gs, shs := ss[0], ss[1], ss[2]
 	bTimeouts, gTimeouts := bare.PoolStats().Timeouts, g.PoolStats().Timeouts
 
 	secs := rounds * d.Seconds()
@@ -254,11 +250,11 @@ func runOverload(e *env) ([]Row, error) {
 		row("overload", "p99 admitted", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
 		row("overload", "errors", "count", float64(bs.errors()), float64(gs.errors()), ""),
 		row("overload", "pool Timeouts", "count", float64(bTimeouts), float64(gTimeouts), "target: guarded 0"),
-		row("overload", "shedding: goodput", "ops/s", float64(bs.ops)/secs, float64(ss.ops)/secs,
-			fmt.Sprintf("guarded = the API preset as above with MaxWaiting %d (MaxWait %s), a refused caller pausing %s; errors %s; target >= 0.90", shedWaiting, lim.MaxWait, shedBackOff, ss.errString())),
-		row("overload", "shedding: p99 admitted", "ms", ms(bs.pct(0.99)), ms(ss.pct(0.99)), "target <= 0.50"),
-		row("overload", "shedding: p99 of a refused call", "ms", 0, ms(failedLatencies(ss).pct(0.99)),
-			fmt.Sprintf("%d calls ended in ErrLimited (a full queue is not retried); target < 1 ms", ss.errs["limited"])),
+		row("overload", "shedding: goodput", "ops/s", float64(bs.ops)/secs, float64(shs.ops)/secs,
+			fmt.Sprintf("guarded = the API preset as above with MaxWaiting %d (MaxWait %s), a refused caller pausing %s; errors %s; target >= 0.90", shedWaiting, lim.MaxWait, shedBackOff, shs.errString())),
+		row("overload", "shedding: p99 admitted", "ms", ms(bs.pct(0.99)), ms(shs.pct(0.99)), "target <= 0.50"),
+		row("overload", "shedding: p99 of a refused call", "ms", 0, ms(failedLatencies(shs).pct(0.99)),
+			fmt.Sprintf("%d calls ended in ErrLimited (a full queue is not retried); target < 1 ms", shs.errs["limited"])),
 	}, nil
 }
 
