@@ -76,7 +76,7 @@ func runSlowServer(e *env) ([]Row, error) {
 	closeClient(adaptive)
 
 	secs := d.Seconds()
-	note := fmt.Sprintf("%d goroutines SET/GET for %s through a proxy that adds %s to every reply from %s on, a caller refused with ErrLimited pausing %s; bare = go-redis (pool %d); guarded = API preset (limit %d); adaptive = the same with MinInFlight %d (limit at the end: %d); errors bare %s, guarded %s, adaptive %s",
+	note := fmt.Sprintf("%d goroutines SET/GET for %s through a proxy that adds %s to every reply from %s on, a caller refused with ErrLimited pausing %s on average; bare = go-redis (pool %d); guarded = API preset (limit %d); adaptive = the same with MinInFlight %d (limit at the end: %d); errors bare %s, guarded %s, adaptive %s",
 		workers, d, latency, d/3, shedBackOff, api.PoolSize, limit.MaxInFlight, floor, limit.Limit, bs.errString(), fs.errString(), as.errString())
 	limited := func(s *sample) float64 { return float64(s.errs["limited"]) }
 	return []Row{

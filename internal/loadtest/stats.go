@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -147,12 +148,22 @@ func runFor(ctx context.Context, n int, d time.Duration, op func(ctx context.Con
 }
 
 // runPaced is runFor whose goroutines, after a call the Limiter refused
-// (ErrLimited), pause for backOff before the next one, as the client of an
-// API that answers such a call with 503 would; the pause is not part of the
-// call's latency. 0 means no pause.
+// (ErrLimited), pause for backOff on average before the next one, as the
+// client of an API that answers such a call with 503 would: a pause drawn
+// evenly from [backOff/2, 3*backOff/2), so that callers refused together do
+// not all come back together. The pause is not part of the call's latency.
+// 0 means no pause.
 func runPaced(ctx context.Context, n int, d time.Duration, op func(ctx context.Context, g, i int) error, backOff time.Duration) *sample {
+	return runWarm(ctx, n, 0, d, op, backOff)
+}
+
+// runWarm is runPaced that records only the calls begun after warm: the
+// start of n goroutines at once (thousands, in overload) is not counted.
+// The calls run for warm+d in all.
+func runWarm(ctx context.Context, n int, warm, d time.Duration, op func(ctx context.Context, g, i int) error, backOff time.Duration) *sample {
 	s := newSample()
-	stop := time.Now().Add(d)
+	from := time.Now().Add(warm)
+	stop := from.Add(d)
 	var wg sync.WaitGroup
 	for g := 0; g < n; g++ {
 		wg.Add(1)
@@ -162,9 +173,11 @@ func runPaced(ctx context.Context, n int, d time.Duration, op func(ctx context.C
 			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
 				t0 := time.Now()
 				err := op(ctx, g, i)
-				r.done(t0, err)
+				if !t0.Before(from) {
+					r.done(t0, err)
+				}
 				if backOff > 0 && errors.Is(err, hooks.ErrLimited) {
-					time.Sleep(backOff)
+					time.Sleep(backOff/2 + rand.N(backOff))
 				}
 			}
 			s.merge(r)
