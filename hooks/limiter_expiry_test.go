@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ltEndsWithin runs call in a goroutine and returns its error, failing the
@@ -24,12 +26,10 @@ func ltEndsWithin(t *testing.T, what string, call func() error) error {
 	}
 }
 
-// TestLimiterExpiryMovesForwardForAnEarlierDeadline: a wait queued behind
-// one with a later deadline still ends at its own. The first wait's
-// deadline is an hour (Timeouts' own context, which has no Done channel:
-// only the expiry timer can end either wait), the second's 20 ms; were the
-// timer left at the hour, the second wait would hang.
-func TestLimiterExpiryMovesForwardForAnEarlierDeadline(t *testing.T) {
+// ltBothPermitsHeld returns a Limiter of two permits, both held by GETs
+// of "a" and "b" in its gate g until let, whose results come on held.
+func ltBothPermitsHeld(t *testing.T) (*Limiter, *ltGate, redis.ProcessHook, chan error) {
+	t.Helper()
 	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MaxBlocking: 1})
 	g := newLtGate()
 	h := l.processHook(g.next)
@@ -38,6 +38,16 @@ func TestLimiterExpiryMovesForwardForAnEarlierDeadline(t *testing.T) {
 		go func() { held <- h(context.Background(), ltGet(id)) }()
 	}
 	ltWaitFor(t, "both permits held", func() bool { return l.Stats().InFlight == 2 })
+	return l, g, h, held
+}
+
+// TestLimiterExpiryMovesForwardForAnEarlierDeadline: a wait queued behind
+// one with a later deadline still ends at its own. The first wait's
+// deadline is an hour (Timeouts' own context, which has no Done channel:
+// only the expiry timer can end either wait), the second's 20 ms; were the
+// timer left at the hour, the second wait would hang.
+func TestLimiterExpiryMovesForwardForAnEarlierDeadline(t *testing.T) {
+	l, g, h, held := ltBothPermitsHeld(t)
 
 	long := newDeadlineCtx(context.Background(), time.Hour, false)
 	g.let("long")
@@ -74,14 +84,7 @@ func TestLimiterExpiryMovesForwardForAnEarlierDeadline(t *testing.T) {
 // and holds its permit, so the second (3 s) ends only if the timer is
 // armed again.
 func TestLimiterExpiryRearmsAfterAGrantedWait(t *testing.T) {
-	l := ltNewLimiter(t, LimiterOptions{MaxInFlight: 2, MaxBlocking: 1})
-	g := newLtGate()
-	h := l.processHook(g.next)
-	held := make(chan error, 2)
-	for _, id := range []string{"a", "b"} {
-		go func() { held <- h(context.Background(), ltGet(id)) }()
-	}
-	ltWaitFor(t, "both permits held", func() bool { return l.Stats().InFlight == 2 })
+	l, g, h, held := ltBothPermitsHeld(t)
 
 	ctx1 := newDeadlineCtx(context.Background(), 2*time.Second, false)
 	first := make(chan error, 1)
