@@ -166,7 +166,7 @@ func waitDeadline(ctx context.Context) (time.Time, bool) {
 	if !ok || !c.blocking || c.fixed.Load() != 0 {
 		return ctx.Deadline()
 	}
-	own := monoEpoch.Add(time.Duration(monoNow()) + c.timeout)
+	own := time.Now().Add(c.timeout)
 	if !c.parentDl.IsZero() && c.parentDl.Before(own) {
 		return c.parentDl, true
 	}
