@@ -72,17 +72,12 @@ func runOverload(e *env) ([]Row, error) {
 		return nil, err
 	}
 
-	clients := append([]redis.UniversalClient{bare, g, sh}, parts...)
-	names := []string{"bare", "guarded", "shedding", "limiter", "limiter-shedding", "limiter-timeouts", "limiter-timeouts-retry"}
+	clients := append([]overloadClient{{"bare", bare, 0}, {"guarded", g, 0}, {"shedding", sh, shedBackOff}}, parts...)
 	runs := make([]func() *sample, len(clients))
 	for k, c := range clients {
-		backOff := time.Duration(0)
-		if names[k] == "shedding" || names[k] == "limiter-shedding" {
-			backOff = shedBackOff
-		}
 		// Labelled in a CPU profile (see phase).
 		runs[k] = func() *sample {
-			return phase(ctx, "overload-"+names[k], func(ctx context.Context) *sample { return runWarm(ctx, workers, warm, d, op(c), backOff) })
+			return phase(ctx, "overload-"+c.name, func(ctx context.Context) *sample { return runWarm(ctx, workers, warm, d, op(c.c), c.backOff) })
 		}
 	}
 	ss := rotate(rounds, runs)
@@ -117,31 +112,50 @@ func runOverload(e *env) ([]Row, error) {
 	), nil
 }
 
+// overloadClient is a client of the overload scenario: its phase's name in
+// a CPU profile, and how long a caller it refused pauses on average (0: it
+// refuses none).
+type overloadClient struct {
+	name    string
+	c       redis.UniversalClient
+	backOff time.Duration
+}
+
 // overloadParts returns clients with cfg's options and a growing share of
 // its preset's hooks, inner first: the Limiter alone, the Limiter alone
-// shedding (shed: its limits then), the Limiter and Timeouts, and those
-// and Retry. It adds what closes them to closers.
-func overloadParts(cfg profiles.Config, shed hooks.LimiterLimits, closers *[]func() error) ([]redis.UniversalClient, error) {
+// shedding (with the limits shed), the Limiter and Timeouts, and those and
+// Retry. It adds what closes them to closers.
+func overloadParts(cfg profiles.Config, shed hooks.LimiterLimits, closers *[]func() error) ([]overloadClient, error) {
 	opt, err := cfg.ClientOptions()
 	if err != nil {
 		return nil, err
 	}
-	var cs []redis.UniversalClient
-	for k := range 4 {
+	parts := []struct {
+		name string
+		shed bool
+		hs   func(profiles.Hooks) []hooks.Guard
+	}{
+		{"limiter", false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Limiter} }},
+		{"limiter-shedding", true, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Limiter} }},
+		{"limiter-timeouts", false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Timeouts, h.Limiter} }},
+		{"limiter-timeouts-retry", false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Timeouts, h.Retry, h.Limiter} }},
+	}
+	var cs []overloadClient
+	for _, p := range parts {
 		h, err := profiles.NewHooks(cfg)
 		if err != nil {
 			return nil, err
 		}
 		*closers = append(*closers, h.Breaker.Close)
-		if k == 1 {
+		c := overloadClient{name: p.name, c: redis.NewClient(opt)}
+		*closers = append(*closers, c.c.Close)
+		if p.shed {
 			if err := h.Limiter.SetLimits(shed); err != nil {
 				return nil, err
 			}
+			c.backOff = shedBackOff
 		}
-		hs := [][]hooks.Guard{{h.Limiter}, {h.Limiter}, {h.Timeouts, h.Limiter}, {h.Timeouts, h.Retry, h.Limiter}}[k]
-		c := redis.NewClient(opt)
-		*closers = append(*closers, c.Close)
-		if err := hooks.Attach(c, hs...); err != nil {
+		if err := hooks.Attach(c.c, p.hs(h)...); err != nil {
 			return nil, err
 		}
 		cs = append(cs, c)
