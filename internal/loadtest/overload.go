@@ -96,20 +96,27 @@ func runOverload(e *env) ([]Row, error) {
 	}
 	rows = append(rows, shedRows("shedding", bs, shs, secs,
 		fmt.Sprintf("guarded = the API preset as above with MaxWaiting %d (MaxWait %s), a refused caller pausing %s on average; errors %s; target >= 0.90", shedWaiting, lim.MaxWait, shedBackOff, shs.errString()))...)
-	ls, lss, lts, ltrs := ss[3], ss[4], ss[5], ss[6]
-	rows = append(rows,
-		row("overload", "Limiter alone: throughput", "ops/s", tput(bs), tput(ls),
+	return append(rows, partRows(bs, ss[3:], secs)...), nil
+}
+
+// partRows are the rows of the overload parts' runs ps (in overloadParts'
+// order) against bare's b.
+func partRows(b *sample, ps []*sample, secs float64) []Row {
+	tput := func(s *sample) float64 { return float64(s.ops) / secs }
+	ls, lss, lts, ltrs := ps[0], ps[1], ps[2], ps[3]
+	rows := []Row{
+		row("overload", "Limiter alone: throughput", "ops/s", tput(b), tput(ls),
 			fmt.Sprintf("guarded = the API preset's options and its Limiter alone: its contended path against go-redis's pool queue; errors %s; target >= 0.95", ls.errString())),
-		row("overload", "Limiter alone: p99 admitted", "ms", ms(bs.pct(0.99)), ms(ls.pct(0.99)), "target <= 1.10"),
-	)
-	rows = append(rows, shedRows("Limiter alone, shedding", bs, lss, secs,
+		row("overload", "Limiter alone: p99 admitted", "ms", ms(b.pct(0.99)), ms(ls.pct(0.99)), "target <= 1.10"),
+	}
+	rows = append(rows, shedRows("Limiter alone, shedding", b, lss, secs,
 		fmt.Sprintf("the Limiter alone as above, shedding as above; errors %s", lss.errString()))...)
 	return append(rows,
-		row("overload", "Limiter and Timeouts: throughput", "ops/s", tput(bs), tput(lts),
+		row("overload", "Limiter and Timeouts: throughput", "ops/s", tput(b), tput(lts),
 			fmt.Sprintf("the API preset's options, its Limiter and its Timeouts; errors %s", lts.errString())),
-		row("overload", "Limiter, Timeouts and Retry: throughput", "ops/s", tput(bs), tput(ltrs),
+		row("overload", "Limiter, Timeouts and Retry: throughput", "ops/s", tput(b), tput(ltrs),
 			fmt.Sprintf("the same and its Retry; with its Breaker too it is the API preset (throughput above); errors %s", ltrs.errString())),
-	), nil
+	)
 }
 
 // overloadClient is a client of the overload scenario: its phase's name in
