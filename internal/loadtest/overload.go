@@ -36,12 +36,9 @@ func runOverload(e *env) ([]Row, error) {
 			return c.Set(ctx, "o"+strconv.Itoa(gi%100), i, 0).Err()
 		}
 	}
-	size := func(c *profiles.Config) {
-		c.Addr = srv.Addr()
-		c.PoolSize, c.MaxConcurrentOps, c.MaxBlocking = pool, pool, pool/2
-	}
 	cfg := profiles.API()
-	size(&cfg)
+	cfg.Addr = srv.Addr()
+	cfg.PoolSize, cfg.MaxConcurrentOps, cfg.MaxBlocking = pool, pool, pool/2
 
 	var closers []func() error
 	defer func() {
