@@ -82,11 +82,10 @@ func runOverload(e *env) ([]Row, error) {
 	bTimeouts, gTimeouts := bare.PoolStats().Timeouts, g.PoolStats().Timeouts
 
 	secs := rounds * d.Seconds()
-	tput := func(s *sample) float64 { return float64(s.ops) / secs }
 	note := fmt.Sprintf("pool %d, %d goroutines SET, %d rotating rounds of %s per client (after %s of start-up, not counted); guarded = API preset with pool %d and limiter %d; errors bare %s, guarded %s",
 		pool, workers, rounds, d, warm, pool, pool, bs.errString(), gs.errString())
 	rows := []Row{
-		row("overload", "throughput", "ops/s", tput(bs), tput(gs), note),
+		row("overload", "throughput", "ops/s", perSec(bs, secs), perSec(gs, secs), note),
 		row("overload", "p99 admitted", "ms", ms(bs.pct(0.99)), ms(gs.pct(0.99)), ""),
 		row("overload", "errors", "count", float64(bs.errors()), float64(gs.errors()), ""),
 		row("overload", "pool Timeouts", "count", float64(bTimeouts), float64(gTimeouts), "target: guarded 0"),
@@ -99,19 +98,18 @@ func runOverload(e *env) ([]Row, error) {
 // partRows are the rows of the overload parts' runs ps (in overloadParts'
 // order) against bare's b.
 func partRows(b *sample, ps []*sample, secs float64) []Row {
-	tput := func(s *sample) float64 { return float64(s.ops) / secs }
 	ls, lss, lts, ltrs := ps[0], ps[1], ps[2], ps[3]
 	rows := []Row{
-		row("overload", "Limiter alone: throughput", "ops/s", tput(b), tput(ls),
+		row("overload", "Limiter alone: throughput", "ops/s", perSec(b, secs), perSec(ls, secs),
 			fmt.Sprintf("guarded = the API preset's options and its Limiter alone: its contended path against go-redis's pool queue; errors %s; target >= 0.95", ls.errString())),
 		row("overload", "Limiter alone: p99 admitted", "ms", ms(b.pct(0.99)), ms(ls.pct(0.99)), "target <= 1.10"),
 	}
 	rows = append(rows, shedRows("Limiter alone, shedding", b, lss, secs,
 		fmt.Sprintf("the Limiter alone as above, shedding as above; errors %s", lss.errString()))...)
 	return append(rows,
-		row("overload", "Limiter and Timeouts: throughput", "ops/s", tput(b), tput(lts),
+		row("overload", "Limiter and Timeouts: throughput", "ops/s", perSec(b, secs), perSec(lts, secs),
 			fmt.Sprintf("the API preset's options, its Limiter and its Timeouts; errors %s", lts.errString())),
-		row("overload", "Limiter, Timeouts and Retry: throughput", "ops/s", tput(b), tput(ltrs),
+		row("overload", "Limiter, Timeouts and Retry: throughput", "ops/s", perSec(b, secs), perSec(ltrs, secs),
 			fmt.Sprintf("the same and its Retry; with its Breaker too it is the API preset (throughput above); errors %s", ltrs.errString())),
 	)
 }
@@ -170,7 +168,7 @@ func overloadParts(cfg profiles.Config, shed hooks.LimiterLimits, closers *[]fun
 // shedRows are the rows of a shedding client's run s against bare's b.
 func shedRows(name string, b, s *sample, secs float64, note string) []Row {
 	return []Row{
-		row("overload", name+": goodput", "ops/s", float64(b.ops)/secs, float64(s.ops)/secs, note),
+		row("overload", name+": goodput", "ops/s", perSec(b, secs), perSec(s, secs), note),
 		row("overload", name+": p99 admitted", "ms", ms(b.pct(0.99)), ms(s.pct(0.99)), "target <= 0.50"),
 		row("overload", name+": p99 of a refused call", "ms", 0, ms(failedLatencies(s).pct(0.99)),
 			fmt.Sprintf("%d calls ended in ErrLimited (a full queue is not retried); target < 1 ms", s.errs["limited"])),

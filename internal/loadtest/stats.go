@@ -113,6 +113,9 @@ func countString(counts map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
+// perSec is s's calls per second over secs seconds.
+func perSec(s *sample, secs float64) float64 { return float64(s.ops) / secs }
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
