@@ -95,10 +95,6 @@ func Attach(rdb redis.UniversalClient, hs ...Guard) error {
 			seen[oh] = true
 		}
 	}
-	if err := checkFit(rdb, hs); err != nil {
-		return err
-	}
-	sorted := sortHooks(withClassify(hs))
 	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
 		for i, h := range hs {
 			if _, ok := h.(*ReplicaReads); ok {
@@ -106,6 +102,12 @@ func Attach(rdb redis.UniversalClient, hs ...Guard) error {
 			}
 		}
 	}
+	// Last of the refusals that attach nothing, since it binds the
+	// Limiters to the pool's size (see Limiter.fitPool).
+	if err := checkFit(rdb, hs); err != nil {
+		return err
+	}
+	sorted := sortHooks(withClassify(hs))
 	switch c := rdb.(type) {
 	case *redis.Client:
 		for _, h := range sorted {
@@ -166,14 +168,20 @@ func checkFit(rdb redis.UniversalClient, hs []Guard) error {
 					"deadlines Timeouts sets never reach the socket"))
 			}
 		case *Limiter:
-			h.mu.Lock()
-			maxIn := h.lim.limits.MaxInFlight
-			h.mu.Unlock()
-			if f.poolSize > 0 && maxIn > f.poolSize {
-				errs = append(errs, fmt.Errorf("hooks: Attach: Limiter with MaxInFlight %d on a client with "+
-					"PoolSize %d per node: commands past the pool would queue in go-redis's pool, "+
-					"out of the Limiter's reach; set MaxInFlight to at most %d or PoolSize to at "+
-					"least %d", maxIn, f.poolSize, f.poolSize, maxIn))
+			if err := h.fitPool(f.poolSize, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// Every hook fits: each Limiter keeps the pool size as its bound, and
+	// checks again in the same step, for a SetLimits since the check above.
+	for _, h := range hs {
+		if l, ok := h.(*Limiter); ok {
+			if err := l.fitPool(f.poolSize, true); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package hooks_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,4 +130,111 @@ func TestAttachRefusalAttachesNothing(t *testing.T) {
 	if n := counter.n.Load(); n != 0 {
 		t.Fatalf("the refused Attach attached a hook: it saw %d commands", n)
 	}
+}
+
+// TestSetLimitsKeepsThePoolBound: once Attach has added a Limiter to a
+// client, SetLimits refuses a MaxInFlight above the client's PoolSize, as
+// Attach does, and changes nothing; with several clients, the smallest
+// pool bounds it. It holds through every handle that reaches the Limiter:
+// the *hooks.Limiter given to Attach (on each client type), the one
+// profiles.Apply returns, and a *profiles.Client's (its Hooks.Limiter and
+// its own SetLimits). An Attach that refused binds nothing.
+func TestSetLimitsKeepsThePoolBound(t *testing.T) {
+	newLim := func(t *testing.T, maxIn int) *hooks.Limiter {
+		t.Helper()
+		lim, err := hooks.NewLimiter(hooks.LimiterOptions{MaxInFlight: maxIn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lim
+	}
+	// refuses checks that SetLimits refuses lim with maxIn, naming the
+	// pool, and leaves the limits as they were.
+	refuses := func(t *testing.T, setLimits func(hooks.LimiterLimits) error, lim *hooks.Limiter, maxIn, pool int) {
+		t.Helper()
+		before := lim.Stats().LimiterLimits
+		err := setLimits(hooks.LimiterLimits{MaxInFlight: maxIn})
+		want := fmt.Sprintf("LimiterLimits.MaxInFlight is %d; the Limiter is attached to a client with PoolSize %d per node", maxIn, pool)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("SetLimits with MaxInFlight %d: %v, want an error saying %q", maxIn, err, want)
+		}
+		if got := lim.Stats().LimiterLimits; got != before {
+			t.Fatalf("the refused SetLimits changed the limits from %+v to %+v", before, got)
+		}
+	}
+	accepts := func(t *testing.T, setLimits func(hooks.LimiterLimits) error, maxIn int) {
+		t.Helper()
+		if err := setLimits(hooks.LimiterLimits{MaxInFlight: maxIn}); err != nil {
+			t.Fatalf("SetLimits with MaxInFlight %d: %v", maxIn, err)
+		}
+	}
+	// No I/O happens: the addresses need no server.
+	clients := map[string]func(pool int) redis.UniversalClient{
+		"single": func(pool int) redis.UniversalClient {
+			return redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, PoolSize: pool})
+		},
+		"cluster": func(pool int) redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, MaxRetries: -1, PoolSize: pool})
+		},
+		"ring": func(pool int) redis.UniversalClient {
+			return redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}, MaxRetries: -1, PoolSize: pool})
+		},
+	}
+	for kind, mk := range clients {
+		t.Run("Attach/"+kind, func(t *testing.T) {
+			lim := newLim(t, 8)
+			accepts(t, lim.SetLimits, 30) // not attached: no pool to fit
+			accepts(t, lim.SetLimits, 8)
+			rdb := mk(10)
+			defer rdb.Close()
+			if err := hooks.Attach(rdb, lim); err != nil {
+				t.Fatal(err)
+			}
+			refuses(t, lim.SetLimits, lim, 11, 10)
+			accepts(t, lim.SetLimits, 10)
+			accepts(t, lim.SetLimits, 6)
+			small := mk(6)
+			defer small.Close()
+			if err := hooks.Attach(small, lim); err != nil {
+				t.Fatal(err)
+			}
+			refuses(t, lim.SetLimits, lim, 7, 6)
+		})
+	}
+	t.Run("refused Attach", func(t *testing.T) {
+		lim := newLim(t, 4)
+		retry, err := hooks.NewRetry(hooks.RetryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: 3, PoolSize: 4})
+		defer rdb.Close()
+		if err := hooks.Attach(rdb, retry, lim); err == nil {
+			t.Fatal("Attach accepted Retry on a client with MaxRetries 3")
+		}
+		accepts(t, lim.SetLimits, 20)
+	})
+	t.Run("profiles.Apply", func(t *testing.T) {
+		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, ContextTimeoutEnabled: true, PoolSize: 10})
+		defer rdb.Close()
+		h, err := profiles.Apply(rdb, profiles.Worker())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Breaker.Close()
+		refuses(t, h.Limiter.SetLimits, h.Limiter, 11, 10)
+		accepts(t, h.Limiter.SetLimits, 10)
+	})
+	t.Run("profiles.Client", func(t *testing.T) {
+		cfg := profiles.API()
+		cfg.Addr, cfg.PoolSize = "127.0.0.1:1", 10
+		c, err := profiles.NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		refuses(t, c.Hooks.Limiter.SetLimits, c.Hooks.Limiter, 11, 10)
+		refuses(t, c.SetLimits, c.Hooks.Limiter, 12, 10)
+		accepts(t, c.SetLimits, 10)
+	})
 }

@@ -134,8 +134,12 @@ func (lim LimiterLimits) resolve(typ string) (LimiterLimits, error) {
 type Limiter struct {
 	table *CommandTable
 
-	mu    sync.Mutex
-	lim   *limBudgets // the budgets in force, for the nodes to come; under mu
+	mu  sync.Mutex
+	lim *limBudgets // the budgets in force, for the nodes to come; under mu
+	// pool is the smallest PoolSize (per node) of the clients Attach has
+	// taken the Limiter for, 0 before the first; under mu. MaxInFlight may
+	// not go above it (see fitPool).
+	pool  int
 	cores map[string]*limCore
 	own   atomic.Pointer[limCore] // the budget of the address "", once made
 
@@ -179,6 +183,10 @@ func NewLimiter(opt LimiterOptions) (*Limiter, error) {
 // command is admitted until fewer than the new budget are in flight. The
 // permits of the commands in flight are counted against the new budgets.
 // MaxWait and MaxWaiting apply to the waits that start after the call.
+//
+// Once Attach has added the Limiter to a client, SetLimits also refuses a
+// MaxInFlight above the client's PoolSize, as Attach does (with several
+// clients, the smallest PoolSize of them).
 func (l *Limiter) SetLimits(lim LimiterLimits) error {
 	lim, err := lim.resolve("LimiterLimits")
 	if err != nil {
@@ -187,6 +195,10 @@ func (l *Limiter) SetLimits(lim LimiterLimits) error {
 	b := newLimBudgets(lim)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.pool > 0 && lim.MaxInFlight > l.pool {
+		return fmt.Errorf("hooks: LimiterLimits.MaxInFlight is %d; the Limiter is attached to a client with "+
+			"PoolSize %d per node, and %s", lim.MaxInFlight, l.pool, pastPool(l.pool, lim.MaxInFlight))
+	}
 	l.lim = b
 	for _, c := range l.cores {
 		c.setBudgets(b)

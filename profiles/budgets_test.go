@@ -380,7 +380,7 @@ func TestClientSetLimitsOnALiveClient(t *testing.T) {
 		lim  hooks.LimiterLimits
 		want string
 	}{
-		{hooks.LimiterLimits{MaxInFlight: 11}, "profiles: LimiterLimits.MaxInFlight 11 is larger than PoolSize 10: commands would queue in the pool instead of the limiter"},
+		{hooks.LimiterLimits{MaxInFlight: 11}, "profiles: hooks: LimiterLimits.MaxInFlight is 11; the Limiter is attached to a client with PoolSize 10 per node, and commands past the pool would queue in go-redis's pool, out of the Limiter's reach; set MaxInFlight to at most 10 or PoolSize to at least 11"},
 		{hooks.LimiterLimits{MaxInFlight: 6, MaxBlocking: 6}, "profiles: hooks: LimiterLimits.MaxBlocking is 6; it must be below MaxInFlight (6)"},
 	} {
 		if err := c.SetLimits(tc.lim); err == nil || err.Error() != tc.want {

@@ -2,7 +2,6 @@ package profiles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -280,14 +279,12 @@ func (c *Client) Close() error {
 }
 
 // SetLimits changes the budgets of the client's Limiter while it serves
-// commands (see hooks.Limiter.SetLimits for what changes when), after
-// checking that lim.MaxInFlight fits the client's pool, as MaxConcurrentOps
-// must. A health.Monitor given Hooks.Limiter reports the new budgets from
-// its next check. Hooks.Limiter.SetLimits itself skips the pool check.
+// commands: it is Hooks.Limiter.SetLimits (see there for what changes
+// when; it refuses a MaxInFlight above the client's PoolSize, as
+// MaxConcurrentOps must fit it), with the error prefixed "profiles: ". A
+// health.Monitor given Hooks.Limiter reports the new budgets from its next
+// check.
 func (c *Client) SetLimits(lim hooks.LimiterLimits) error {
-	if r := poolRoom("LimiterLimits.MaxInFlight", lim.MaxInFlight, c.cfg().PoolSize); r != "" {
-		return errors.New("profiles: " + r)
-	}
 	if err := c.Hooks.Limiter.SetLimits(lim); err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
