@@ -187,7 +187,11 @@ func NewLimiter(opt LimiterOptions) (*Limiter, error) {
 // Once Attach has added the Limiter to a client, SetLimits also refuses a
 // MaxInFlight above the client's PoolSize, as Attach does (with several
 // clients, the smallest PoolSize of them).
-func (l *Limiter) SetLimits(lim LimiterLimits) error {
+func (l *Limiter) SetLimits(lim LimiterLimits) error { return l.setLimits(lim, true) }
+
+// setLimits is SetLimits; without pool, it lets MaxInFlight past the pool
+// (only for make bench, see hookx.LimiterPastPool).
+func (l *Limiter) setLimits(lim LimiterLimits, pool bool) error {
 	lim, err := lim.resolve("LimiterLimits")
 	if err != nil {
 		return err
@@ -195,7 +199,7 @@ func (l *Limiter) SetLimits(lim LimiterLimits) error {
 	b := newLimBudgets(lim)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.pool > 0 && lim.MaxInFlight > l.pool {
+	if pool && l.pool > 0 && lim.MaxInFlight > l.pool {
 		return fmt.Errorf("hooks: LimiterLimits.MaxInFlight is %d; the Limiter is attached to a client with "+
 			"PoolSize %d per node, and %s", lim.MaxInFlight, l.pool, pastPool(l.pool, lim.MaxInFlight))
 	}

@@ -89,6 +89,7 @@ func init() {
 		defer lim.mu.Unlock()
 		lim.newTimer = true
 	}
+	hookx.LimiterPastPool = func(l, lim any) error { return l.(*Limiter).setLimits(lim.(LimiterLimits), false) }
 }
 
 // nodeHook is implemented by the hooks that keep per-node state (Breaker,

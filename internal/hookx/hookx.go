@@ -16,3 +16,10 @@ var DefaultTimeouts func() (read, write, def time.Duration)
 // which make bench's limiter-std scenario measures beside the Limiter's
 // own.
 var LimiterNewTimerPerWait func(l any)
+
+// LimiterPastPool is l.SetLimits(lim) for l, a *hooks.Limiter, and lim, a
+// hooks.LimiterLimits, without the check that MaxInFlight fits the pool of
+// the clients l is attached to: a Limiter whose permits never run out, so
+// that commands queue in go-redis's pool behind the same hooks, which make
+// bench's overload scenario measures beside the Limiter's own queue.
+var LimiterPastPool func(l any, lim any) error

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisguard/redisguard/hooks"
+	"github.com/redisguard/redisguard/internal/hookx"
 	"github.com/redisguard/redisguard/profiles"
 )
 
@@ -18,8 +19,10 @@ import (
 // queue). The parts split the preset's cost: clients with the preset's
 // options and its hooks added one at a time from the innermost (the
 // Limiter alone, then with Timeouts, then with Retry; with the Breaker too
-// they are the preset), the Limiter alone also shedding. Every client runs
-// once per round, the order rotating.
+// they are the preset), the Limiter alone also shedding, and the Limiter
+// alone with permits for every goroutine, so that its callers queue in
+// go-redis's pool behind the same hook. Every client runs once per round,
+// the order rotating.
 func runOverload(e *env) ([]Row, error) {
 	srv, err := e.server()
 	if err != nil {
@@ -98,11 +101,14 @@ func runOverload(e *env) ([]Row, error) {
 // partRows are the rows of the overload parts' runs ps (in overloadParts'
 // order) against bare's b.
 func partRows(b *sample, ps []*sample, secs float64) []Row {
-	ls, lss, lts, ltrs := ps[0], ps[1], ps[2], ps[3]
+	ls, lss, lts, ltrs, lps := ps[0], ps[1], ps[2], ps[3], ps[4]
 	rows := []Row{
 		row("overload", "Limiter alone: throughput", "ops/s", perSec(b, secs), perSec(ls, secs),
 			fmt.Sprintf("guarded = the API preset's options and its Limiter alone: its contended path against go-redis's pool queue; errors %s; target >= 0.95", ls.errString())),
 		row("overload", "Limiter alone: p99 admitted", "ms", ms(b.pct(0.99)), ms(ls.pct(0.99)), "target <= 1.10"),
+		row("overload", "Limiter alone, its queue against the pool's: throughput", "ops/s", perSec(lps, secs), perSec(ls, secs),
+			fmt.Sprintf("bare = the same client with %d permits, so that its callers queue in go-redis's pool behind the same hooks: the Limiter's queue against the pool queue, the hooks' own cost set aside; errors %s", pastPoolPermits, lps.errString())),
+		row("overload", "Limiter alone, its queue against the pool's: p99 admitted", "ms", ms(lps.pct(0.99)), ms(ls.pct(0.99)), ""),
 	}
 	rows = append(rows, shedRows("Limiter alone, shedding", b, lss, secs,
 		fmt.Sprintf("the Limiter alone as above, shedding as above; errors %s", lss.errString()))...)
@@ -125,22 +131,25 @@ type overloadClient struct {
 
 // overloadParts returns clients with cfg's options and a growing share of
 // its preset's hooks, inner first: the Limiter alone, the Limiter alone
-// shedding (with the limits shed), the Limiter and Timeouts, and those and
-// Retry. It adds what closes them to closers.
+// shedding (with the limits shed), the Limiter and Timeouts, those and
+// Retry, and the Limiter alone with pastPoolPermits permits. It adds what
+// closes them to closers.
 func overloadParts(cfg profiles.Config, shed hooks.LimiterLimits, closers *[]func() error) ([]overloadClient, error) {
 	opt, err := cfg.ClientOptions()
 	if err != nil {
 		return nil, err
 	}
+	limOnly := func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Limiter} }
 	parts := []struct {
-		name string
-		shed bool
-		hs   func(profiles.Hooks) []hooks.Guard
+		name           string
+		shed, pastPool bool
+		hs             func(profiles.Hooks) []hooks.Guard
 	}{
-		{"limiter", false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Limiter} }},
-		{"limiter-shedding", true, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Limiter} }},
-		{"limiter-timeouts", false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Timeouts, h.Limiter} }},
-		{"limiter-timeouts-retry", false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Timeouts, h.Retry, h.Limiter} }},
+		{"limiter", false, false, limOnly},
+		{"limiter-shedding", true, false, limOnly},
+		{"limiter-timeouts", false, false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Timeouts, h.Limiter} }},
+		{"limiter-timeouts-retry", false, false, func(h profiles.Hooks) []hooks.Guard { return []hooks.Guard{h.Timeouts, h.Retry, h.Limiter} }},
+		{"limiter-pool-queue", false, true, limOnly},
 	}
 	var cs []overloadClient
 	for _, p := range parts {
@@ -160,6 +169,15 @@ func overloadParts(cfg profiles.Config, shed hooks.LimiterLimits, closers *[]fun
 		if err := hooks.Attach(c.c, p.hs(h)...); err != nil {
 			return nil, err
 		}
+		if p.pastPool {
+			// Permits for every goroutine: the callers queue in go-redis's
+			// pool, behind the same hooks.
+			wide := h.Limiter.Stats().LimiterLimits
+			wide.MaxInFlight = pastPoolPermits
+			if err := hookx.LimiterPastPool(h.Limiter, wide); err != nil {
+				return nil, err
+			}
+		}
 		cs = append(cs, c)
 	}
 	return cs, nil
@@ -174,6 +192,10 @@ func shedRows(name string, b, s *sample, secs float64, note string) []Row {
 			fmt.Sprintf("%d calls ended in ErrLimited (a full queue is not retried); target < 1 ms", s.errs["limited"])),
 	}
 }
+
+// pastPoolPermits are the permits of the overload scenario's Limiter that
+// leaves the queueing to go-redis's pool: more than its goroutines.
+const pastPoolPermits = 5000
 
 // shedWaiting is the overload scenario's queue bound when it sheds load:
 // ten commands waiting per permit.
