@@ -85,10 +85,12 @@ func slowServerRun(addr string, d time.Duration, mk func(addr string) (redis.Uni
 	}
 	defer px.Close()
 	c, err := mk(px.Addr())
+	if c != nil {
+		defer closeClient(c)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer closeClient(c)
 	t := time.AfterFunc(d/3, func() { px.Latency("downstream", slowServerLatency, 0) })
 	defer t.Stop()
 	// A caller the Limiter refuses pauses as in the overload scenario's
